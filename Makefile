@@ -1,0 +1,51 @@
+# Two commands do everything on a fresh machine:
+#   make demo   -- set up .venv and run the main job
+#   make test   -- set up .venv and run the test suite (and ruff)
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# First interpreter >= 3.12 among python3.13, python3.12, python3, then pyenv's installs.
+FIND_PYTHON := for c in $${PYTHON:-} python3.13 python3.12 python3 \
+	  $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.*/bin/python3 2>/dev/null | sort -rV); do \
+	  [ -n "$$c" ] || continue; \
+	  $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { echo "$$c"; break; }; \
+	done
+
+.PHONY: demo test test-all lint format bench docs clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@py="$$($(FIND_PYTHON))"; \
+	if [ -z "$$py" ]; then \
+	  echo "error: physebm needs Python >= 3.12; none of python3.13, python3.12, python3 is recent enough." >&2; \
+	  echo "       Install Python 3.12 or 3.13, or set PYTHON=/path/to/python3.12." >&2; exit 1; fi; \
+	echo "using $$py ($$($$py --version))"; \
+	rm -rf $(VENV) && $$py -m venv $(VENV) && \
+	$(PY) -m pip install -q --upgrade pip && \
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]' && touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/physebm demo
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check physebm samplers tests examples benchmarks
+	@$(PY) -m pytest -q; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q -m ""
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check physebm samplers tests examples benchmarks
+	$(VENV)/bin/ruff format --check physebm samplers tests examples benchmarks
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format physebm samplers tests examples benchmarks
+	$(VENV)/bin/ruff check --fix physebm samplers tests examples benchmarks
+
+bench: $(STAMP)
+	for f in benchmarks/*.py; do $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,22 @@
+"""physebm: energy-based models with statistical physics.
+
+A user energy E(x) becomes the Gibbs–Boltzmann distribution p_β(x) = exp(−βE(x))/Z(β) with an
+explicit inverse temperature β.
+"""
+
+from physebm import models, partition
+from physebm.gibbs import Gibbs
+from physebm.numpyro_adapter import GibbsDistribution, gibbs_factor, sample_gibbs
+from physebm.partition.result import LogZ
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Gibbs",
+    "GibbsDistribution",
+    "LogZ",
+    "gibbs_factor",
+    "models",
+    "partition",
+    "sample_gibbs",
+]

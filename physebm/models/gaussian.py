@@ -1,0 +1,70 @@
+"""Gaussian energy with closed-form partition function."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from physebm._validation import check_beta, check_shape, check_square_symmetric
+
+
+class Gaussian(eqx.Module):
+    """Quadratic energy E(x) = ½ (x − μ)ᵀ A (x − μ) with A symmetric positive definite.
+
+    At inverse temperature β, p_β = N(μ, (βA)⁻¹) and
+
+        log Z(β) = (d/2) log(2π/β) − ½ log det A.
+
+    Args:
+        mean: μ, shape (d,).
+        precision: A, shape (d, d), symmetric positive definite.
+    """
+
+    mean: jax.Array
+    precision: jax.Array
+
+    def __init__(self, mean, precision):
+        mean = jnp.atleast_1d(jnp.asarray(mean, dtype=float))
+        if mean.ndim != 1:
+            raise ValueError(f"mean must be a vector of shape (d,), got shape {mean.shape}")
+        precision = check_square_symmetric(jnp.asarray(precision, dtype=float), "precision")
+        if precision.shape[0] != mean.shape[0]:
+            raise ValueError(
+                f"precision must have shape ({mean.shape[0]}, {mean.shape[0]}) to match mean, "
+                f"got {precision.shape}"
+            )
+        self.mean = mean
+        self.precision = precision
+
+    @property
+    def dim(self) -> int:
+        return self.mean.shape[0]
+
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        return (self.dim,)
+
+    def __call__(self, x) -> jax.Array:
+        x = check_shape(x, (self.dim,), "x")
+        if x.ndim != 1:
+            raise ValueError(f"x must be one configuration of shape ({self.dim},), got {x.shape}")
+        d = x - self.mean
+        return 0.5 * d @ self.precision @ d
+
+    def log_z(self, beta) -> jax.Array:
+        """log Z(β) = (d/2) log(2π/β) − ½ log det A."""
+        beta = check_beta(beta)
+        sign, logdet = jnp.linalg.slogdet(self.precision)
+        logdet = jnp.where(sign > 0, logdet, jnp.nan)
+        return 0.5 * self.dim * jnp.log(2 * jnp.pi / beta) - 0.5 * logdet
+
+    def covariance(self, beta=1.0) -> jax.Array:
+        """Cov_β[x] = (βA)⁻¹."""
+        beta = check_beta(beta)
+        return jnp.linalg.inv(self.precision) / beta
+
+    def sample(self, key, beta=1.0, num_samples: int = 1) -> jax.Array:
+        """Exact samples x ~ N(μ, (βA)⁻¹), shape (num_samples, d)."""
+        cov = self.covariance(beta)
+        return jax.random.multivariate_normal(key, self.mean, cov, shape=(num_samples,))

@@ -1,0 +1,146 @@
+"""Lattice Ising models and the mean-field (Curie–Weiss) Ising model.
+
+Spins are ±1. Configurations are float or int arrays of the lattice shape.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from physebm._validation import check_shape
+
+BETA_C_2D = 0.5 * float(np.log1p(np.sqrt(2.0)))
+"""Critical inverse temperature of the square-lattice Ising model (J = 1): ½ ln(1 + √2)."""
+
+
+class Ising(eqx.Module):
+    """Nearest-neighbour Ising model on a chain ``(N,)`` or a square grid ``(M, N)``.
+
+        E(s) = −J Σ_⟨ij⟩ s_i s_j − h Σ_i s_i,   s_i ∈ {−1, +1}
+
+    With ``periodic=True`` the lattice wraps around (a ring or a torus); every bond is counted
+    once per neighbour direction, so a ring of N sites has N bonds and an M×N torus 2MN bonds
+    (for N = 2 the two bonds of a periodic ring join the same pair).
+
+    Args:
+        shape: ``(N,)`` for a chain or ``(M, N)`` for a grid.
+        J: coupling (ferromagnetic for J > 0).
+        h: external field.
+        periodic: periodic (True) or free (False) boundaries.
+    """
+
+    shape: tuple[int, ...] = eqx.field(static=True)
+    J: jax.Array
+    h: jax.Array
+    periodic: bool = eqx.field(static=True)
+    domain: str = eqx.field(static=True, default="spin")
+
+    def __init__(self, shape, J=1.0, h=0.0, periodic: bool = True):
+        shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+        if len(shape) not in (1, 2) or any(s < 2 for s in shape):
+            raise ValueError(
+                f"shape must be (N,) or (M, N) with every side >= 2, got {shape}"
+            )
+        self.shape = shape
+        self.J = jnp.asarray(J, dtype=float)
+        self.h = jnp.asarray(h, dtype=float)
+        if self.J.shape != () or self.h.shape != ():
+            raise ValueError(f"J and h must be scalars, got shapes {self.J.shape}, {self.h.shape}")
+        self.periodic = bool(periodic)
+
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        return self.shape
+
+    @property
+    def num_sites(self) -> int:
+        return int(np.prod(self.shape))
+
+    def bond_sum(self, s) -> jax.Array:
+        """Σ_⟨ij⟩ s_i s_j over the lattice bonds."""
+        total = 0.0
+        for axis in range(s.ndim):
+            if self.periodic:
+                total = total + jnp.sum(s * jnp.roll(s, -1, axis=axis))
+            else:
+                a = jax.lax.slice_in_dim(s, 0, s.shape[axis] - 1, axis=axis)
+                b = jax.lax.slice_in_dim(s, 1, s.shape[axis], axis=axis)
+                total = total + jnp.sum(a * b)
+        return total
+
+    def __call__(self, s) -> jax.Array:
+        s = check_shape(s, self.shape, "s")
+        if s.ndim != len(self.shape):
+            raise ValueError(f"s must be one configuration of shape {self.shape}, got {s.shape}")
+        s = s.astype(jnp.result_type(float))
+        return -self.J * self.bond_sum(s) - self.h * jnp.sum(s)
+
+    def coupling_matrix(self) -> np.ndarray:
+        """Symmetric coupling matrix W (zero diagonal) with E = −½ sᵀWs − h Σ s."""
+        n = self.num_sites
+        idx = np.arange(n).reshape(self.shape)
+        W = np.zeros((n, n))
+        for axis in range(len(self.shape)):
+            if self.periodic:
+                nb = np.roll(idx, -1, axis=axis)
+                pairs = zip(idx.ravel(), nb.ravel(), strict=True)
+            else:
+                a = np.take(idx, np.arange(self.shape[axis] - 1), axis=axis)
+                b = np.take(idx, np.arange(1, self.shape[axis]), axis=axis)
+                pairs = zip(a.ravel(), b.ravel(), strict=True)
+            for i, j in pairs:
+                W[i, j] += 1.0
+                W[j, i] += 1.0
+        return W
+
+    def to_boltzmann_machine(self):
+        """The same energy as a :class:`BoltzmannMachine` on flattened spins."""
+        from physebm.models.boltzmann import BoltzmannMachine
+
+        W = jnp.asarray(self.coupling_matrix()) * self.J
+        b = jnp.full((self.num_sites,), 1.0) * self.h
+        return BoltzmannMachine(W, b, domain="spin")
+
+
+class CurieWeiss(eqx.Module):
+    """Mean-field (fully connected) Ising model.
+
+        E(s) = −(J / 2N) M² − h M,   M = Σ_i s_i,   s_i ∈ {−1, +1}
+
+    The energy depends on s only through M, so Z(β) = Σ_k C(N, k) exp(−β E(M = 2k − N)) is
+    exact for any N (O(N) terms, summed in log space). Phase transition at βJ = 1 (h = 0).
+
+    Args:
+        N: number of spins.
+        J: coupling.
+        h: external field.
+    """
+
+    N: int = eqx.field(static=True)
+    J: jax.Array
+    h: jax.Array
+    domain: str = eqx.field(static=True, default="spin")
+
+    def __init__(self, N: int, J=1.0, h=0.0):
+        if isinstance(N, bool) or not isinstance(N, int | np.integer) or N < 1:
+            raise ValueError(f"N must be a positive integer number of spins, got {N!r}")
+        self.N = int(N)
+        self.J = jnp.asarray(J, dtype=float)
+        self.h = jnp.asarray(h, dtype=float)
+
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        return (self.N,)
+
+    def energy_of_magnetization(self, M) -> jax.Array:
+        """E as a function of the total magnetisation M."""
+        return -(self.J / (2 * self.N)) * M**2 - self.h * M
+
+    def __call__(self, s) -> jax.Array:
+        s = check_shape(s, (self.N,), "s")
+        if s.ndim != 1:
+            raise ValueError(f"s must be one configuration of shape ({self.N},), got {s.shape}")
+        return self.energy_of_magnetization(jnp.sum(s.astype(jnp.result_type(float))))

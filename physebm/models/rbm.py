@@ -1,0 +1,85 @@
+"""Bernoulli restricted Boltzmann machine."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from physebm._validation import check_beta, check_shape
+
+
+class RBM(eqx.Module):
+    """Bernoulli RBM with visible bits v ∈ {0,1}^{n_v} and hidden bits h ∈ {0,1}^{n_h}:
+
+        E(v, h) = −bᵀv − cᵀh − vᵀWh
+
+    β multiplies the joint energy, p_β(v, h) ∝ exp(−β E(v, h)); summing out h gives
+    p_β(v) ∝ exp(−β F_β(v)) with the visible free energy
+
+        F_β(v) = −bᵀv − (1/β) Σ_j softplus(β (c_j + vᵀW_{:j})).
+
+    Args:
+        W: (n_v, n_h) weights.
+        b: (n_v,) visible biases.
+        c: (n_h,) hidden biases.
+    """
+
+    W: jax.Array
+    b: jax.Array
+    c: jax.Array
+    domain: str = eqx.field(static=True, default="bits")
+
+    def __init__(self, W, b=None, c=None):
+        W = jnp.asarray(W, dtype=float)
+        if W.ndim != 2:
+            raise ValueError(f"W must be a (n_visible, n_hidden) matrix, got shape {W.shape}")
+        nv, nh = W.shape
+        b = jnp.zeros(nv) if b is None else jnp.asarray(b, dtype=float)
+        c = jnp.zeros(nh) if c is None else jnp.asarray(c, dtype=float)
+        if b.shape != (nv,):
+            raise ValueError(f"b must have shape ({nv},) (visible biases), got {b.shape}")
+        if c.shape != (nh,):
+            raise ValueError(f"c must have shape ({nh},) (hidden biases), got {c.shape}")
+        self.W, self.b, self.c = W, b, c
+
+    @property
+    def num_visible(self) -> int:
+        return self.W.shape[0]
+
+    @property
+    def num_hidden(self) -> int:
+        return self.W.shape[1]
+
+    def energy(self, v, h) -> jax.Array:
+        """E(v, h) = −bᵀv − cᵀh − vᵀWh for one (v, h) pair."""
+        v = check_shape(v, (self.num_visible,), "v").astype(self.W.dtype)
+        h = check_shape(h, (self.num_hidden,), "h").astype(self.W.dtype)
+        if v.ndim != 1 or h.ndim != 1:
+            raise ValueError("energy takes one configuration; vmap over batches")
+        return -self.b @ v - self.c @ h - v @ self.W @ h
+
+    def __call__(self, x) -> jax.Array:
+        """Joint energy of the pytree position ``x = (v, h)``."""
+        v, h = x
+        return self.energy(v, h)
+
+    def free_energy(self, v, beta=1.0) -> jax.Array:
+        """F_β(v) = −bᵀv − (1/β) Σ_j softplus(β (c_j + vᵀW_{:j})), batched over leading axes."""
+        beta = check_beta(beta)
+        v = check_shape(v, (self.num_visible,), "v").astype(self.W.dtype)
+        return -v @ self.b - jnp.sum(jax.nn.softplus(beta * (self.c + v @ self.W)), -1) / beta
+
+    def free_energy_hidden(self, h, beta=1.0) -> jax.Array:
+        """F_β(h) = −cᵀh − (1/β) Σ_i softplus(β (b_i + W_{i:}h)), batched over leading axes."""
+        beta = check_beta(beta)
+        h = check_shape(h, (self.num_hidden,), "h").astype(self.W.dtype)
+        return -h @ self.c - jnp.sum(jax.nn.softplus(beta * (self.b + h @ self.W.T)), -1) / beta
+
+    def hidden_probs(self, v, beta=1.0) -> jax.Array:
+        """p_β(h_j = 1 | v) = σ(β (c_j + vᵀW_{:j}))."""
+        return jax.nn.sigmoid(beta * (self.c + v @ self.W))
+
+    def visible_probs(self, h, beta=1.0) -> jax.Array:
+        """p_β(v_i = 1 | h) = σ(β (b_i + W_{i:}h))."""
+        return jax.nn.sigmoid(beta * (self.b + h @ self.W.T))

@@ -1,0 +1,5 @@
+"""Partition functions: exact routes and estimators, all returning :class:`LogZ`."""
+
+from physebm.partition.result import LogZ
+
+__all__ = ["LogZ"]
