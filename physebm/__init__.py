@@ -5,6 +5,7 @@ explicit inverse temperature β.
 """
 
 from physebm import models, partition
+from physebm.free_energy import free_energy, responsibilities, soft_min
 from physebm.gibbs import Gibbs
 from physebm.numpyro_adapter import GibbsDistribution, gibbs_factor, sample_gibbs
 from physebm.partition.result import LogZ
@@ -13,6 +14,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Gibbs",
+    "free_energy",
+    "responsibilities",
+    "soft_min",
     "GibbsDistribution",
     "LogZ",
     "gibbs_factor",

@@ -1,4 +1,4 @@
-"""Argument checks shared by the public API: every message names the argument and what was expected."""
+"""Argument checks for the public API: each message names the argument and what it expects."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ def check_beta(beta, name: str = "beta", allow_inf: bool = False):
     if isinstance(beta, bool) or not (
         isinstance(beta, int | float | np.ndarray | jax.Array | np.generic)
     ):
-        raise TypeError(f"{name} must be a positive real number or array, got {type(beta).__name__}")
+        raise TypeError(
+            f"{name} must be a positive real number or array, got {type(beta).__name__}"
+        )
     if not is_concrete(beta):
         return beta
     b = np.asarray(beta)

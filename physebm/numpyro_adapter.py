@@ -37,8 +37,10 @@ class GibbsDistribution(dist.ImproperUniform):
 
     def __init__(self, gibbs: Gibbs, event_shape: tuple[int, ...], *, validate_args=None):
         self.gibbs = gibbs
-        support = constraints.real if len(event_shape) == 0 else constraints.independent(
-            constraints.real, len(event_shape)
+        support = (
+            constraints.real
+            if len(event_shape) == 0
+            else constraints.independent(constraints.real, len(event_shape))
         )
         super().__init__(support, (), event_shape, validate_args=validate_args)
 

@@ -41,9 +41,7 @@ class Ising(eqx.Module):
     def __init__(self, shape, J=1.0, h=0.0, periodic: bool = True):
         shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
         if len(shape) not in (1, 2) or any(s < 2 for s in shape):
-            raise ValueError(
-                f"shape must be (N,) or (M, N) with every side >= 2, got {shape}"
-            )
+            raise ValueError(f"shape must be (N,) or (M, N) with every side >= 2, got {shape}")
         self.shape = shape
         self.J = jnp.asarray(J, dtype=float)
         self.h = jnp.asarray(h, dtype=float)

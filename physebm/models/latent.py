@@ -70,7 +70,9 @@ class GMMEnergy(eqx.Module):
             raise ValueError(f"means must have shape (K, d), got {means.shape}")
         K, d = means.shape
         if covariances.shape != (K, d, d):
-            raise ValueError(f"covariances must have shape ({K}, {d}, {d}), got {covariances.shape}")
+            raise ValueError(
+                f"covariances must have shape ({K}, {d}, {d}), got {covariances.shape}"
+            )
         w = jnp.full((K,), 1.0 / K) if weights is None else jnp.asarray(weights, dtype=float)
         if w.shape != (K,):
             raise ValueError(f"weights must have shape ({K},), got {w.shape}")
