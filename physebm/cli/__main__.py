@@ -1,0 +1,5 @@
+import sys
+
+from physebm.cli.main import main
+
+sys.exit(main())
