@@ -29,7 +29,7 @@ demo: $(STAMP)
 	$(VENV)/bin/physebm demo
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check physebm samplers tests examples benchmarks
+	$(VENV)/bin/ruff check .
 	@$(PY) -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
@@ -37,12 +37,12 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q -m ""
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check physebm samplers tests examples benchmarks
-	$(VENV)/bin/ruff format --check physebm samplers tests examples benchmarks
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format physebm samplers tests examples benchmarks
-	$(VENV)/bin/ruff check --fix physebm samplers tests examples benchmarks
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 bench: $(STAMP)
 	for f in benchmarks/*.py; do $(PY) $$f || exit 1; done
