@@ -4,6 +4,7 @@ from physebm.models.boltzmann import BoltzmannMachine
 from physebm.models.gaussian import Gaussian
 from physebm.models.ising import BETA_C_2D, CurieWeiss, Ising
 from physebm.models.latent import GMMEnergy, KMeansEnergy
+from physebm.models.neural import init_mlp_energy, mlp_energy
 from physebm.models.rbm import RBM
 
 __all__ = [
@@ -15,4 +16,6 @@ __all__ = [
     "Ising",
     "KMeansEnergy",
     "RBM",
+    "init_mlp_energy",
+    "mlp_energy",
 ]

@@ -183,3 +183,22 @@ def test_bad_shapes_and_values():
         CurieWeiss(0)
     with pytest.raises(ValueError, match="covariances must have shape"):
         GMMEnergy(jnp.zeros((2, 2)), jnp.ones((2, 3, 3)))
+
+
+def test_mlp_energy_shapes_confinement_and_grad():
+    from physebm.models import init_mlp_energy, mlp_energy
+
+    params = init_mlp_energy(jax.random.key(0), 2, (8, 8), confinement=0.1)
+    x = jnp.array([0.3, -0.7])
+    e = mlp_energy(params, x)
+    assert e.shape == ()
+    g = jax.grad(mlp_energy)(params, x)
+    assert float(g["confinement"]) == 0.0  # the confinement is never trained
+    assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree_util.tree_leaves(g))
+    # far from the origin the quadratic confinement dominates: E grows like ½λ‖x‖²
+    far = jnp.array([300.0, -400.0])
+    assert float(mlp_energy(params, far)) > 0.5 * 0.1 * 500.0**2 * 0.5
+    with pytest.raises(ValueError, match="x must be one point"):
+        mlp_energy(params, jnp.ones((3, 2)))
+    with pytest.raises(ValueError, match="confinement"):
+        init_mlp_energy(jax.random.key(0), 2, confinement=-1.0)
