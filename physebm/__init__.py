@@ -9,6 +9,7 @@ from physebm.free_energy import free_energy, responsibilities, soft_min
 from physebm.gibbs import Gibbs
 from physebm.numpyro_adapter import GibbsDistribution, gibbs_factor, sample_gibbs
 from physebm.partition.result import LogZ
+from physebm.thermodynamics import Thermodynamics, thermodynamics
 
 __version__ = "0.1.0"
 
@@ -23,4 +24,6 @@ __all__ = [
     "models",
     "partition",
     "sample_gibbs",
+    "Thermodynamics",
+    "thermodynamics",
 ]
