@@ -1,0 +1,66 @@
+"""Diagnostics of samplers and estimators: ArviZ data, R-hat/ESS/MCSE, AIS weights, plots.
+
+- :func:`chains_to_datatree`, :func:`ais_to_datatree`, :func:`logz_to_datatree`: convert runs
+  to ArviZ ``xarray.DataTree`` objects.
+- :func:`rhat`, :func:`ess`, :func:`mcse`, :func:`weight_ess`, :func:`log_mean_exp_stderr`,
+  :func:`acceptance_summary`: statistics on arrays.
+- :func:`summarize_chains`, :func:`summarize_ais`: reports with actionable warnings.
+- :func:`plot_trace`, :func:`plot_rank`, :func:`plot_energy`, :func:`plot_ais`,
+  :func:`save_chain_plots`: PNG files.
+"""
+
+from physebm.diagnostics.ais import AISSummary, summarize_ais
+from physebm.diagnostics.convert import ais_to_datatree, chains_to_datatree, logz_to_datatree
+from physebm.diagnostics.plots import (
+    plot_ais,
+    plot_energy,
+    plot_rank,
+    plot_trace,
+    save_chain_plots,
+)
+from physebm.diagnostics.report import ChainSummary, summarize_chains
+from physebm.diagnostics.stats import (
+    AcceptanceSummary,
+    acceptance_summary,
+    ess,
+    log_mean_exp_stderr,
+    mcse,
+    rhat,
+    weight_ess,
+)
+from physebm.diagnostics.warning_types import (
+    CollapsedChainsWarning,
+    DiagnosticWarning,
+    LowESSWarning,
+    LowWeightESSWarning,
+    RhatWarning,
+    SamplerWarning,
+)
+
+__all__ = [
+    "AISSummary",
+    "AcceptanceSummary",
+    "ChainSummary",
+    "CollapsedChainsWarning",
+    "DiagnosticWarning",
+    "LowESSWarning",
+    "LowWeightESSWarning",
+    "RhatWarning",
+    "SamplerWarning",
+    "acceptance_summary",
+    "ais_to_datatree",
+    "chains_to_datatree",
+    "ess",
+    "log_mean_exp_stderr",
+    "logz_to_datatree",
+    "mcse",
+    "plot_ais",
+    "plot_energy",
+    "plot_rank",
+    "plot_trace",
+    "rhat",
+    "save_chain_plots",
+    "summarize_ais",
+    "summarize_chains",
+    "weight_ess",
+]

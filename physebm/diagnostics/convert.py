@@ -1,0 +1,304 @@
+"""Sampler traces and AIS runs as ArviZ data (``xarray.DataTree``).
+
+ArviZ ≥ 1.0 represents a run as an ``xarray.DataTree``. A chain trace becomes
+
+- ``/posterior``: one variable per leaf of the position pytree, dims
+  ``(chain, draw, <name>_dim_0, ...)`` (ArviZ's name for the group that holds the sampled
+  positions, whatever the sampler);
+- ``/sample_stats``: per-step statistics with dims ``(chain, draw)``: ``energy`` (the model
+  energy E(x) of the chain state — *not* the Hamiltonian of HMC), ``acceptance_rate``,
+  ``diverging`` and anything else passed in ``sample_stats``.
+
+An AIS/SMC run becomes one ``/ais`` group with dims ``chain`` (one importance weight per
+chain) and ``step`` (one per annealing transition).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import arviz_base
+import jax
+import numpy as np
+import xarray as xr
+
+__all__ = ["ais_to_datatree", "chains_to_datatree", "logz_to_datatree"]
+
+# blackjax info field -> ArviZ sample_stats name
+_RENAME = {"is_divergent": "diverging", "acceptance_probability": "acceptance_rate"}
+
+
+def _as_numpy(x, name: str) -> np.ndarray:
+    try:
+        a = np.asarray(x)
+    except Exception as err:  # a tracer or an object array
+        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}") from err
+    if a.dtype == object or not (
+        np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.bool_)
+    ):
+        raise TypeError(f"{name} must be numeric, got dtype {a.dtype}")
+    return a
+
+
+def _check_chain_axis(chain_axis: int) -> int:
+    if isinstance(chain_axis, bool) or chain_axis not in (0, 1):
+        raise ValueError(
+            f"chain_axis must be 0 (arrays are chains x draws x ...) or 1 "
+            f"(draws x chains x ...), got {chain_axis!r}"
+        )
+    return chain_axis
+
+
+def _leaf_name(path, prefix: str) -> str:
+    if not path:
+        return prefix
+    parts = []
+    for p in path:
+        for attr in ("key", "name", "idx"):
+            if hasattr(p, attr):
+                parts.append(str(getattr(p, attr)))
+                break
+        else:
+            parts.append(re.sub(r"\W", "", str(p)))
+    return "_".join(parts)
+
+
+def _flatten_positions(positions, var_name: str) -> dict[str, Any]:
+    if isinstance(positions, Mapping):
+        return dict(positions)
+    leaves = jax.tree_util.tree_flatten_with_path(positions)[0]
+    if not leaves:
+        raise ValueError("positions must hold at least one array, got an empty pytree")
+    if len(leaves) == 1 and not leaves[0][0]:
+        return {var_name: leaves[0][1]}
+    if len(leaves) == 1:
+        return {var_name: leaves[0][1]}
+    return {_leaf_name(path, var_name): leaf for path, leaf in leaves}
+
+
+def _sample_stat_items(sample_stats) -> dict[str, Any]:
+    if sample_stats is None:
+        return {}
+    if isinstance(sample_stats, Mapping):
+        items = dict(sample_stats)
+    elif hasattr(sample_stats, "_asdict"):  # NamedTuple info of blackjax kernels
+        items = sample_stats._asdict()
+    else:
+        raise TypeError(
+            "sample_stats must be a mapping or a NamedTuple of per-step arrays, got "
+            f"{type(sample_stats).__name__}"
+        )
+    out = {}
+    for k, v in items.items():
+        if v is None or not hasattr(v, "shape"):
+            continue  # nested infos / None fields are not per-step arrays
+        out[_RENAME.get(k, k)] = v
+    return out
+
+
+def chains_to_datatree(
+    positions,
+    *,
+    energy=None,
+    acceptance_rate=None,
+    diverging=None,
+    sample_stats=None,
+    chain_axis: int = 0,
+    var_name: str = "x",
+    dims: Mapping[str, list[str]] | None = None,
+    coords: Mapping[str, Any] | None = None,
+    attrs: Mapping[str, Any] | None = None,
+) -> xr.DataTree:
+    """Convert a multi-chain trace to an ArviZ ``DataTree``.
+
+    Args:
+        positions: array of shape ``(num_chains, num_draws, *event_shape)`` or a pytree (dict,
+            tuple, NamedTuple, equinox Module) of such arrays. A single array is named
+            ``var_name``; dict leaves keep their keys; other leaves are named from their pytree
+            path (``x_0``, ``x_1`` for a tuple ``(v, h)``).
+        energy: model energy E(x) of each chain state, shape ``(num_chains, num_draws)``;
+            stored as ``sample_stats.energy``.
+        acceptance_rate: per-step acceptance probability, ``(num_chains, num_draws)``.
+        diverging: per-step divergence flags, ``(num_chains, num_draws)``.
+        sample_stats: further per-step statistics, a mapping or a blackjax info NamedTuple.
+            blackjax names are mapped to ArviZ ones (``is_divergent`` -> ``diverging``); a
+            sampler field ``energy`` (the Hamiltonian of HMC) is stored as
+            ``sampler_energy`` when ``energy`` is also given.
+        chain_axis: 0 when arrays are ``(chains, draws, ...)``, 1 when ``(draws, chains, ...)``
+            (the layout of ``lax.scan`` over a ``vmap``-ed kernel).
+        var_name: name of a single-array ``positions``.
+        dims: optional event-dimension names per variable, e.g. ``{"x": ["site"]}``; default
+            ArviZ's ``<name>_dim_<i>``.
+        coords: optional coordinate values for those dimensions.
+        attrs: attributes stored on the root node (e.g. ``{"beta": 1.0, "sampler": "mala"}``).
+
+    Returns:
+        ``xarray.DataTree`` with groups ``posterior`` and, if any statistic was given,
+        ``sample_stats``.
+
+    Raises:
+        ValueError: on a bad ``chain_axis``, arrays with fewer than 2 dims, or statistics whose
+            leading shape is not ``(num_chains, num_draws)``.
+        TypeError: on non-numeric arrays.
+    """
+    chain_axis = _check_chain_axis(chain_axis)
+    pos = _flatten_positions(positions, var_name)
+    post: dict[str, np.ndarray] = {}
+    shape = None
+    for name, leaf in pos.items():
+        a = _as_numpy(leaf, f"positions[{name!r}]")
+        if a.ndim < 2:
+            raise ValueError(
+                f"positions[{name!r}] must have shape (num_chains, num_draws, ...), got "
+                f"shape {a.shape}"
+            )
+        if chain_axis == 1:
+            a = np.swapaxes(a, 0, 1)
+        if shape is None:
+            shape = a.shape[:2]
+        elif a.shape[:2] != shape:
+            raise ValueError(
+                f"positions[{name!r}] has (chains, draws) = {a.shape[:2]}, but another leaf has "
+                f"{shape}; all leaves must share them"
+            )
+        post[str(name)] = a
+
+    stats = _sample_stat_items(sample_stats)
+    if energy is not None:
+        if "energy" in stats:
+            stats["sampler_energy"] = stats.pop("energy")
+        stats["energy"] = energy
+    if acceptance_rate is not None:
+        stats["acceptance_rate"] = acceptance_rate
+    if diverging is not None:
+        stats["diverging"] = diverging
+    stats_np: dict[str, np.ndarray] = {}
+    for name, v in stats.items():
+        a = _as_numpy(v, f"{name}")
+        if a.ndim >= 2 and chain_axis == 1:
+            a = np.swapaxes(a, 0, 1)
+        if a.shape[:2] != shape:
+            raise ValueError(
+                f"{name} must have leading shape (num_chains, num_draws) = {shape} "
+                f"(chain_axis={chain_axis}), got shape {np.shape(v)}"
+            )
+        stats_np[name] = a.astype(bool) if name == "diverging" else a
+
+    data = {"posterior": post}
+    if stats_np:
+        data["sample_stats"] = stats_np
+    dims = dict(dims or {})
+    for name, a in post.items():
+        if name in dims and len(dims[name]) != a.ndim - 2:
+            raise ValueError(
+                f"dims[{name!r}] must name {a.ndim - 2} event dimension(s), got {dims[name]}"
+            )
+    root_attrs = {k: v for k, v in (attrs or {}).items()}
+    return arviz_base.from_dict(
+        data,
+        dims=dims,
+        coords=dict(coords or {}),
+        attrs={"/": root_attrs} if root_attrs else None,
+    )
+
+
+def ais_to_datatree(
+    log_weights,
+    *,
+    log_increments=None,
+    betas=None,
+    chain_axis: int = 0,
+    attrs: Mapping[str, Any] | None = None,
+) -> xr.DataTree:
+    """Convert an AIS/SMC run to an ArviZ ``DataTree`` with one group ``ais``.
+
+    The final log importance weight of chain i is the sum of its increments,
+    ``log w_i = Σ_t log_increments[i, t]``; the tree stores the running sums
+    ``log_weight_path[i, t] = Σ_{s ≤ t} log_increments[i, s]`` for plots.
+
+    Args:
+        log_weights: final log-weights, shape ``(num_chains,)``.
+        log_increments: per-transition log-weight increments, shape ``(num_chains, num_steps)``
+            (or ``(num_steps, num_chains)`` with ``chain_axis=1``).
+        betas: the β schedule, length ``num_steps + 1`` (β_0 … β_T, the increment t going
+            from β_{t} to β_{t+1}) or ``num_steps`` (the β reached by each increment).
+        chain_axis: axis of ``log_increments`` that indexes chains (0 or 1).
+        attrs: attributes for the ``ais`` group (e.g. ``{"log_z": ..., "stderr": ...}``).
+
+    Returns:
+        ``xarray.DataTree`` with group ``ais``: ``log_weights (chain)`` and, when given,
+        ``log_increments``/``log_weight_path (chain, step)`` with coordinate ``beta (step)``.
+
+    Raises:
+        ValueError: on shapes that do not agree or NaN log-weights.
+    """
+    lw = _as_numpy(log_weights, "log_weights").astype(float)
+    if lw.ndim != 1 or lw.size == 0:
+        raise ValueError(f"log_weights must have shape (num_chains,), got shape {lw.shape}")
+    if np.any(np.isnan(lw)):
+        raise ValueError(f"log_weights contains {int(np.isnan(lw).sum())} NaN value(s)")
+    n = lw.size
+    ds = xr.Dataset({"log_weights": (("chain",), lw)}, coords={"chain": np.arange(n)})
+    if log_increments is not None:
+        inc = _as_numpy(log_increments, "log_increments").astype(float)
+        if inc.ndim != 2:
+            raise ValueError(
+                f"log_increments must have shape (num_chains, num_steps), got shape {inc.shape}"
+            )
+        if _check_chain_axis(chain_axis) == 1:
+            inc = inc.T
+        if inc.shape[0] != n:
+            raise ValueError(
+                f"log_increments has {inc.shape[0]} chains (chain_axis={chain_axis}) but "
+                f"log_weights has {n}"
+            )
+        num_steps = inc.shape[1]
+        ds = ds.assign(
+            log_increments=(("chain", "step"), inc),
+            log_weight_path=(("chain", "step"), np.cumsum(inc, axis=1)),
+        )
+        ds = ds.assign_coords(step=np.arange(num_steps))
+        if betas is not None:
+            b = _as_numpy(betas, "betas").astype(float).ravel()
+            if b.size == num_steps + 1:
+                b = b[1:]
+            if b.size != num_steps:
+                raise ValueError(
+                    f"betas must have num_steps + 1 = {num_steps + 1} or num_steps = {num_steps} "
+                    f"entries, got {b.size}"
+                )
+            ds = ds.assign_coords(beta=("step", b))
+    elif betas is not None:
+        b = _as_numpy(betas, "betas").astype(float).ravel()
+        ds = ds.assign_coords(beta_schedule=("temperature", b))
+    ds.attrs.update(dict(attrs or {}))
+    return xr.DataTree.from_dict({"ais": ds})
+
+
+def logz_to_datatree(result) -> xr.DataTree:
+    """Convert an estimator result (:class:`physebm.LogZ`) to a ``DataTree`` group ``ais``.
+
+    Reads ``result.diagnostics["log_weights"]`` (required) and, when present,
+    ``"log_increments"`` (``(num_chains, num_steps)``) and ``"betas"``; stores ``log_z``,
+    ``stderr``, ``lower``, ``upper`` and ``method`` as attributes.
+
+    Raises:
+        ValueError: when the result carries no ``log_weights`` (exact methods have none).
+    """
+    diag = getattr(result, "diagnostics", None)
+    if not isinstance(diag, Mapping) or "log_weights" not in diag:
+        raise ValueError(
+            "result.diagnostics must contain 'log_weights' (an AIS/SMC/importance result); "
+            f"got keys {sorted(diag) if isinstance(diag, Mapping) else None}"
+        )
+    attrs = {"method": result.method}
+    for k in ("log_z", "stderr", "lower", "upper"):
+        attrs[k] = float(np.asarray(getattr(result, k)))
+    return ais_to_datatree(
+        diag["log_weights"],
+        log_increments=diag.get("log_increments"),
+        betas=diag.get("betas"),
+        attrs=attrs,
+    )

@@ -1,0 +1,234 @@
+"""Diagnostic plots written to PNG files, with no display needed.
+
+Trace, rank and energy plots use ``arviz_plots`` (matplotlib backend); the AIS plot, which
+``arviz_plots`` lacks, is plain matplotlib. Each function writes one PNG and returns its path;
+figures are closed after saving so long runs do not leak memory.
+
+Positions with many sites (an 8×8 image, a 32×32 lattice) are reduced to their first
+``max_sites`` sites (in C order) so the figure stays readable.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from physebm.diagnostics.convert import chains_to_datatree
+from physebm.diagnostics.stats import weight_ess
+
+__all__ = ["plot_ais", "plot_energy", "plot_rank", "plot_trace", "save_chain_plots"]
+
+
+def _pyplot():
+    # Figures are only saved and closed, never shown; on a machine without a display
+    # matplotlib's automatic backend choice is the non-interactive Agg.
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _as_tree(trace) -> xr.DataTree:
+    if isinstance(trace, xr.DataTree):
+        return trace
+    return chains_to_datatree(trace)
+
+
+def _out_path(path) -> Path:
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    p = Path(path)
+    if p.suffix.lower() != ".png":
+        raise ValueError(f"path must end in .png, got {str(p)!r}")
+    if not p.parent.exists():
+        p.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(p.parent, os.W_OK):
+        raise ValueError(f"cannot write to directory {str(p.parent)!r} (path={str(p)!r})")
+    return p
+
+
+def _reduced(dt: xr.DataTree, max_sites: int, with_energy: bool) -> xr.DataTree:
+    """Posterior with each variable cut to ≤ max_sites sites (flattened), plus energy."""
+    if isinstance(max_sites, bool) or not isinstance(max_sites, int) or max_sites < 1:
+        raise ValueError(f"max_sites must be an int >= 1, got {max_sites!r}")
+    post = dt["posterior"].to_dataset()
+    data = {}
+    dims = {}
+    for name, da in post.data_vars.items():
+        a = da.transpose("chain", "draw", ...).values
+        c, d = a.shape[:2]
+        if a.ndim == 2:
+            data[str(name)] = a
+            continue
+        flat = a.reshape(c, d, -1)[:, :, :max_sites]
+        data[str(name)] = flat
+        dims[str(name)] = [f"{name}_site"]
+    if with_energy and "sample_stats" in dt.children and "energy" in dt["sample_stats"]:
+        data["energy"] = dt["sample_stats"]["energy"].transpose("chain", "draw").values
+    import arviz_base
+
+    return arviz_base.from_dict({"posterior": data}, dims=dims)
+
+
+def _save(pc, path: Path) -> Path:
+    plt = _pyplot()
+    fig = pc.get_viz("figure")
+    try:
+        fig.savefig(path, dpi=90, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return path
+
+
+def plot_trace(trace, path, *, max_sites: int = 4, with_energy: bool = True) -> Path:
+    """Trace plot (value against draw, one line per chain) of positions and energy.
+
+    Args:
+        trace: a ``DataTree`` from :func:`chains_to_datatree` or an array/pytree of positions
+            ``(num_chains, num_draws, ...)``.
+        path: output ``.png`` file; parent folders are created.
+        max_sites: number of sites shown per variable.
+        with_energy: add the energy trace from ``sample_stats`` when present.
+
+    Returns:
+        The path written.
+    """
+    import arviz_plots
+
+    p = _out_path(path)
+    _pyplot()
+    dt = _reduced(_as_tree(trace), max_sites, with_energy)
+    return _save(arviz_plots.plot_trace(dt, backend="matplotlib"), p)
+
+
+def plot_rank(trace, path, *, max_sites: int = 4, with_energy: bool = True) -> Path:
+    """Rank plot: histograms of each chain's ranks in the pooled draws (flat when mixed).
+
+    Args:
+        trace: a ``DataTree`` or positions, as in :func:`plot_trace`.
+        path: output ``.png`` file.
+        max_sites: number of sites shown per variable.
+        with_energy: add the energy when present.
+
+    Returns:
+        The path written.
+    """
+    import arviz_plots
+
+    p = _out_path(path)
+    _pyplot()
+    dt = _reduced(_as_tree(trace), max_sites, with_energy)
+    return _save(arviz_plots.plot_rank(dt, backend="matplotlib"), p)
+
+
+def plot_energy(trace, path) -> Path:
+    """Energy plot: marginal vs transition distribution of the energy and per-chain BFMI.
+
+    Uses the model energy E(x) stored in ``sample_stats.energy``; BFMI = E[(E_t − E_{t−1})²] /
+    Var(E) per chain, low values (< 0.3) meaning the energy explores slowly.
+
+    Args:
+        trace: a ``DataTree`` with ``sample_stats.energy``.
+        path: output ``.png`` file.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: when the trace has no energy.
+    """
+    import arviz_plots
+
+    dt = _as_tree(trace)
+    if "sample_stats" not in dt.children or "energy" not in dt["sample_stats"]:
+        raise ValueError("trace has no sample_stats.energy; pass energy= to chains_to_datatree")
+    p = _out_path(path)
+    _pyplot()
+    return _save(arviz_plots.plot_energy(dt, backend="matplotlib"), p)
+
+
+def save_chain_plots(trace, out_dir, *, prefix: str = "", max_sites: int = 4) -> dict[str, Path]:
+    """Write ``{prefix}trace.png``, ``{prefix}rank.png`` and, with energies, ``{prefix}energy.png``.
+
+    Args:
+        trace: a ``DataTree`` or positions.
+        out_dir: output folder (created if missing).
+        prefix: file-name prefix, e.g. ``"pcd_"``.
+        max_sites: number of sites shown per variable.
+
+    Returns:
+        Mapping ``{"trace": path, "rank": path[, "energy": path]}``.
+    """
+    dt = _as_tree(trace)
+    out = Path(out_dir)
+    paths = {
+        "trace": plot_trace(dt, out / f"{prefix}trace.png", max_sites=max_sites),
+        "rank": plot_rank(dt, out / f"{prefix}rank.png", max_sites=max_sites),
+    }
+    if "sample_stats" in dt.children and "energy" in dt["sample_stats"]:
+        paths["energy"] = plot_energy(dt, out / f"{prefix}energy.png")
+    return paths
+
+
+def plot_ais(run, path, *, max_paths: int = 64) -> Path:
+    """AIS diagnostics: log-weight paths over β, final log-weights, increment variance.
+
+    Left: running log-weight ``Σ_{s≤t} log_increments`` of up to ``max_paths`` chains against
+    β (a fan that widens sharply marks where the schedule needs more temperatures). Middle:
+    histogram of final log-weights with the weight ESS. Right: variance over chains of each
+    increment against β.
+
+    Args:
+        run: a ``DataTree`` from :func:`ais_to_datatree` (``log_increments`` needed for the
+            path panels) or final log-weights ``(num_chains,)``.
+        path: output ``.png`` file.
+        max_paths: number of chain paths drawn.
+
+    Returns:
+        The path written.
+    """
+    from physebm.diagnostics.convert import ais_to_datatree
+
+    p = _out_path(path)
+    if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 1:
+        raise ValueError(f"max_paths must be an int >= 1, got {max_paths!r}")
+    dt = run if isinstance(run, xr.DataTree) else ais_to_datatree(run)
+    if "ais" not in dt.children:
+        raise ValueError("run DataTree must have an 'ais' group (ais_to_datatree)")
+    ds = dt["ais"].to_dataset()
+    lw = ds["log_weights"].values
+    has_path = "log_weight_path" in ds
+    plt = _pyplot()
+    ncols = 3 if has_path else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(4.2 * ncols, 3.4), squeeze=False)
+    axes = axes[0]
+    try:
+        if has_path:
+            x = ds["beta"].values if "beta" in ds.coords else ds["step"].values
+            xlabel = "beta" if "beta" in ds.coords else "step"
+            lwp = ds["log_weight_path"].values
+            for row in lwp[:max_paths]:
+                axes[0].plot(x, row, lw=0.7, alpha=0.6)
+            axes[0].set(xlabel=xlabel, ylabel="running log-weight", title="log-weight paths")
+            inc = ds["log_increments"].values
+            axes[2].plot(x, inc.var(axis=0, ddof=1 if inc.shape[0] > 1 else 0))
+            axes[2].set(xlabel=xlabel, ylabel="Var over chains", title="increment variance")
+            axes[2].set_yscale("symlog", linthresh=1e-6)
+        ax = axes[1] if has_path else axes[0]
+        finite = lw[np.isfinite(lw)]
+        bins = max(5, min(50, int(math.sqrt(max(finite.size, 1)))))
+        ax.hist(finite, bins=bins, color="C0", alpha=0.8)
+        e = float(weight_ess(lw))
+        ax.set(
+            xlabel="final log-weight",
+            ylabel="chains",
+            title=f"weight ESS {e:.1f} / {lw.size}",
+        )
+        fig.tight_layout()
+        fig.savefig(p, dpi=90)
+    finally:
+        plt.close(fig)
+    return p

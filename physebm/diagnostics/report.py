@@ -1,0 +1,378 @@
+"""Convergence report of a multi-chain run, with warnings a user can act on."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from physebm.diagnostics.convert import chains_to_datatree
+from physebm.diagnostics.stats import AcceptanceSummary, acceptance_summary, ess, mcse, rhat
+from physebm.diagnostics.warning_types import (
+    CollapsedChainsWarning,
+    LowESSWarning,
+    RhatWarning,
+    SamplerWarning,
+    emit,
+)
+
+__all__ = ["ChainSummary", "summarize_chains"]
+
+
+def _site(arr: np.ndarray, flat_index: int) -> str:
+    if arr.ndim == 0:
+        return ""
+    return "[" + ", ".join(str(int(i)) for i in np.unravel_index(flat_index, arr.shape)) + "]"
+
+
+def _nan_arg(arr: np.ndarray, worst: str) -> tuple[float, int]:
+    """(value, flat index) of the worst finite entry, or (nan, 0) if none is finite."""
+    flat = np.asarray(arr, dtype=float).ravel()
+    ok = np.isfinite(flat)
+    if not ok.any():
+        return math.nan, 0
+    idx = np.where(ok)[0]
+    j = idx[np.argmax(flat[idx])] if worst == "max" else idx[np.argmin(flat[idx])]
+    return float(flat[j]), int(j)
+
+
+@dataclass(frozen=True)
+class ChainSummary:
+    """Convergence report of a multi-chain run (positions and energy).
+
+    Per-variable dicts map a name (each position variable and ``"energy"``) to an array of
+    the variable's event shape.
+
+    Attributes:
+        num_chains: number of chains.
+        num_draws: draws per chain.
+        rhat: rank-normalised split R-hat per site.
+        ess_bulk: bulk ESS per site.
+        ess_tail: tail ESS (5%/95% quantiles) per site.
+        mcse_mean: Monte Carlo standard error of the mean per site.
+        mean: mean over chains and draws per site.
+        sd: standard deviation over chains and draws per site.
+        max_rhat: the largest finite R-hat over all sites and variables.
+        min_ess_bulk: the smallest finite bulk ESS.
+        min_ess_tail: the smallest finite tail ESS.
+        acceptance: acceptance/divergence statistics when recorded, else None.
+        collapsed: True when the chains of some variable are identical or near-identical at
+            the last draw.
+        num_stuck_chains: chains whose position never changed.
+        warnings: the warning messages, in the order found.
+    """
+
+    num_chains: int
+    num_draws: int
+    rhat: dict[str, np.ndarray]
+    ess_bulk: dict[str, np.ndarray]
+    ess_tail: dict[str, np.ndarray]
+    mcse_mean: dict[str, np.ndarray]
+    mean: dict[str, np.ndarray]
+    sd: dict[str, np.ndarray]
+    max_rhat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    acceptance: AcceptanceSummary | None
+    collapsed: bool
+    num_stuck_chains: int
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        """True when no warning was raised."""
+        return not self.warnings
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable summary: scalars and per-variable worst values (None for NaN)."""
+
+        def num(v):
+            v = float(v)
+            return v if math.isfinite(v) else None
+
+        per_var = {}
+        for name in self.rhat:
+            per_var[name] = {
+                "max_rhat": num(_nan_arg(self.rhat[name], "max")[0]),
+                "min_ess_bulk": num(_nan_arg(self.ess_bulk[name], "min")[0]),
+                "min_ess_tail": num(_nan_arg(self.ess_tail[name], "min")[0]),
+                "max_mcse_mean": num(_nan_arg(self.mcse_mean[name], "max")[0]),
+            }
+            if self.mean[name].ndim == 0:
+                per_var[name]["mean"] = num(self.mean[name])
+                per_var[name]["sd"] = num(self.sd[name])
+        out = {
+            "num_chains": self.num_chains,
+            "num_draws": self.num_draws,
+            "max_rhat": num(self.max_rhat),
+            "min_ess_bulk": num(self.min_ess_bulk),
+            "min_ess_tail": num(self.min_ess_tail),
+            "collapsed": self.collapsed,
+            "num_stuck_chains": self.num_stuck_chains,
+            "variables": per_var,
+            "warnings": list(self.warnings),
+        }
+        if self.acceptance is not None:
+            out["acceptance_rate"] = num(self.acceptance.mean)
+            out["min_chain_acceptance_rate"] = num(self.acceptance.min_chain)
+            out["num_divergent"] = self.acceptance.num_divergent
+        return out
+
+    def to_markdown(self) -> str:
+        """A Markdown table: one row per variable with its worst site, then the warnings."""
+        d = self.to_dict()
+
+        def fmt(v, spec):
+            return "n/a" if v is None else format(v, spec)
+
+        lines = [
+            f"{self.num_chains} chains x {self.num_draws} draws",
+            "",
+            "| variable | max R-hat | min bulk ESS | min tail ESS | max MCSE(mean) |",
+            "|---|---|---|---|---|",
+        ]
+        for name, v in d["variables"].items():
+            lines.append(
+                f"| {name} | {fmt(v['max_rhat'], '.4f')} | {fmt(v['min_ess_bulk'], '.0f')} | "
+                f"{fmt(v['min_ess_tail'], '.0f')} | {fmt(v['max_mcse_mean'], '.3g')} |"
+            )
+        if self.acceptance is not None:
+            lines += [
+                "",
+                f"acceptance rate {fmt(d['acceptance_rate'], '.3f')} (lowest chain "
+                f"{fmt(d['min_chain_acceptance_rate'], '.3f')}), "
+                f"{self.acceptance.num_divergent} divergent transitions",
+            ]
+        lines += ["", "Warnings:" if self.warnings else "No warnings."]
+        lines += [f"- {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_markdown()
+
+
+def _positive(value, name: str, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return v
+
+
+def summarize_chains(
+    trace,
+    *,
+    energy=None,
+    acceptance_rate=None,
+    diverging=None,
+    chain_axis: int = 0,
+    max_rhat: float = 1.01,
+    min_ess_bulk: float = 100.0,
+    min_ess_tail: float = 400.0,
+    min_acceptance: float = 0.05,
+    collapse_rtol: float = 1e-3,
+    warn: bool = True,
+) -> ChainSummary:
+    """R-hat, bulk/tail ESS and MCSE of chain positions and energy, with actionable warnings.
+
+    Checks, each producing a warning (category in brackets) and a string in the result:
+
+    - R̂ > ``max_rhat`` for any site or the energy [:class:`RhatWarning`]. R̂ is checked on
+      every site, so with many sites an occasional 1.01 can be chance; the energy is the
+      single most informative scalar.
+    - bulk ESS < ``min_ess_bulk`` or tail ESS < ``min_ess_tail`` [:class:`LowESSWarning`]: the
+      MCSE (``sd/sqrt(ESS)``) is then itself too uncertain to be reported as an error bar.
+    - at the last draw, all chains identical, or the across-chain standard deviation
+      ≤ ``collapse_rtol`` × the overall standard deviation of the trace; or chains that never
+      moved [:class:`CollapsedChainsWarning`] — the signature of collapsed persistent chains.
+    - divergent transitions, or a chain whose mean acceptance rate is below
+      ``min_acceptance`` [:class:`SamplerWarning`].
+
+    Args:
+        trace: a ``DataTree`` from :func:`chains_to_datatree`, or positions as accepted by it
+            (an array ``(num_chains, num_draws, ...)`` or a pytree of them).
+        energy: per-step energies ``(num_chains, num_draws)`` (ignored for a ``DataTree``,
+            which carries them in ``sample_stats``).
+        acceptance_rate: per-step acceptance probabilities (idem).
+        diverging: per-step divergence flags (idem).
+        chain_axis: 0 (chains first) or 1 (draws first) for array inputs.
+        max_rhat: R-hat threshold (1.01, Vehtari et al. 2021).
+        min_ess_bulk: bulk ESS below which the MCSE of a mean is unreliable.
+        min_ess_tail: tail ESS below which tail quantiles are unreliable.
+        min_acceptance: lowest acceptable per-chain mean acceptance rate.
+        collapse_rtol: relative across-chain spread under which chains count as collapsed.
+        warn: also issue Python warnings (the strings are always in the result).
+
+    Returns:
+        :class:`ChainSummary`.
+    """
+    for name, v in (("max_rhat", max_rhat), ("min_ess_bulk", min_ess_bulk)):
+        _positive(v, name)
+    _positive(min_ess_tail, "min_ess_tail")
+    _positive(min_acceptance, "min_acceptance", allow_zero=True)
+    _positive(collapse_rtol, "collapse_rtol", allow_zero=True)
+    if isinstance(trace, xr.DataTree):
+        dt = trace
+        if "posterior" not in dt.children:
+            raise ValueError("trace DataTree must have a 'posterior' group (chains_to_datatree)")
+    else:
+        dt = chains_to_datatree(
+            trace,
+            energy=energy,
+            acceptance_rate=acceptance_rate,
+            diverging=diverging,
+            chain_axis=chain_axis,
+        )
+    post = dt["posterior"].to_dataset()
+    stats = dt["sample_stats"].to_dataset() if "sample_stats" in dt.children else xr.Dataset()
+    variables: dict[str, np.ndarray] = {}
+    for name, da in post.data_vars.items():
+        variables[str(name)] = da.transpose("chain", "draw", ...).values
+    if "energy" in stats:
+        variables["energy"] = stats["energy"].transpose("chain", "draw").values
+    num_chains, num_draws = next(iter(variables.values())).shape[:2]
+
+    res: dict[str, dict[str, np.ndarray]] = {
+        k: {} for k in ("rhat", "ess_bulk", "ess_tail", "mcse_mean", "mean", "sd")
+    }
+    for name, a in variables.items():
+        res["rhat"][name] = rhat(a)
+        res["ess_bulk"][name] = ess(a, method="bulk")
+        res["ess_tail"][name] = ess(a, method="tail")
+        res["mcse_mean"][name] = mcse(a)
+        res["mean"][name] = a.astype(float).mean(axis=(0, 1))
+        res["sd"][name] = a.astype(float).std(axis=(0, 1), ddof=1)
+
+    msgs: list[str] = []
+    sl = 1
+    for n, r in res["rhat"].items():
+        value, j = _nan_arg(r, "max")
+        if value > max_rhat:
+            emit(
+                msgs,
+                f"chains not mixed: R-hat of {n}{_site(r, j)} = {value:.3f} > {max_rhat:g} "
+                f"across {num_chains} chains. Run the chains longer, discard more burn-in, or "
+                "use a sampler that crosses between modes (replica exchange); averages and "
+                "error bars from this run are not trustworthy.",
+                RhatWarning,
+                warn,
+                sl,
+            )
+    for key, limit, label in (
+        ("ess_bulk", min_ess_bulk, "bulk"),
+        ("ess_tail", min_ess_tail, "tail"),
+    ):
+        for n, e in res[key].items():
+            value, j = _nan_arg(e, "min")
+            if value < limit:
+                need = math.ceil(num_draws * limit / max(value, 1.0))
+                emit(
+                    msgs,
+                    f"{label} ESS of {n}{_site(e, j)} = {value:.0f} < {limit:g}: the Monte "
+                    f"Carlo standard error is too uncertain to report. Run about {need} draws "
+                    f"per chain (now {num_draws}) or more chains, or thin less.",
+                    LowESSWarning,
+                    warn,
+                    sl,
+                )
+
+    collapsed, num_stuck = False, 0
+    for name, a in variables.items():
+        if name == "energy":
+            continue
+        flat = a.reshape(num_chains, num_draws, -1).astype(float)
+        last = flat[:, -1]
+        scale = float(np.sqrt(np.mean(flat.var(axis=(0, 1)))))
+        spread = float(np.sqrt(np.mean(last.var(axis=0))))
+        if num_chains > 1 and np.all(last == last[0]):
+            collapsed = True
+            emit(
+                msgs,
+                f"all {num_chains} chains of {name} are identical at the last draw: they carry "
+                "one sample, not many. Check that each chain got its own key and initial "
+                "state; for persistent chains re-seed a fraction of them from noise.",
+                CollapsedChainsWarning,
+                warn,
+                sl,
+            )
+        elif num_chains > 1 and spread <= collapse_rtol * scale:
+            collapsed = True
+            emit(
+                msgs,
+                f"chains of {name} collapsed: across-chain sd at the last draw {spread:.3g} <= "
+                f"{collapse_rtol:g} x overall sd {scale:.3g}. Persistent chains lost their "
+                "diversity (mode collapse): re-seed a fraction from noise (replay buffer), "
+                "lower the step size, or sample at a smaller beta.",
+                CollapsedChainsWarning,
+                warn,
+                sl,
+            )
+        stuck = np.all(flat == flat[:, :1], axis=(1, 2))
+        num_stuck = max(num_stuck, int(stuck.sum()))
+    if num_stuck and num_draws > 1:
+        emit(
+            msgs,
+            f"{num_stuck} of {num_chains} chains never moved in {num_draws} draws: every "
+            "proposal was rejected. Lower the step size (continuous) or check the kernel.",
+            CollapsedChainsWarning,
+            warn,
+            sl,
+        )
+
+    acc = None
+    acc_rate = (
+        stats["acceptance_rate"].transpose("chain", "draw").values
+        if ("acceptance_rate" in stats)
+        else None
+    )
+    div = stats["diverging"].transpose("chain", "draw").values if "diverging" in stats else None
+    if acc_rate is not None or div is not None:
+        acc = acceptance_summary(acc_rate, div)
+        if acc.num_divergent:
+            emit(
+                msgs,
+                f"{acc.num_divergent} divergent transitions ({acc.divergence_rate:.2%} of "
+                "steps): the integrator is unstable there; lower the step size or adapt it.",
+                SamplerWarning,
+                warn,
+                sl,
+            )
+        if acc_rate is not None and acc.min_chain < min_acceptance:
+            emit(
+                msgs,
+                f"lowest per-chain acceptance rate {acc.min_chain:.3f} < {min_acceptance:g} "
+                f"(mean {acc.mean:.3f}): the step size is too large for this energy/beta; "
+                "lower it or use step-size adaptation.",
+                SamplerWarning,
+                warn,
+                sl,
+            )
+
+    def overall(key, worst):
+        vals = [_nan_arg(v, worst)[0] for v in res[key].values()]
+        vals = [v for v in vals if not math.isnan(v)]
+        if not vals:
+            return math.nan
+        return max(vals) if worst == "max" else min(vals)
+
+    return ChainSummary(
+        num_chains=int(num_chains),
+        num_draws=int(num_draws),
+        rhat=res["rhat"],
+        ess_bulk=res["ess_bulk"],
+        ess_tail=res["ess_tail"],
+        mcse_mean=res["mcse_mean"],
+        mean=res["mean"],
+        sd=res["sd"],
+        max_rhat=overall("rhat", "max"),
+        min_ess_bulk=overall("ess_bulk", "min"),
+        min_ess_tail=overall("ess_tail", "min"),
+        acceptance=acc,
+        collapsed=collapsed,
+        num_stuck_chains=num_stuck,
+        warnings=tuple(msgs),
+    )
