@@ -1,0 +1,70 @@
+"""Training objectives behind one signature.
+
+Every factory takes keyword-only hyperparameters and returns an :class:`Objective` with
+``init(params, key) -> state`` and ``loss(params, batch, key, state) -> (loss, (state, aux))``,
+so swapping maximum likelihood for NCE or a hinge loss changes one line. Sign convention:
+p_θ(x) = exp(−β E_θ(x)) / Z_θ; every loss is minimised; negatives pass through stop_gradient.
+"""
+
+from physebm.objectives import margin
+from physebm.objectives.base import (
+    EmptyState,
+    Objective,
+    Weighted,
+    as_kernel,
+    from_build_kernel,
+    run_chains,
+)
+from physebm.objectives.contrastive import (
+    PersistentState,
+    contrastive_divergence,
+    persistent_contrastive_divergence,
+)
+from physebm.objectives.likelihood import enumerate_states, maximum_likelihood
+from physebm.objectives.margin import LOSSES as MARGIN_LOSSES
+from physebm.objectives.margin import margin_objective, most_offending
+from physebm.objectives.nce import (
+    NCEParams,
+    Noise,
+    gaussian_noise,
+    info_nce,
+    nce,
+    nce_params,
+    ranking_nce,
+)
+from physebm.objectives.ratio_matching import minimum_probability_flow, ratio_matching
+from physebm.objectives.score_matching import (
+    denoising_score_matching,
+    score_matching,
+    sliced_score_matching,
+)
+
+__all__ = [
+    "MARGIN_LOSSES",
+    "EmptyState",
+    "NCEParams",
+    "Noise",
+    "Objective",
+    "PersistentState",
+    "Weighted",
+    "as_kernel",
+    "contrastive_divergence",
+    "denoising_score_matching",
+    "enumerate_states",
+    "from_build_kernel",
+    "gaussian_noise",
+    "info_nce",
+    "margin",
+    "margin_objective",
+    "maximum_likelihood",
+    "minimum_probability_flow",
+    "most_offending",
+    "nce",
+    "nce_params",
+    "persistent_contrastive_divergence",
+    "ranking_nce",
+    "ratio_matching",
+    "run_chains",
+    "score_matching",
+    "sliced_score_matching",
+]

@@ -1,0 +1,259 @@
+"""The one signature every training objective shares, and the pieces they all use.
+
+An objective is an :class:`Objective` (an ``equinox.Module``) built by a factory with
+keyword-only hyperparameters::
+
+    objective = physebm.objectives.score_matching(energy_fn, beta=1.0)
+    state = objective.init(params, key)
+    loss, (state, aux) = objective.loss(params, batch, key, state)
+
+``energy_fn(params, x)`` (or ``energy_fn(params, x, y)`` for conditional energies) evaluates
+ONE configuration; ``params`` is any pytree (a dict, an equinox Module, flax params). With
+``energy_fn=None`` the params are the energy: ``E(x) = params(x)`` (e.g. a built-in model).
+
+Sign convention: p_θ(x) = exp(−β E_θ(x)) / Z_θ; every loss is minimised. Negative samples always
+pass through ``stop_gradient``. Real-valued hyperparameters (β, margins, step sizes) are array
+leaves, so under ``eqx.filter_jit`` changing them does not recompile; counts are static.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "EmptyState",
+    "Objective",
+    "Weighted",
+    "as_kernel",
+    "batch_energy",
+    "from_build_kernel",
+    "run_chains",
+]
+
+
+class EmptyState(NamedTuple):
+    """The state of a stateless objective."""
+
+
+class Weighted(NamedTuple):
+    """A batch with per-example weights: losses use Σ wᵢ ℓᵢ / Σ wᵢ instead of the mean.
+
+    Use it to train on an exact distribution over a few distinct states (weights = p(x)).
+
+    Attributes:
+        data: the examples, leading axis = examples.
+        weights: (num_examples,) non-negative weights.
+    """
+
+    data: Any
+    weights: jax.Array
+
+
+class Objective(eqx.Module):
+    """Base class: ``init(params, key) -> state``, ``loss(params, batch, key, state)``."""
+
+    def init(self, params, key) -> Any:  # noqa: ARG002 - part of the signature
+        """Initial objective state (empty for stateless objectives)."""
+        return EmptyState()
+
+    @abc.abstractmethod
+    def loss(self, params, batch, key, state) -> tuple[jax.Array, tuple[Any, dict]]:
+        """Return ``(scalar loss, (new state, aux dict))``."""
+
+
+# ---------------------------------------------------------------------------------------------
+# argument checks (messages name the argument and what was expected)
+
+
+def check_energy_fn(energy_fn: Callable | None, name: str = "energy_fn") -> Callable:
+    """``energy_fn(params, x)``; ``None`` means the params are the energy (``params(x)``)."""
+    if energy_fn is None:
+        return _call_params
+    if not callable(energy_fn):
+        raise TypeError(
+            f"{name} must be a callable energy_fn(params, x) -> scalar (or None to call the "
+            f"params themselves), got {type(energy_fn).__name__}"
+        )
+    return energy_fn
+
+
+def _call_params(params, x, *rest):
+    return params(x, *rest)
+
+
+def check_real(value, name: str, *, positive: bool = False, nonnegative: bool = False):
+    """A finite real scalar hyperparameter as a float array (a traced leaf)."""
+    if isinstance(value, bool) or not isinstance(
+        value, int | float | np.ndarray | jax.Array | np.generic
+    ):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if not isinstance(value, jax.core.Tracer):
+        arr = np.asarray(value)
+        if arr.shape != () or not np.issubdtype(arr.dtype, np.number):
+            raise ValueError(f"{name} must be a real scalar, got shape {arr.shape}")
+        if not np.isfinite(arr):
+            raise ValueError(f"{name} must be finite, got {arr}")
+        if positive and arr <= 0:
+            raise ValueError(f"{name} must be > 0, got {arr}")
+        if nonnegative and arr < 0:
+            raise ValueError(f"{name} must be >= 0, got {arr}")
+    return jnp.asarray(value, dtype=jnp.result_type(float))
+
+
+def check_count(n, name: str, minimum: int = 1) -> int:
+    """A Python integer ≥ ``minimum`` (counts set shapes, so they are static)."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {type(n).__name__}")
+    if n < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {n}")
+    return int(n)
+
+
+def check_choice(value, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# batches and energies
+
+
+def split_weights(batch) -> tuple[Any, jax.Array | None]:
+    """``(data, weights)`` of a :class:`Weighted` batch, ``(batch, None)`` otherwise."""
+    if isinstance(batch, Weighted):
+        return batch.data, jnp.asarray(batch.weights)
+    return batch, None
+
+
+def weighted_mean(values: jax.Array, weights: jax.Array | None) -> jax.Array:
+    """Σ wᵢ vᵢ / Σ wᵢ (the plain mean when ``weights`` is None)."""
+    if weights is None:
+        return jnp.mean(values)
+    weights = weights.astype(values.dtype)
+    return jnp.sum(weights * values) / jnp.sum(weights)
+
+
+def num_examples(batch) -> int:
+    """Size of the leading axis shared by every leaf of ``batch``."""
+    leaves = jax.tree.leaves(batch)
+    if not leaves:
+        raise ValueError("batch must contain at least one array")
+    sizes = {jnp.shape(leaf)[0] if jnp.ndim(leaf) else None for leaf in leaves}
+    if None in sizes or len(sizes) != 1:
+        raise ValueError(
+            "batch must be an array (or pytree of arrays) with one shared leading axis of "
+            f"examples, got leading sizes {sorted(s for s in sizes if s is not None)}"
+        )
+    return sizes.pop()
+
+
+def batch_energy(energy_fn: Callable, params, x, *rest) -> jax.Array:
+    """E(params, xᵢ, ...) for every example on the leading axis, shape (batch,)."""
+    energies = jax.vmap(lambda xi, *ri: energy_fn(params, xi, *ri))(x, *rest)
+    if jnp.ndim(energies) != 1:
+        raise TypeError(
+            "energy_fn must return a scalar for one configuration, got shape "
+            f"{jnp.shape(energies)[1:]} per example; sum over dimensions inside energy_fn"
+        )
+    return energies
+
+
+def stop_gradient(tree):
+    """``lax.stop_gradient`` on every array leaf, leaving non-array leaves alone."""
+    return jax.tree.map(lambda a: jax.lax.stop_gradient(a) if eqx.is_array(a) else a, tree)
+
+
+# ---------------------------------------------------------------------------------------------
+# Markov kernels for negative samples (the blackjax contract)
+
+
+def as_kernel(kernel, name: str = "kernel") -> Callable:
+    """Check a kernel factory ``logdensity_fn -> SamplingAlgorithm``.
+
+    Any blackjax top-level algorithm with its parameters bound works, e.g.
+    ``functools.partial(blackjax.mala, step_size=0.1)``, and so does every ``samplers`` kernel
+    that follows the same contract; for a low-level ``build_kernel()`` kernel use
+    :func:`from_build_kernel`.
+    """
+    if not callable(kernel):
+        raise TypeError(
+            f"{name} must be a callable logdensity_fn -> SamplingAlgorithm (e.g. "
+            f"functools.partial(blackjax.mala, step_size=0.1)), got {type(kernel).__name__}"
+        )
+    return kernel
+
+
+def from_build_kernel(init_fn: Callable, kernel_fn: Callable, **kernel_params) -> Callable:
+    """Turn a low-level kernel into a factory ``logdensity_fn -> SamplingAlgorithm``.
+
+    Args:
+        init_fn: ``init_fn(position, logdensity_fn) -> state`` (e.g. ``blackjax.mala.init``).
+        kernel_fn: ``kernel_fn(key, state, logdensity_fn, **kernel_params) -> (state, info)``,
+            the kernel returned by a ``build_kernel()``; it receives the log density at call time.
+        **kernel_params: fixed keyword parameters of the kernel (step sizes, ...).
+    """
+    from blackjax.base import SamplingAlgorithm
+
+    if not callable(init_fn) or not callable(kernel_fn):
+        raise TypeError("init_fn and kernel_fn must be callables (a build_kernel() kernel)")
+
+    def factory(logdensity_fn):
+        return SamplingAlgorithm(
+            lambda position, rng_key=None: init_fn(position, logdensity_fn),
+            lambda key, state: kernel_fn(key, state, logdensity_fn, **kernel_params),
+        )
+
+    return factory
+
+
+def run_chains(kernel: Callable, logdensity_fn: Callable, positions, key, num_steps: int):
+    """Run one chain per example of ``positions`` for ``num_steps`` steps of ``kernel``.
+
+    Args:
+        kernel: factory ``logdensity_fn -> SamplingAlgorithm`` (see :func:`as_kernel`).
+        logdensity_fn: log density of ONE configuration.
+        positions: starting points, leading axis = chains (a pytree is fine).
+        key: PRNG key.
+        num_steps: number of kernel steps (static, ≥ 0).
+
+    Returns:
+        ``(final positions, acceptance)`` with ``acceptance`` the mean ``acceptance_rate`` of
+        the kernel's info over chains and steps (1.0 when the info has none, or no steps ran).
+    """
+    if num_steps == 0:
+        return positions, jnp.asarray(1.0)
+    algorithm = kernel(logdensity_fn)
+    if not (hasattr(algorithm, "init") and hasattr(algorithm, "step")):
+        raise TypeError(
+            "kernel(logdensity_fn) must return a SamplingAlgorithm with init and step, got "
+            f"{type(algorithm).__name__}"
+        )
+    num_chains = num_examples(positions)
+    states = jax.vmap(lambda x: algorithm.init(x))(positions)
+
+    def one_step(states, step_key):
+        states, info = jax.vmap(algorithm.step)(jax.random.split(step_key, num_chains), states)
+        rate = getattr(info, "acceptance_rate", None)
+        rate = jnp.asarray(1.0) if rate is None else jnp.mean(jnp.asarray(rate, dtype=float))
+        return states, rate
+
+    states, rates = jax.lax.scan(one_step, states, jax.random.split(key, num_steps))
+    return states.position, jnp.mean(rates)
+
+
+def tree_take(tree, index):
+    """Index the leading axis of every leaf."""
+    return jax.tree.map(lambda a: a[index], tree)
+
+
+def log2_int(n: int) -> float:
+    return math.log2(n) if n > 0 else 0.0

@@ -1,0 +1,203 @@
+"""Contrastive divergence (CD-k) and persistent contrastive divergence (PCD, replay buffer).
+
+Both minimise the likelihood surrogate
+
+    L(θ) = β (wmean E_θ(x⁺) − mean E_θ(stop_gradient(x⁻))) + α (wmean E_θ(x⁺)² + mean E_θ(x⁻)²)
+
+and differ only in where the negative chains x⁻ start. CD-k: at the data, k kernel steps
+(Hinton 2002); biased, the CD update is not the gradient of any objective, and its fixed point
+equals the ML one only when the kernel leaves p_θ exactly invariant and the model can match the
+data. PCD (Tieleman 2008): chains persist across parameter updates in a buffer; each update draws
+``batch`` chains from it, re-seeds each with probability ``reinit_prob`` from ``init_fn``
+(the replay buffer of Du & Mordatch 2019), runs k steps and writes them back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from physebm._validation import check_beta
+from physebm.objectives.base import (
+    Objective,
+    as_kernel,
+    check_count,
+    check_energy_fn,
+    check_real,
+    num_examples,
+    run_chains,
+    split_weights,
+    tree_take,
+)
+from physebm.objectives.likelihood import contrast, negative_logdensity
+
+__all__ = [
+    "ContrastiveDivergence",
+    "PersistentContrastiveDivergence",
+    "PersistentState",
+    "contrastive_divergence",
+    "persistent_contrastive_divergence",
+]
+
+
+class ContrastiveDivergence(Objective):
+    """CD-k: x⁻ = k kernel steps from x⁺; loss β(wmean E(x⁺) − mean E(x⁻)) + α(E⁺² + E⁻²).
+
+    The update estimates β(E_data[∇E] − E_{data·Kᵏ}[∇E]), not the ML gradient, unless k → ∞.
+    """
+
+    energy_fn: Callable = eqx.field(static=True)
+    beta: jax.Array
+    alpha: jax.Array
+    kernel: Callable = eqx.field(static=True)
+    num_steps: int = eqx.field(static=True)
+
+    def loss(self, params, batch, key, state):
+        x, w = split_weights(batch)
+        logdensity_fn = negative_logdensity(self.energy_fn, params, self.beta)
+        negatives, acceptance = run_chains(self.kernel, logdensity_fn, x, key, self.num_steps)
+        loss, aux = contrast(self.energy_fn, params, x, w, negatives, self.beta, self.alpha)
+        return loss, (state, {**aux, "acceptance_rate": acceptance})
+
+
+class PersistentState(NamedTuple):
+    """Replay buffer of persistent chains (positions only: cached densities go stale)."""
+
+    positions: Any
+
+
+class PersistentContrastiveDivergence(Objective):
+    """PCD: x⁻ = k kernel steps from chains drawn out of a persistent buffer.
+
+    Loss β(wmean E(x⁺) − mean E(x⁻)) + α(E⁺² + E⁻²); with slowly changing θ the chains stay
+    near p_θ, so the update approximates the ML gradient β(E_data[∇E] − E_{p_θ}[∇E]).
+    """
+
+    energy_fn: Callable = eqx.field(static=True)
+    beta: jax.Array
+    alpha: jax.Array
+    kernel: Callable = eqx.field(static=True)
+    init_fn: Callable = eqx.field(static=True)
+    num_chains: int = eqx.field(static=True)
+    num_steps: int = eqx.field(static=True)
+    reinit_prob: jax.Array
+
+    def init(self, params, key) -> PersistentState:
+        """Fill the buffer with ``num_chains`` draws of ``init_fn``."""
+        positions = self.init_fn(key, self.num_chains)
+        if num_examples(positions) != self.num_chains:
+            raise ValueError(
+                f"init_fn(key, {self.num_chains}) must return {self.num_chains} positions on "
+                f"the leading axis, got {num_examples(positions)}"
+            )
+        return PersistentState(positions)
+
+    def loss(self, params, batch, key, state: PersistentState):
+        x, w = split_weights(batch)
+        size = num_examples(x)
+        if size > self.num_chains:
+            raise ValueError(
+                f"batch size {size} exceeds num_chains={self.num_chains}: the buffer must hold "
+                "at least one chain per positive example"
+            )
+        key_pick, key_fresh, key_coin, key_chain = jax.random.split(key, 4)
+        index = jax.random.choice(key_pick, self.num_chains, (size,), replace=False)
+        start = tree_take(state.positions, index)
+        fresh = self.init_fn(key_fresh, size)
+        reseed = jax.random.uniform(key_coin, (size,)) < self.reinit_prob
+        start = jax.tree.map(
+            lambda f, s: jnp.where(reseed.reshape((-1,) + (1,) * (s.ndim - 1)), f, s), fresh, start
+        )
+        logdensity_fn = negative_logdensity(self.energy_fn, params, self.beta)
+        negatives, acceptance = run_chains(
+            self.kernel, logdensity_fn, start, key_chain, self.num_steps
+        )
+        negatives = jax.lax.stop_gradient(negatives)
+        positions = jax.tree.map(
+            lambda buf, new: buf.at[index].set(new), state.positions, negatives
+        )
+        loss, aux = contrast(self.energy_fn, params, x, w, negatives, self.beta, self.alpha)
+        aux = {**aux, "acceptance_rate": acceptance, "reseeded": jnp.mean(reseed)}
+        return loss, (PersistentState(positions), aux)
+
+
+def contrastive_divergence(
+    energy_fn: Callable | None = None,
+    *,
+    kernel: Callable,
+    num_steps: int = 1,
+    beta=1.0,
+    alpha=0.0,
+) -> ContrastiveDivergence:
+    """CD-k with any kernel: chains start at the data and run ``num_steps`` steps.
+
+    Loss β(wmean E(x⁺) − mean E(sg(x⁻))) + α(wmean E(x⁺)² + mean E(x⁻)²). Its gradient
+    estimates β(E_data[∇_θE] − E_{data·Kᵏ}[∇_θE]) (+ the α term), K the kernel.
+
+    Args:
+        energy_fn: ``energy_fn(params, x) -> scalar``; ``None`` calls ``params(x)``.
+        kernel: factory ``logdensity_fn -> SamplingAlgorithm`` (e.g.
+            ``functools.partial(blackjax.mala, step_size=0.1)``, ``samplers`` kernels; a
+            Gibbs/Metropolis kernel for bits or spins).
+        num_steps: k ≥ 1.
+        beta: inverse temperature β > 0 (the chains sample exp(−βE)).
+        alpha: energy-magnitude regulariser weight α ≥ 0.
+    """
+    return ContrastiveDivergence(
+        check_energy_fn(energy_fn),
+        check_beta(beta),
+        check_real(alpha, "alpha", nonnegative=True),
+        as_kernel(kernel),
+        check_count(num_steps, "num_steps"),
+    )
+
+
+def persistent_contrastive_divergence(
+    energy_fn: Callable | None = None,
+    *,
+    kernel: Callable,
+    init_fn: Callable,
+    num_chains: int,
+    num_steps: int = 1,
+    reinit_prob=0.05,
+    beta=1.0,
+    alpha=0.0,
+) -> PersistentContrastiveDivergence:
+    """PCD with a replay buffer of ``num_chains`` persistent chains.
+
+    Each loss call draws one chain per positive example (without replacement), re-seeds each
+    from ``init_fn`` with probability ``reinit_prob``, runs ``num_steps`` kernel steps on
+    −β E(sg(θ), ·), writes the chains back, and returns β(wmean E(x⁺) − mean E(sg(x⁻))) +
+    α(E⁺² + E⁻²). Gradient ≈ β(E_data[∇_θE] − E_{p_θ}[∇_θE]). ``reinit_prob=0`` with
+    ``num_chains`` = batch size is Tieleman's PCD.
+
+    Args:
+        energy_fn: ``energy_fn(params, x) -> scalar``; ``None`` calls ``params(x)``.
+        kernel: factory ``logdensity_fn -> SamplingAlgorithm``.
+        init_fn: ``init_fn(key, num) -> positions`` with leading axis ``num`` (noise, random
+            bits/spins, ...); fills the buffer and re-seeds chains.
+        num_chains: buffer size (≥ the batch size).
+        num_steps: kernel steps per update, k ≥ 1.
+        reinit_prob: probability in [0, 1] of re-seeding a drawn chain from ``init_fn``.
+        beta: inverse temperature β > 0.
+        alpha: energy-magnitude regulariser weight α ≥ 0.
+    """
+    if not callable(init_fn):
+        raise TypeError(f"init_fn must be callable (key, num) -> positions, got {init_fn!r}")
+    reinit_prob = check_real(reinit_prob, "reinit_prob", nonnegative=True)
+    if not isinstance(reinit_prob, jax.core.Tracer) and float(reinit_prob) > 1:
+        raise ValueError(f"reinit_prob must be in [0, 1], got {float(reinit_prob)}")
+    return PersistentContrastiveDivergence(
+        check_energy_fn(energy_fn),
+        check_beta(beta),
+        check_real(alpha, "alpha", nonnegative=True),
+        as_kernel(kernel),
+        init_fn,
+        check_count(num_chains, "num_chains"),
+        check_count(num_steps, "num_steps"),
+        reinit_prob,
+    )
