@@ -132,10 +132,12 @@ def row_transfer_log_z(shape, beta, J=1.0, h=0.0, periodic=True) -> float:
     log_t = beta * (0.5 * e_row[:, None] + 0.5 * e_row[None, :] + J * s @ s.T)
     shift = log_t.max()
     T = np.exp(log_t - shift)
+    if periodic:
+        lam = np.linalg.eigvalsh(T)
+        lam_max = lam.max()
+        return float(M * (shift + np.log(lam_max)) + np.log(np.sum((lam / lam_max) ** M)))
     lam, vec = np.linalg.eigh(T)
     lam_max = lam.max()
-    if periodic:
-        return float(M * (shift + np.log(lam_max)) + np.log(np.sum((lam / lam_max) ** M)))
     a = np.exp(beta * e_row / 2 - beta * e_row.max() / 2)
     w = (a @ vec) ** 2
     log_sum = np.log(np.sum(w * (lam / lam_max) ** (M - 1)))

@@ -27,6 +27,9 @@ Numerics (all in log space, smooth in K so that ∂/∂β and ∂²/∂β² are 
 
 from __future__ import annotations
 
+from functools import partial
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -116,6 +119,7 @@ def _log_zero_mode(m: int, coupling, gamma0):
     return jnp.where(neg, branch_neg, branch_pos)
 
 
+@partial(jax.jit, static_argnums=(0, 1))
 def kaufman_log_z(num_rows: int, num_cols: int, coupling):
     """log Z of the m × n periodic Ising torus at zero field with K = βJ > 0.
 

@@ -23,6 +23,8 @@ any constants c_t, so derivatives in β stay exact.
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -54,6 +56,7 @@ def _log_matrix_power(t, log_scale, power: int):
     return result, log_result
 
 
+@partial(jax.jit, static_argnums=(0, 3))
 def chain_log_z(num_sites: int, coupling, field, periodic: bool):
     """log Z of the Ising chain with K = βJ and H = βh (both may be traced scalars).
 
@@ -94,6 +97,7 @@ def _apply_v(x, v, width: int):
     return x.reshape(2**width, batch)
 
 
+@partial(jax.jit, static_argnums=(0, 3, 4))
 def lattice_log_z(
     shape: tuple[int, int],
     coupling,
