@@ -1,0 +1,99 @@
+"""Weight statistics shared by the estimators: log-mean-exp with its delta-method error, ESS.
+
+For N i.i.d. importance (or AIS) log-weights ``log_w`` with E[w] = Z,
+
+    log Ẑ = log((1/N) Σ_i w_i),
+    stderr(log Ẑ) ≈ sd(w) / (√N · mean(w))        (delta method),
+    ESS = (Σ w)² / Σ w².
+
+NaN and +∞ log-weights are invalid: they are dropped and counted (``num_dropped``), never
+averaged. A log-weight of −∞ is a valid zero weight.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import logsumexp
+
+MIN_RELIABLE_ESS = 10.0
+"""Below this effective sample size the delta-method stderr is not trusted (flagged)."""
+
+
+class EstimatorWarning(UserWarning):
+    """An estimate is returned but should not be trusted as is (dropped weights, ...)."""
+
+
+def weight_statistics(log_w) -> dict:
+    """Log-mean-exp estimate of log E[w] with its standard error, from log-weights.
+
+    Args:
+        log_w: log-weights, shape (N,) (any float dtype; NaN/+∞ entries are dropped).
+
+    Returns:
+        A dict of arrays: ``log_z`` (log-mean-exp of the valid weights), ``stderr`` (delta
+        method, with the N − 1 sample variance), ``ess``, ``num_valid``, ``num_dropped``,
+        ``mean_log_weight`` (E[log w] ≤ log Z by Jensen), ``log_weight_variance`` (over the
+        finite weights) and ``max_normalized_weight``.
+    """
+    log_w = jnp.asarray(log_w)
+    if log_w.ndim != 1:
+        raise ValueError(f"log_w must be a 1-D array of log-weights, got shape {log_w.shape}")
+    valid = ~(jnp.isnan(log_w) | (log_w == jnp.inf))
+    finite = jnp.isfinite(log_w)
+    n = jnp.sum(valid)
+    lw = jnp.where(valid, log_w, -jnp.inf)
+    lse = logsumexp(lw)
+    log_z = lse - jnp.log(n)
+    r = jnp.where(valid, jnp.exp(lw - log_z), 0.0)  # w_i / mean(w), mean(r) = 1
+    var_r = jnp.sum(jnp.where(valid, (r - 1.0) ** 2, 0.0)) / jnp.maximum(n - 1, 1)
+    stderr = jnp.sqrt(var_r / n)
+    ess = jnp.exp(2 * lse - logsumexp(2 * lw))
+    nf = jnp.maximum(jnp.sum(finite), 1)
+    mean_lw = jnp.sum(jnp.where(finite, log_w, 0.0)) / nf
+    var_lw = jnp.sum(jnp.where(finite, (log_w - mean_lw) ** 2, 0.0)) / jnp.maximum(nf - 1, 1)
+    return {
+        "log_z": log_z,
+        "stderr": stderr,
+        "ess": ess,
+        "num_valid": n,
+        "num_dropped": log_w.shape[0] - n,
+        "mean_log_weight": mean_lw,
+        "log_weight_variance": var_lw,
+        "max_normalized_weight": jnp.exp(jnp.max(lw) - lse),
+    }
+
+
+def reliability_warnings(stats: dict, num_samples: int, what: str = "weights") -> list[str]:
+    """Human-readable warnings for an estimate whose stderr should not be trusted."""
+    out = []
+    dropped = int(stats["num_dropped"])
+    if dropped:
+        out.append(f"{dropped} of {num_samples} log-{what} were NaN/+inf and were dropped")
+    ess = float(stats["ess"])
+    if not np.isfinite(ess) or ess < MIN_RELIABLE_ESS:
+        out.append(
+            f"effective sample size {ess:.3g} < {MIN_RELIABLE_ESS:g}: the {what} are dominated "
+            "by a few samples and the stderr is unreliable (use more samples/temperatures)"
+        )
+    return out
+
+
+def emit(warning_list: list[str], stats: dict) -> None:
+    """Raise a Python warning when weights were dropped (never silently averaged)."""
+    if int(stats["num_dropped"]):
+        warnings.warn("; ".join(warning_list), EstimatorWarning, stacklevel=3)
+
+
+def to_float_dict(d: dict) -> dict:
+    """Concrete scalars as Python floats/ints where possible (readable diagnostics)."""
+    out = {}
+    for k, v in d.items():
+        if hasattr(v, "shape") and np.shape(v) == ():
+            a = np.asarray(v)
+            out[k] = int(a) if np.issubdtype(a.dtype, np.integer) else float(a)
+        else:
+            out[k] = v
+    return out

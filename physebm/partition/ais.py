@@ -1,0 +1,383 @@
+"""Annealed importance sampling (Neal 2001), reverse AIS and bidirectional Monte Carlo.
+
+Along a path f_0 = q₀ (normalised base) → f_K = exp(−βE) with schedule 0 = t_0 < … < t_K = 1,
+each chain draws x_0 ~ q₀ and, for k = 1..K,
+
+    log w += log f_{t_k}(x_{k−1}) − log f_{t_{k−1}}(x_{k−1}),   x_k ~ T_k(x_{k−1}, ·),
+
+with T_k leaving f_{t_k} invariant. Then E[w] = Z, and over N chains
+
+    log Ẑ = log (1/N) Σ_n w_n       (stochastic lower bound: E[log Ẑ] ≤ log Z),
+
+with the delta-method stderr. The mean log-weight E[log w] = log Z − KL ≈ log Z − Var[log w]/2
+is a looser lower bound; Var[log w] and this Jensen gap both fall like 1/K.
+
+Reverse AIS runs the schedule backwards from samples of the target: E[w_rev] = 1/Z, so
+−log mean(w_rev) is a stochastic *upper* bound (Burda, Grosse & Salakhutdinov 2015; Grosse,
+Ghahramani & Adams 2015). Exact target samples make it a true bound in expectation; samples
+from long chains only approximately (the diagnostics say which). Forward and reverse works
+combined by BAR give the bidirectional (BDMC) estimate.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from physebm.models import RBM, BoltzmannMachine, CurieWeiss, Ising
+from physebm.partition import bases as B
+from physebm.partition import schedules as S
+from physebm.partition import transitions as T
+from physebm.partition._target import (
+    check_base,
+    default_base,
+    exact_sampler_name,
+    exact_samples,
+    resolve,
+)
+from physebm.partition.importance import _check_count, log_z_from_log_weights
+from physebm.partition.paths import (
+    GeometricPath,
+    IsingLatticeMove,
+    LogDensityMove,
+    RBMGibbsMove,
+    RBMMarginalPath,
+    ising_lattice_available,
+)
+from physebm.partition.result import LogZ
+
+__all__ = ["adaptive_schedule", "ais", "anneal", "build_path", "default_transition", "reverse_ais"]
+
+
+@eqx.filter_jit
+def anneal(path, move, params, schedule, x0, key):
+    """Run the AIS recursion along ``schedule`` from positions ``x0`` (batched).
+
+    Returns:
+        ``(x_K, log_w, params, acceptance (K,), increment_variance (K,))``; the increment
+        variance at step k is the variance across chains of the k-th log-weight increment
+        (a measure of how coarse the step is; NaN increments are ignored).
+    """
+    num = jax.tree.leaves(x0)[0].shape[0]
+    keys = jax.random.split(key, schedule.shape[0] - 1)
+
+    def step(carry, inp):
+        x, log_w, params = carry
+        t0, t1, k = inp
+        inc = jax.vmap(lambda xi: path.increment(t0, t1, xi))(x)
+        var_inc = jnp.nanvar(jnp.where(jnp.isfinite(inc), inc, jnp.nan))
+        x, acc, params = move(k, x, t1, path, params)
+        return (x, log_w + inc, params), (acc, var_inc)
+
+    init = (x0, jnp.zeros(num, dtype=schedule.dtype), params)
+    (x, log_w, params), (acc, var_inc) = jax.lax.scan(
+        step, init, (schedule[:-1], schedule[1:], keys)
+    )
+    return x, log_w, params, acc, var_inc
+
+
+def default_transition(energy, base: B.Base) -> T.Transition:
+    """Heat-bath flips for spins/bits (one-gradient Δ for multilinear models, a proper
+    colouring for Ising/BM/RBM), MALA with adapted step size for real x."""
+    if base.domain == "real":
+        var = jnp.min(jnp.diag(base.covariance)) if isinstance(base, B.GaussianBase) else 1.0
+        dim = sum(x.size for x in jax.tree.leaves(base.sample(jax.random.key(0), 1)))
+        return T.mala(0.5 * float(var) * dim ** (-1 / 3))
+    if base.domain not in ("spin", "bits"):
+        raise TypeError(f"no default transition for a base of domain {base.domain!r}: pass kernel=")
+    colors, multilinear = None, False
+    if isinstance(energy, Ising):
+        colors, multilinear = T.greedy_coloring(energy.coupling_matrix()), True
+    elif isinstance(energy, BoltzmannMachine):
+        W = np.asarray(energy.W)
+        colors, multilinear = T.greedy_coloring(W), bool(np.all(np.diag(W) == 0))
+    elif isinstance(energy, RBM):
+        colors = np.r_[np.zeros(energy.num_visible, int), np.ones(energy.num_hidden, int)]
+        multilinear = True
+    elif isinstance(energy, CurieWeiss):
+        colors = None
+    factorized = isinstance(base, B.IndependentSpins | B.IndependentBits) or (
+        isinstance(base, B.ProductBase)
+        and all(isinstance(p, B.IndependentSpins | B.IndependentBits) for p in base.parts)
+    )
+    colors = None if colors is None else tuple(int(c) for c in colors)
+    return T.FlipGibbs(
+        params={}, domain=base.domain, colors=colors, multilinear=multilinear and factorized
+    )
+
+
+def _rbm_marginal_base(rbm: RBM, base) -> tuple | None:
+    """Base logits (a, d) when ``base`` factorises over (v, h) as independent bits."""
+    if base is None:
+        return jnp.zeros(rbm.num_visible), jnp.zeros(rbm.num_hidden)
+    if isinstance(base, B.IndependentBits) and base.logits.shape == (rbm.num_visible,):
+        return base.logits, jnp.zeros(rbm.num_hidden)
+    if (
+        isinstance(base, B.ProductBase)
+        and len(base.parts) == 2
+        and all(isinstance(p, B.IndependentBits) for p in base.parts)
+        and base.parts[0].logits.shape == (rbm.num_visible,)
+        and base.parts[1].logits.shape == (rbm.num_hidden,)
+    ):
+        return base.parts[0].logits, base.parts[1].logits
+    return None
+
+
+def build_path(model_or_gibbs, beta=None, *, kernel=None, base=None, num_steps: int = 1):
+    """The path, the move and its initial parameters that :func:`ais` would use.
+
+    RBM with no ``kernel`` and a factorised bits base → :class:`RBMMarginalPath` with exact
+    block Gibbs over v (hidden units summed out); periodic 2-D Ising with even sides and a
+    uniform base → checkerboard lattice sweeps; otherwise the geometric path with ``kernel``
+    (default :func:`default_transition`).
+
+    Returns:
+        ``(path, move, params, description)``.
+    """
+    target = resolve(model_or_gibbs, beta)
+    energy = target.energy
+    _check_count(num_steps, "num_steps")
+    if kernel is None and isinstance(energy, RBM):
+        ad = _rbm_marginal_base(energy, base)
+        if ad is not None:
+            path = RBMMarginalPath(energy, target.beta, *ad)
+            return path, RBMGibbsMove(num_steps), {}, "rbm_marginal_block_gibbs"
+    base = default_base(energy) if base is None else check_base(base)
+    path = GeometricPath(energy, target.beta, base)
+    if kernel is None and ising_lattice_available(energy, base):
+        field0 = base.field.reshape(-1)[0]
+        return path, IsingLatticeMove(field0, num_steps), {}, "ising_checkerboard_lattice"
+    if kernel is None:
+        kernel = default_transition(energy, base)
+        if num_steps != 1:
+            kernel = eqx.tree_at(lambda k: k.num_steps, kernel, num_steps)
+    if not isinstance(kernel, T.Transition):
+        raise TypeError(
+            "kernel must be a physebm.partition.transitions.Transition (e.g. transitions.mala(), "
+            f"transitions.from_blackjax(blackjax.hmc, ...)), got {type(kernel).__name__}"
+        )
+    kernel = kernel.prepare(jax.tree.map(lambda x: x[0], base.sample(jax.random.key(0), 1)))
+    return path, LogDensityMove(kernel), kernel.params, type(kernel).__name__
+
+
+def _schedule(schedule, num_temperatures):
+    num_temperatures = _check_count(num_temperatures, "num_temperatures")
+    return jnp.asarray(S.get(schedule, num_temperatures))
+
+
+def _evaluations(path, move, num_units, num_chains, k) -> int:
+    """Energy-equivalent evaluations (an energy, a gradient or a layer conditional = 1)."""
+    per_step = getattr(path, "energy_evaluations_per_increment", 1)
+    if isinstance(move, LogDensityMove):
+        tr = move.transition
+        if isinstance(tr, T.FlipGibbs):
+            num_colors = len(set(tr.colors)) if tr.colors else num_units
+            per_move = num_colors if tr.multilinear else num_units + num_colors
+        elif isinstance(tr, T.BlackjaxTransition) and "num_integration_steps" in tr.params:
+            per_move = int(tr.params["num_integration_steps"]) + 1
+        else:
+            per_move = 1  # MALA: one gradient per step
+        per_step += per_move * tr.num_steps + (0 if isinstance(tr, T.FlipGibbs) else 1)
+    else:
+        per_step += move.num_steps
+    return int(num_chains * k * per_step)
+
+
+def ais(
+    model_or_gibbs,
+    beta=None,
+    *,
+    key,
+    num_temperatures: int = 1000,
+    num_chains: int = 64,
+    kernel=None,
+    base=None,
+    schedule="linear",
+    num_steps: int = 1,
+) -> LogZ:
+    """log Z(β) by annealed importance sampling.
+
+    Args:
+        model_or_gibbs: a physebm model, a :class:`~physebm.Gibbs` or an energy callable.
+        beta: inverse temperature (defaults to the Gibbs' β).
+        key: PRNG key.
+        num_temperatures: K annealing steps.
+        num_chains: N independent chains (weights).
+        kernel: a :class:`~physebm.partition.transitions.Transition`; default: heat-bath flips
+            for spins/bits (block Gibbs over v for an RBM), adapted MALA for real x.
+        base: normalised base q₀ (default uniform spins/bits, N(0, I) for a Gaussian model).
+        schedule: ``"linear"``, ``"geometric"``, ``"sigmoid"``, ``"salakhutdinov_murray"``, a
+            callable ``K -> array`` or an explicit array (see :mod:`.schedules`).
+        num_steps: transitions per temperature.
+
+    Returns:
+        :class:`LogZ` (method ``"ais"``): ``log_z`` = log Ẑ with delta-method ``stderr``,
+        ``lower`` = log Ẑ (stochastic lower bound), diagnostics ``ess``,
+        ``log_weight_variance``, ``mean_log_weight`` (E log w ≤ log Z), ``jensen_gap_estimate``
+        (Var/2), ``acceptance_rate``, ``increment_variance`` per step, ``num_energy_evaluations``,
+        ``final_samples``, ``warnings``.
+    """
+    path, move, params, desc = build_path(
+        model_or_gibbs, beta, kernel=kernel, base=base, num_steps=num_steps
+    )
+    num_chains = _check_count(num_chains, "num_chains", 2)
+    sched = _schedule(schedule, num_temperatures)
+    k_init, k_run = jax.random.split(key)
+    x0 = path.sample_base(k_init, num_chains)
+    x, log_w, params, acc, var_inc = anneal(path, move, params, sched, x0, k_run)
+    return _forward_result(log_w, x, params, acc, var_inc, sched, path, move, desc)
+
+
+def _forward_result(log_w, x, params, acc, var_inc, sched, path, move, desc) -> LogZ:
+    num_chains, k = log_w.shape[0], sched.shape[0] - 1
+    extra_warnings = []
+    if num_chains < 8:
+        extra_warnings.append(f"only {num_chains} chains: the stderr itself is very uncertain")
+    res = log_z_from_log_weights(
+        log_w,
+        "ais",
+        num_chains=num_chains,
+        num_temperatures=k,
+        transition=desc,
+        acceptance_rate=float(jnp.mean(acc)),
+        increment_variance=var_inc,
+        schedule=sched,
+        final_samples=x,
+        final_params=params,
+        num_energy_evaluations=_evaluations(path, move, _num_units(x), num_chains, k),
+        warnings=tuple(extra_warnings),
+    )
+    res.diagnostics["jensen_gap_estimate"] = 0.5 * res.diagnostics["log_weight_variance"]
+    return res
+
+
+def _reverse_start(path, move, params, target, key, num_chains, samples, num_equilibration):
+    """Initial target samples for reverse AIS and how they were obtained."""
+    if samples is not None:
+        if isinstance(path, RBMMarginalPath) and isinstance(samples, tuple | list):
+            samples = samples[0]  # the marginal path runs on v only
+        return samples, "user"
+    energy = target.energy
+    if exact_sampler_name(energy) is not None:
+        xs = exact_samples(energy, target.beta, key, num_chains)
+        if isinstance(path, RBMMarginalPath):
+            xs = xs[0]
+        return xs, f"exact ({exact_sampler_name(energy)})"
+    k1, k2, k3 = jax.random.split(key, 3)
+    sched = jnp.asarray(S.linear(num_equilibration))
+    x, *_ = anneal(path, move, params, sched, path.sample_base(k1, num_chains), k2)
+    at_target = jnp.ones(num_equilibration + 1, dtype=sched.dtype)
+    x, *_ = anneal(path, move, params, at_target, x, k3)
+    return x, (
+        f"long_chains (annealed over {num_equilibration} steps, then {num_equilibration} "
+        "steps at the target; not exact)"
+    )
+
+
+def _num_units(x) -> int:
+    return int(sum(np.prod(leaf.shape[1:]) for leaf in jax.tree.leaves(x)))
+
+
+def reverse_ais(
+    model_or_gibbs,
+    beta=None,
+    *,
+    key,
+    num_temperatures: int = 1000,
+    num_chains: int = 64,
+    kernel=None,
+    base=None,
+    schedule="linear",
+    num_steps: int = 1,
+    samples=None,
+    num_equilibration: int = 2000,
+) -> LogZ:
+    """Stochastic upper bound on log Z by AIS run from the target back to the base.
+
+    Starting from x_K ~ p_β, the reverse weights satisfy E[w_rev] = 1/Z, so
+    log Z_rev = −log mean(w_rev) has E[log Z_rev] ≥ log Z. Initial samples are, in order of
+    preference: ``samples`` (user-given; trust is the user's), exact samples for the built-in
+    models where cheap (Gaussian, Curie–Weiss, RBM/BM/Ising by enumeration), or the end states
+    of a long slow anneal (``num_equilibration`` linear steps) — then the bound is only
+    approximate. ``diagnostics["initial_samples"]`` says which.
+
+    Returns:
+        :class:`LogZ` (method ``"reverse_ais"``) with ``upper`` = log Z_rev.
+    """
+    path, move, params, desc = build_path(
+        model_or_gibbs, beta, kernel=kernel, base=base, num_steps=num_steps
+    )
+    target = resolve(model_or_gibbs, beta)
+    num_chains = _check_count(num_chains, "num_chains", 2)
+    _check_count(num_equilibration, "num_equilibration")
+    sched = _schedule(schedule, num_temperatures)
+    k_init, k_run = jax.random.split(key)
+    x_start, how = _reverse_start(
+        path, move, params, target, k_init, num_chains, samples, num_equilibration
+    )
+    num_chains = jax.tree.leaves(x_start)[0].shape[0]
+    x, log_w_rev, params, acc, var_inc = anneal(path, move, params, sched[::-1], x_start, k_run)
+    inner = log_z_from_log_weights(log_w_rev, "reverse_ais")
+    d = dict(inner.diagnostics)
+    log_z = -inner.log_z
+    d.update(
+        initial_samples=how,
+        num_chains=num_chains,
+        num_temperatures=sched.shape[0] - 1,
+        transition=desc,
+        acceptance_rate=float(jnp.mean(acc)),
+        increment_variance=var_inc[::-1],
+        schedule=sched,
+        num_energy_evaluations=_evaluations(
+            path, move, _num_units(x), num_chains, sched.shape[0] - 1
+        ),
+        jensen_gap_estimate=0.5 * d["log_weight_variance"],
+    )
+    if not how.startswith(("exact", "user")):
+        d["warnings"] = d["warnings"] + (
+            "reverse AIS started from approximate (long-chain) samples: the upper bound is "
+            "only approximate",
+        )
+        d["reliable"] = False
+    return LogZ(log_z=log_z, stderr=inner.stderr, upper=log_z, method="reverse_ais", diagnostics=d)
+
+
+def adaptive_schedule(
+    model_or_gibbs,
+    beta=None,
+    *,
+    key,
+    num_temperatures: int | None = None,
+    target_increment_variance: float | None = None,
+    num_pilot_temperatures: int = 200,
+    num_pilot_chains: int = 32,
+    kernel=None,
+    base=None,
+    pilot_schedule="linear",
+) -> np.ndarray:
+    """Schedule of equal thermodynamic length, measured by a pilot AIS run.
+
+    The pilot records the variance across chains of each log-weight increment, so that
+    Var_t[ℓ] ≈ Var[increment_k] / Δt_k² with ℓ = ∂_t log f_t, and
+    :func:`~physebm.partition.schedules.from_variance_profile` places the points (fixed K, or
+    K from a target per-step increment variance). Dense where the energy fluctuates most
+    (near a phase transition, or near the target for a trained RBM).
+    """
+    path, move, params, _ = build_path(model_or_gibbs, beta, kernel=kernel, base=base)
+    pilot = _schedule(pilot_schedule, num_pilot_temperatures)
+    k1, k2 = jax.random.split(key)
+    num_pilot_chains = _check_count(num_pilot_chains, "num_pilot_chains", 2)
+    x0 = path.sample_base(k1, num_pilot_chains)
+    *_, var_inc = anneal(path, move, params, pilot, x0, k2)
+    dt = np.diff(np.asarray(pilot))
+    var_l = np.asarray(var_inc) / dt**2
+    mid = 0.5 * (np.asarray(pilot)[1:] + np.asarray(pilot)[:-1])
+    var_l = np.where(np.isfinite(var_l), var_l, np.nanmax(np.where(np.isfinite(var_l), var_l, 0)))
+    return S.from_variance_profile(
+        mid,
+        var_l,
+        num_temperatures=num_temperatures,
+        target_increment_variance=target_increment_variance,
+    )

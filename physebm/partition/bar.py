@@ -1,0 +1,317 @@
+"""Bennett acceptance ratio (BAR) and multistate BAR (MBAR), in JAX.
+
+Conventions are those of pymbar. Free energies are *reduced* (dimensionless): for a state with
+unnormalised density exp(−u(x)), f = −log Z. At inverse temperature β with energy E,
+u(x) = β E(x) and f = −log Z(β).
+
+BAR (Bennett 1976; Shirts et al. 2003). Forward work w_F = u_1(x) − u_0(x) for x ~ p_0 and
+reverse work w_R = u_0(x) − u_1(x) for x ~ p_1. With M = log(N_F / N_R), ΔF = f_1 − f_0 solves
+
+    Σ_F σ(ΔF − M − w_F) = Σ_R σ(M − ΔF − w_R)        (σ the logistic function)
+
+and its asymptotic variance is
+
+    δ²ΔF = (⟨f_F²⟩/⟨f_F⟩² − 1)/N_F + (⟨f_R²⟩/⟨f_R⟩² − 1)/N_R,
+    f_F = σ(−(w_F + M − ΔF)),  f_R = σ(−(w_R − M + ΔF)).
+
+MBAR (Shirts & Chodera 2008). Given the reduced potentials u_kn = u_k(x_n) of all N pooled
+samples in all K states, N_k of them drawn from state k, the f_k solve
+
+    f_i = −log Σ_n exp(−u_in) / Σ_k N_k exp(f_k − u_kn),
+
+found here by Newton's method on the convex function (gauge f_0 = 0)
+
+    L(f) = Σ_n logsumexp_k(log N_k + f_k − u_kn) − Σ_k N_k f_k.
+
+Their asymptotic covariance is Θ = V Σ (I − Σ Vᵀ N V Σ)⁺ Σ Vᵀ with W = U Σ Vᵀ the thin SVD of
+the weight matrix W_nk = exp(f_k − u_kn) / Σ_j N_j exp(f_j − u_jn), and
+δ²(f_j − f_i) = Θ_ii + Θ_jj − 2Θ_ij (pymbar's default "svd-ew" route).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import logsumexp
+
+from physebm._validation import check_beta
+from physebm.partition.result import LogZ
+
+__all__ = ["BARResult", "MBARResult", "bar", "bar_log_z_ratio", "mbar", "mbar_log_z"]
+
+
+class BARResult(eqx.Module):
+    """ΔF = f_1 − f_0 = −log(Z_1/Z_0) from BAR, with its asymptotic standard error."""
+
+    delta_f: jax.Array
+    stderr: jax.Array
+    num_iterations: jax.Array
+
+
+class MBARResult(eqx.Module):
+    """Reduced free energies of K states from MBAR.
+
+    Attributes:
+        f: (K,) reduced free energies with f[0] = 0 (so f_k = −log(Z_k / Z_0)).
+        delta_f: (K, K) matrix Δf_ij = f_j − f_i.
+        delta_f_stderr: (K, K) asymptotic standard errors of ``delta_f``.
+        theta: (K, K) asymptotic covariance Θ of the f_k.
+        log_weights: (N, K) log W_nk (each column sums to one in probability space).
+        gradient_norm: max |∂L/∂f| at the solution (≈ 0 when converged).
+    """
+
+    f: jax.Array
+    delta_f: jax.Array
+    delta_f_stderr: jax.Array
+    theta: jax.Array
+    log_weights: jax.Array
+    gradient_norm: jax.Array
+
+
+def _as_work(w, name: str) -> jax.Array:
+    w = jnp.asarray(w, dtype=jnp.result_type(float))
+    if w.ndim != 1 or w.shape[0] < 1:
+        raise ValueError(
+            f"{name} must be a non-empty 1-D array of reduced work values, got {w.shape}"
+        )
+    if bool(jnp.any(jnp.isnan(w))):
+        raise ValueError(f"{name} contains NaN reduced work values; drop or fix them first")
+    return w
+
+
+@jax.jit
+def _bar_solve(w_F, w_R):
+    n_f, n_r = w_F.shape[0], w_R.shape[0]
+    m = jnp.log(n_f / n_r)
+
+    def g(df):  # increasing in df; root is the BAR estimate
+        return logsumexp(jax.nn.log_sigmoid(df - m - w_F)) - logsumexp(
+            jax.nn.log_sigmoid(m - df - w_R)
+        )
+
+    # Bracket from the one-sided (exponential averaging) estimates, widened until it brackets.
+    df_f = -(logsumexp(-w_F) - jnp.log(n_f))
+    df_r = logsumexp(-w_R) - jnp.log(n_r)
+    lo0 = jnp.minimum(df_f, df_r) - 1.0
+    hi0 = jnp.maximum(df_f, df_r) + 1.0
+
+    def widen(c):
+        lo, hi, i = c
+        width = hi - lo
+        lo = jnp.where(g(lo) > 0, lo - width, lo)
+        hi = jnp.where(g(hi) < 0, hi + width, hi)
+        return lo, hi, i + 1
+
+    lo, hi, _ = jax.lax.while_loop(
+        lambda c: ((g(c[0]) > 0) | (g(c[1]) < 0)) & (c[2] < 60), widen, (lo0, hi0, 0)
+    )
+
+    def bisect(c):
+        lo, hi, i = c
+        mid = 0.5 * (lo + hi)
+        neg = g(mid) < 0
+        return jnp.where(neg, mid, lo), jnp.where(neg, hi, mid), i + 1
+
+    tol = 1e-13 * (1.0 + jnp.abs(lo0) + jnp.abs(hi0))
+    lo, hi, iters = jax.lax.while_loop(
+        lambda c: (c[1] - c[0] > tol) & (c[2] < 200), bisect, (lo, hi, 0)
+    )
+    df = 0.5 * (lo + hi)
+
+    log_f_f = jax.nn.log_sigmoid(-(w_F + m - df))
+    log_f_r = jax.nn.log_sigmoid(-(w_R - m + df))
+
+    def rel_var(log_f, n):
+        log_mean = logsumexp(log_f) - jnp.log(n)
+        log_mean2 = logsumexp(2 * log_f) - jnp.log(n)
+        return (jnp.exp(log_mean2 - 2 * log_mean) - 1.0) / n
+
+    var = rel_var(log_f_f, n_f) + rel_var(log_f_r, n_r)
+    return df, jnp.sqrt(jnp.maximum(var, 0.0)), iters
+
+
+def bar(w_F, w_R) -> BARResult:
+    """Bennett acceptance ratio on reduced work values (pymbar's ``bar`` convention).
+
+    Args:
+        w_F: forward reduced work u_1(x) − u_0(x) for samples x ~ p_0, shape (N_F,).
+        w_R: reverse reduced work u_0(x) − u_1(x) for samples x ~ p_1, shape (N_R,).
+
+    Returns:
+        :class:`BARResult` with ΔF = f_1 − f_0 = −log(Z_1/Z_0) and its asymptotic stderr
+        (Bennett's Eq. 10a, pymbar's ``uncertainty_method="BAR"``).
+
+    Raises:
+        ValueError: empty, non-1-D, or NaN work values.
+    """
+    w_F, w_R = _as_work(w_F, "w_F"), _as_work(w_R, "w_R")
+    df, se, iters = _bar_solve(w_F, w_R)
+    return BARResult(df, se, iters)
+
+
+def bar_log_z_ratio(energy_fn: Callable, beta_0, beta_1, samples_0, samples_1) -> LogZ:
+    """log Z(β_1) − log Z(β_0) by BAR from samples of p_{β_0} and p_{β_1} of one energy.
+
+    Reduced work: w_F = (β_1 − β_0) E(x) for x ~ p_{β_0}, w_R = (β_0 − β_1) E(x) for x ~ p_{β_1}.
+
+    Args:
+        energy_fn: ``x -> E(x)`` for one configuration (a model or function).
+        beta_0, beta_1: the two inverse temperatures.
+        samples_0, samples_1: batches (leading axis) of equilibrium samples at β_0 and β_1.
+
+    Returns:
+        :class:`LogZ` holding the *difference* log Z(β_1) − log Z(β_0) (method ``"bar"``).
+    """
+    beta_0, beta_1 = check_beta(beta_0, "beta_0"), check_beta(beta_1, "beta_1")
+    e0 = jax.vmap(energy_fn)(samples_0)
+    e1 = jax.vmap(energy_fn)(samples_1)
+    res = bar((beta_1 - beta_0) * e0, (beta_0 - beta_1) * e1)
+    return LogZ(
+        log_z=-res.delta_f,
+        stderr=res.stderr,
+        method="bar",
+        diagnostics={"num_samples": (int(e0.shape[0]), int(e1.shape[0])), "quantity": "ratio"},
+    )
+
+
+def _mbar_arrays(u_kn, N_k):
+    u_kn = jnp.asarray(u_kn, dtype=jnp.result_type(float))
+    if u_kn.ndim != 2:
+        raise ValueError(f"u_kn must be a (K, N) matrix of reduced potentials, got {u_kn.shape}")
+    N_k = np.asarray(N_k)
+    if N_k.ndim != 1 or N_k.shape[0] != u_kn.shape[0]:
+        raise ValueError(f"N_k must have shape ({u_kn.shape[0]},) to match u_kn, got {N_k.shape}")
+    if np.any(N_k < 0) or not np.all(np.equal(np.round(N_k), N_k)):
+        raise ValueError(f"N_k must be non-negative sample counts, got {N_k}")
+    if int(N_k.sum()) != u_kn.shape[1]:
+        raise ValueError(
+            f"sum(N_k) = {int(N_k.sum())} must equal the N = {u_kn.shape[1]} columns of u_kn"
+        )
+    if bool(jnp.any(jnp.isnan(u_kn))):
+        raise ValueError("u_kn contains NaN reduced potentials")
+    if N_k[0] == 0:
+        raise ValueError("N_k[0] must be > 0: state 0 is the reference (gauge f_0 = 0)")
+    return u_kn, jnp.asarray(N_k, dtype=u_kn.dtype)
+
+
+@eqx.filter_jit
+def _mbar_solve(u_kn, N_k, num_iterations: int):
+    K = u_kn.shape[0]
+    log_n = jnp.where(N_k > 0, jnp.log(jnp.where(N_k > 0, N_k, 1.0)), -jnp.inf)
+
+    def objective(f):
+        return jnp.sum(logsumexp(log_n[:, None] + f[:, None] - u_kn, axis=0)) - N_k @ f
+
+    def self_consistent(f, _):
+        log_denom = logsumexp(log_n[:, None] + f[:, None] - u_kn, axis=0)
+        f_new = -logsumexp(-u_kn - log_denom[None, :], axis=1)
+        return f_new - f_new[0], None
+
+    f, _ = jax.lax.scan(self_consistent, jnp.zeros(K, u_kn.dtype), None, length=20)
+
+    grad_fn = jax.grad(objective)
+    hess_fn = jax.hessian(objective)
+    fractions = 0.5 ** jnp.arange(12)
+
+    def newton(f, _):
+        g = grad_fn(f)[1:]
+        h = hess_fn(f)[1:, 1:]
+        step = jnp.linalg.solve(h + 1e-14 * jnp.eye(K - 1), g)
+        cands = f[None, 1:] - fractions[:, None] * step[None, :]
+        cands = jnp.concatenate([jnp.zeros((fractions.shape[0], 1), f.dtype), cands], axis=1)
+        vals = jax.vmap(objective)(cands)
+        vals = jnp.where(jnp.isfinite(vals), vals, jnp.inf)
+        # first (largest) step that does not increase L beyond rounding: full Newton steps near
+        # the optimum, where L changes by less than its rounding error
+        f_obj = objective(f)
+        ok = vals <= f_obj + 1e-12 * (1.0 + jnp.abs(f_obj))
+        first = jnp.argmax(ok)
+        f_new = jnp.where(jnp.any(ok), cands[first], f)
+        return f_new, None
+
+    if K > 1:
+        f, _ = jax.lax.scan(newton, f, None, length=num_iterations)
+    gnorm = jnp.max(jnp.abs(grad_fn(f)))
+
+    log_denom = logsumexp(log_n[:, None] + f[:, None] - u_kn, axis=0)
+    log_w = (f[:, None] - u_kn - log_denom[None, :]).T  # (N, K)
+    W = jnp.exp(log_w)
+    _, s, vt = jnp.linalg.svd(W, full_matrices=False)
+    v = vt.T
+    sig = jnp.diag(s)
+    inner = jnp.eye(K) - sig @ v.T @ jnp.diag(N_k) @ v @ sig
+    theta = v @ sig @ jnp.linalg.pinv(inner, hermitian=True) @ sig @ v.T
+    d = jnp.diag(theta)
+    var = d[:, None] + d[None, :] - 2 * theta
+    delta_f = f[None, :] - f[:, None]
+    return MBARResult(f, delta_f, jnp.sqrt(jnp.maximum(var, 0.0)), theta, log_w, gnorm)
+
+
+def mbar(u_kn, N_k, *, num_iterations: int = 50) -> MBARResult:
+    """Multistate Bennett acceptance ratio on the reduced-potential matrix (pymbar convention).
+
+    Args:
+        u_kn: (K, N) reduced potentials u_k(x_n) of every pooled sample in every state.
+        N_k: (K,) number of samples drawn from each state (they sum to N; the samples of
+            state 0 need not come first — only the counts matter).
+        num_iterations: Newton iterations after 20 self-consistent iterations.
+
+    Returns:
+        :class:`MBARResult` (f_0 = 0; f_k = −log(Z_k/Z_0)) with asymptotic errors.
+
+    Raises:
+        ValueError: shapes disagree, counts are not non-negative integers summing to N,
+            N_0 = 0, or NaN potentials.
+    """
+    u_kn, N_k = _mbar_arrays(u_kn, N_k)
+    if (
+        isinstance(num_iterations, bool)
+        or not isinstance(num_iterations, int)
+        or num_iterations < 1
+    ):
+        raise ValueError(f"num_iterations must be a positive integer, got {num_iterations!r}")
+    return _mbar_solve(u_kn, N_k, num_iterations)
+
+
+def mbar_log_z(energy_fn: Callable, betas, samples, *, log_z_0=0.0) -> tuple[LogZ, MBARResult]:
+    """log Z(β_k) for a ladder of inverse temperatures by MBAR, from samples at each β_k.
+
+    The reduced potentials are u_kn = β_k E(x_n) over all pooled samples.
+
+    Args:
+        energy_fn: ``x -> E(x)`` for one configuration.
+        betas: (K,) inverse temperatures.
+        samples: a sequence of K batches (leading axis = samples) of equilibrium samples,
+            the k-th drawn at β_k (batches may have different sizes, 0 allowed except for k = 0).
+        log_z_0: a known log Z(β_0) (e.g. an exact value), added to every estimate; its
+            stderr is taken as 0. With the default 0 the result is log Z(β_k) − log Z(β_0).
+
+    Returns:
+        ``(LogZ of log Z(β_k) for all k as arrays, MBARResult)``; ``stderr`` is relative to
+        state 0.
+    """
+    betas = check_beta(jnp.asarray(betas, dtype=float), "betas")
+    if betas.ndim != 1 or len(samples) != betas.shape[0]:
+        raise ValueError(
+            f"samples must hold one batch per inverse temperature ({betas.shape[0]}), "
+            f"got {len(samples)}"
+        )
+    energies = [
+        jax.vmap(energy_fn)(s) if jax.tree.leaves(s)[0].shape[0] else jnp.zeros(0) for s in samples
+    ]
+    N_k = np.array([e.shape[0] for e in energies])
+    e_all = jnp.concatenate(energies)
+    u_kn = betas[:, None] * e_all[None, :]
+    res = mbar(u_kn, N_k)
+    log_z = log_z_0 - res.f
+    out = LogZ(
+        log_z=log_z,
+        stderr=res.delta_f_stderr[0],
+        method="mbar",
+        diagnostics={"N_k": N_k, "gradient_norm": float(res.gradient_norm)},
+    )
+    return out, res
