@@ -17,6 +17,7 @@ available from :func:`log_density` where they exist (``eight_gaussians``, ``chec
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -304,6 +305,25 @@ def digits(
         raise TypeError(f"flatten must be a bool, got {type(flatten).__name__}")
     k_lab, k_img = jax.random.split(key)
     labels = jax.random.permutation(k_lab, jnp.arange(n) % 10).astype(jnp.int32)
+    # fixed-size chunks: one compilation serves every num_samples
+    num_chunks = -(-n // _CHUNK)
+    padded = jnp.pad(labels, (0, num_chunks * _CHUNK - n)).reshape(num_chunks, _CHUNK)
+    images = jnp.concatenate(
+        [
+            _digit_chunk(jax.random.fold_in(k_img, i), padded[i], flip_prob, thicken_prob, s)
+            for i in range(num_chunks)
+        ]
+    )[:n]
+    if flatten:
+        images = images.reshape(n, DIGIT_SHAPE[0] * DIGIT_SHAPE[1])
+    return images, labels
+
+
+_CHUNK = 512
+
+
+@functools.partial(jax.jit, static_argnums=(4,))
+def _digit_chunk(key, labels, flip_prob, thicken_prob, s: int):
     templates = digit_templates()
     h, w = DIGIT_SHAPE
 
@@ -317,10 +337,7 @@ def digits(
         flips = jax.random.bernoulli(k3, flip_prob, (h, w))
         return jnp.where(flips, 1.0 - img, img)
 
-    images = jax.vmap(one)(jax.random.split(k_img, n), templates[labels])
-    if flatten:
-        images = images.reshape(n, h * w)
-    return images, labels
+    return jax.vmap(one)(jax.random.split(key, labels.shape[0]), templates[labels])
 
 
 # ---------------------------------------------------------------- registry

@@ -28,6 +28,8 @@ __all__ = ["ais_to_datatree", "chains_to_datatree", "logz_to_datatree"]
 
 # blackjax info field -> ArviZ sample_stats name
 _RENAME = {"is_divergent": "diverging", "acceptance_probability": "acceptance_rate"}
+# blackjax info fields that are whole states, not per-step statistics
+_SKIP = {"momentum", "proposal"}
 
 
 def _as_numpy(x, name: str) -> np.ndarray:
@@ -52,8 +54,7 @@ def _check_chain_axis(chain_axis: int) -> int:
 
 
 def _leaf_name(path, prefix: str) -> str:
-    if not path:
-        return prefix
+    """``x_0`` for tuple leaves, the key for dict leaves, the field name for NamedTuples."""
     parts = []
     for p in path:
         for attr in ("key", "name", "idx"):
@@ -62,6 +63,8 @@ def _leaf_name(path, prefix: str) -> str:
                 break
         else:
             parts.append(re.sub(r"\W", "", str(p)))
+    if path and hasattr(path[0], "idx"):
+        parts.insert(0, prefix)
     return "_".join(parts)
 
 
@@ -71,8 +74,6 @@ def _flatten_positions(positions, var_name: str) -> dict[str, Any]:
     leaves = jax.tree_util.tree_flatten_with_path(positions)[0]
     if not leaves:
         raise ValueError("positions must hold at least one array, got an empty pytree")
-    if len(leaves) == 1 and not leaves[0][0]:
-        return {var_name: leaves[0][1]}
     if len(leaves) == 1:
         return {var_name: leaves[0][1]}
     return {_leaf_name(path, var_name): leaf for path, leaf in leaves}
@@ -92,7 +93,7 @@ def _sample_stat_items(sample_stats) -> dict[str, Any]:
         )
     out = {}
     for k, v in items.items():
-        if v is None or not hasattr(v, "shape"):
+        if k in _SKIP or v is None or not hasattr(v, "shape"):
             continue  # nested infos / None fields are not per-step arrays
         out[_RENAME.get(k, k)] = v
     return out
@@ -123,7 +124,8 @@ def chains_to_datatree(
         acceptance_rate: per-step acceptance probability, ``(num_chains, num_draws)``.
         diverging: per-step divergence flags, ``(num_chains, num_draws)``.
         sample_stats: further per-step statistics, a mapping or a blackjax info NamedTuple.
-            blackjax names are mapped to ArviZ ones (``is_divergent`` -> ``diverging``); a
+            blackjax names are mapped to ArviZ ones (``is_divergent`` -> ``diverging``), the
+            state-valued fields ``momentum`` and ``proposal`` are dropped, and a
             sampler field ``energy`` (the Hamiltonian of HMC) is stored as
             ``sampler_energy`` when ``energy`` is also given.
         chain_axis: 0 when arrays are ``(chains, draws, ...)``, 1 when ``(draws, chains, ...)``

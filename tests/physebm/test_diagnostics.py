@@ -1,0 +1,349 @@
+"""Diagnostics: R-hat, ESS, MCSE, importance-weight ESS, ArviZ conversion, reports, plots."""
+
+import json
+import math
+import warnings
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import xarray as xr
+from scipy.signal import lfilter
+
+from physebm import LogZ
+from physebm import diagnostics as dg
+
+
+def iid_chains(seed, shape=(4, 1000, 3)):
+    return np.random.default_rng(seed).normal(size=shape)
+
+
+def ar1_chains(seed, rho, num_chains, num_draws, num_sites):
+    """Stationary AR(1): x_t = ρ x_{t−1} + sqrt(1−ρ²) ε_t, x_0 ~ N(0, 1); unit variance."""
+    rng = np.random.default_rng(seed)
+    eps = rng.normal(size=(num_chains, num_draws, num_sites))
+    eps[:, 0] = rng.normal(size=(num_chains, num_sites)) / math.sqrt(1 - rho**2)
+    return lfilter([math.sqrt(1 - rho**2)], [1.0, -rho], eps, axis=1)
+
+
+def caught(fn, *args, **kwargs):
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        out = fn(*args, **kwargs)
+    return out, [w.category for w in rec]
+
+
+# ------------------------------------------------------------------ R-hat
+
+
+def test_rhat_iid_chains_below_threshold_and_no_warning():
+    # 4 iid N(0,1) chains x 1000 draws, split into 8 halves of n = 500. Then
+    # R̂² ≈ (n−1)/n + F/n with F ~ F(7, 3992), so R̂ > 1.01 needs F > 11.05:
+    # P ≈ P(χ²_7 > 77) ≈ 5e-14 per site and statistic (bulk, folded), 3 sites: false-failure
+    # rate < 1e-12.
+    x = iid_chains(0)
+    r = dg.rhat(x)
+    assert r.shape == (3,)
+    assert np.all(r < 1.01), r
+    summary, cats = caught(dg.summarize_chains, x, energy=0.5 * (x**2).sum(-1))
+    assert summary.max_rhat < 1.01
+    assert dg.RhatWarning not in cats
+    assert not any("R-hat" in w for w in summary.warnings)
+
+
+def test_rhat_shifted_chains_fires_warning():
+    # chain k has mean k (k = 0..3), unit within-chain sd: between-chain variance of the means
+    # 5/3 >> within 1, so R̂_bulk ≈ sqrt(1 + 5/3) ≈ 1.6 up to sampling noise of a few %.
+    x = iid_chains(1) + np.arange(4.0)[:, None, None]
+    r = dg.rhat(x)
+    assert np.all(r > 1.3), r
+    with pytest.warns(dg.RhatWarning, match="R-hat of x"):
+        warnings.simplefilter("ignore", dg.LowESSWarning)  # also low, not under test here
+        summary = dg.summarize_chains(x)
+    assert summary.max_rhat > 1.3
+    assert any("chains not mixed" in w for w in summary.warnings)
+    assert not summary.ok
+
+
+def test_rhat_chain_axis_one_is_the_transpose():
+    x = iid_chains(2, (3, 200, 2))
+    np.testing.assert_array_equal(dg.rhat(np.swapaxes(x, 0, 1), chain_axis=1), dg.rhat(x))
+
+
+# ------------------------------------------------------------------ ESS / MCSE
+
+
+@pytest.mark.parametrize("method", ["mean", "bulk"])
+def test_ess_of_ar1_matches_theory(method):
+    # ESS of the mean of a stationary AR(1) chain: M·N·(1−ρ)/(1+ρ) = 4·1000/3 = 1333.3.
+    # 64 independent replicates (as sites); the per-replicate relative sd of the estimator is
+    # ~7.5%, so the replicate mean has se ~0.9%. Tolerance: 4·se (false-failure ≈ 6e-5 for a
+    # normal mean) + 2% for the known small-sample bias of Geyer's truncated estimator (−1.6%
+    # for iid draws of this size in ArviZ's implementation).
+    rho, c, n, reps = 0.5, 4, 1000, 64
+    x = ar1_chains(3, rho, c, n, reps)
+    theory = c * n * (1 - rho) / (1 + rho)
+    e = dg.ess(x, method=method) / theory
+    se = e.std(ddof=1) / math.sqrt(reps)
+    assert abs(e.mean() - 1.0) < 4 * se + 0.02, (e.mean(), se)
+    # a wrong ESS (e.g. ignoring autocorrelation, 4000) is far outside the tolerance
+    assert abs(c * n / theory - 1.0) > 10 * (4 * se + 0.02)
+
+
+def test_mcse_is_sd_over_root_ess_mean():
+    x = ar1_chains(4, 0.7, 4, 500, 3)
+    ess_mean = dg.ess(x, method="mean")
+    sd = x.reshape(-1, 3).std(axis=0, ddof=1)
+    np.testing.assert_allclose(dg.mcse(x), sd / np.sqrt(ess_mean), rtol=1e-10)
+
+
+def test_tail_ess_defined_and_lower_bulk_for_correlated_chains():
+    x = ar1_chains(5, 0.9, 4, 400, 2)
+    assert np.all(dg.ess(x, method="tail") < 4 * 400)
+    assert np.all(dg.ess(x) < dg.ess(iid_chains(5, (4, 400, 2))))
+
+
+# ------------------------------------------------------------------ importance weights
+
+
+def test_weight_ess_hand_computed():
+    # w = (1, 2, 3, 4) times e^1000: ESS = (Σw)²/Σw² = 100/30, exact in log space.
+    lw = jnp.log(jnp.array([1.0, 2.0, 3.0, 4.0])) + 1000.0
+    assert float(dg.weight_ess(lw)) == pytest.approx(10.0 / 3.0, rel=1e-12)
+    assert float(dg.weight_ess(jnp.zeros(7))) == pytest.approx(7.0, rel=1e-12)
+    assert float(dg.weight_ess(jnp.array([3.0, -jnp.inf, -jnp.inf]))) == pytest.approx(1.0)
+    assert float(dg.weight_ess(jnp.full(3, -jnp.inf))) == 0.0
+    # batched and under jit
+    batch = jnp.stack([lw, jnp.zeros(4)])
+    np.testing.assert_allclose(jax.jit(dg.weight_ess)(batch), [10 / 3, 4.0], rtol=1e-12)
+
+
+def test_log_mean_exp_stderr_hand_computed():
+    # w = (1,2,3,4): mean 2.5, sample sd sqrt(5/3); se(log mean) = sd/(sqrt(4)·2.5).
+    lw = np.log([1.0, 2.0, 3.0, 4.0]) - 7.0
+    expected = math.sqrt(5.0 / 3.0) / (2.0 * 2.5)
+    assert float(dg.log_mean_exp_stderr(lw)) == pytest.approx(expected, rel=1e-12)
+    s = dg.summarize_ais(lw, warn=False)
+    assert s.log_z == pytest.approx(math.log(2.5) - 7.0, rel=1e-12)
+    assert s.stderr == pytest.approx(expected, rel=1e-12)
+    assert s.weight_ess == pytest.approx(10.0 / 3.0, rel=1e-12)
+    assert s.log_weight_var == pytest.approx(np.var(lw, ddof=1), rel=1e-12)
+
+
+def test_weight_ess_rejects_nan_and_posinf():
+    with pytest.raises(ValueError, match="log_weights contains 1 NaN"):
+        dg.weight_ess(jnp.array([0.0, jnp.nan]))
+    with pytest.raises(ValueError, match=r"\+inf"):
+        dg.weight_ess(jnp.array([0.0, jnp.inf]))
+    with pytest.raises(ValueError, match="at least 2"):
+        dg.log_mean_exp_stderr(jnp.array([0.0]))
+
+
+def test_summarize_ais_warns_on_degenerate_weights():
+    lw = np.zeros(64)
+    lw[0] = 10.0  # one chain carries e^10 / (e^10 + 63) ≈ 99.7% of the weight
+    with pytest.warns(dg.LowWeightESSWarning, match="ESS = 1.0 of 64"):
+        s = dg.summarize_ais(lw)
+    assert s.weight_ess < 1.01 and s.warnings
+    healthy, cats = caught(dg.summarize_ais, np.random.default_rng(0).normal(0, 0.1, 64))
+    assert dg.LowWeightESSWarning not in cats and healthy.ess_fraction > 0.95
+    json.dumps(healthy.to_dict())
+
+
+# ------------------------------------------------------------------ conversion
+
+
+def test_chains_to_datatree_array_roundtrip():
+    x = iid_chains(6, (3, 50, 2))
+    e = (x**2).sum(-1)
+    dt = dg.chains_to_datatree(
+        x, energy=e, acceptance_rate=np.full((3, 50), 0.5), attrs={"beta": 2.0}
+    )
+    post = dt["posterior"]["x"]
+    assert post.dims == ("chain", "draw", "x_dim_0")
+    np.testing.assert_array_equal(post.coords["chain"], np.arange(3))
+    np.testing.assert_array_equal(post.coords["draw"], np.arange(50))
+    np.testing.assert_array_equal(post.values, x)
+    np.testing.assert_array_equal(dt["sample_stats"]["energy"].values, e)
+    assert dt["sample_stats"]["energy"].dims == ("chain", "draw")
+    assert dt.attrs["beta"] == 2.0
+    # draws-first layout gives the same tree
+    dt2 = dg.chains_to_datatree(np.swapaxes(x, 0, 1), energy=e.T, chain_axis=1)
+    np.testing.assert_array_equal(dt2["posterior"]["x"].values, x)
+    np.testing.assert_array_equal(dt2["sample_stats"]["energy"].values, e)
+
+
+def test_chains_to_datatree_pytrees_dims_and_blackjax_info():
+    rng = np.random.default_rng(7)
+    v, h = rng.integers(0, 2, (2, 10, 4, 4)), rng.integers(0, 2, (2, 10, 3))
+    dt = dg.chains_to_datatree({"v": v, "h": h}, dims={"h": ["hidden"]})
+    assert dt["posterior"]["v"].dims == ("chain", "draw", "v_dim_0", "v_dim_1")
+    assert dt["posterior"]["h"].dims == ("chain", "draw", "hidden")
+    assert set(dg.chains_to_datatree((v, h))["posterior"].data_vars) == {"x_0", "x_1"}
+
+    class Info(NamedTuple):  # the fields of blackjax's HMCInfo that matter here
+        momentum: np.ndarray
+        acceptance_rate: np.ndarray
+        is_divergent: np.ndarray
+        energy: np.ndarray
+
+    info = Info(
+        np.zeros((2, 10, 3)), np.full((2, 10), 0.9), np.zeros((2, 10), bool), np.ones((2, 10))
+    )
+    dt = dg.chains_to_datatree(h, sample_stats=info, energy=np.zeros((2, 10)))
+    stats = set(dt["sample_stats"].data_vars)
+    assert stats == {"acceptance_rate", "diverging", "sampler_energy", "energy"}
+    assert dt["sample_stats"]["diverging"].dtype == bool
+
+
+def test_chains_to_datatree_bad_input():
+    x = np.zeros((2, 10, 3))
+    with pytest.raises(ValueError, match="chain_axis must be 0"):
+        dg.chains_to_datatree(x, chain_axis=2)
+    with pytest.raises(ValueError, match=r"positions\['x'\] must have shape"):
+        dg.chains_to_datatree(np.zeros(5))
+    with pytest.raises(ValueError, match="energy must have leading shape"):
+        dg.chains_to_datatree(x, energy=np.zeros((2, 9)))
+    with pytest.raises(ValueError, match="all leaves must share"):
+        dg.chains_to_datatree({"a": x, "b": np.zeros((3, 10))})
+    with pytest.raises(ValueError, match=r"dims\['x'\] must name 1"):
+        dg.chains_to_datatree(x, dims={"x": ["a", "b"]})
+    with pytest.raises(TypeError, match="must be numeric"):
+        dg.chains_to_datatree(np.array([["a"]]))
+
+
+def test_ais_to_datatree_and_from_logz():
+    rng = np.random.default_rng(8)
+    inc = rng.normal(0, 0.1, (16, 20))
+    betas = np.linspace(0.0, 1.0, 21)
+    dt = dg.ais_to_datatree(inc.sum(1), log_increments=inc, betas=betas)
+    ds = dt["ais"]
+    assert ds["log_increments"].dims == ("chain", "step")
+    np.testing.assert_allclose(ds["log_weight_path"].values[:, -1], inc.sum(1))
+    np.testing.assert_allclose(ds["beta"].values, betas[1:])
+    dt_t = dg.ais_to_datatree(inc.sum(1), log_increments=inc.T, betas=betas[1:], chain_axis=1)
+    np.testing.assert_array_equal(dt_t["ais"]["log_increments"].values, inc)
+    with pytest.raises(ValueError, match="betas must have num_steps"):
+        dg.ais_to_datatree(inc.sum(1), log_increments=inc, betas=betas[:5])
+    with pytest.raises(ValueError, match="16 chains"):
+        dg.ais_to_datatree(np.zeros(15), log_increments=inc)
+    with pytest.raises(ValueError, match="NaN"):
+        dg.ais_to_datatree(np.array([0.0, np.nan]))
+
+    res = LogZ(log_z=1.0, stderr=0.1, method="ais", diagnostics={"log_weights": inc.sum(1)})
+    dtz = dg.logz_to_datatree(res)
+    assert dtz["ais"].attrs["method"] == "ais" and dtz["ais"].attrs["log_z"] == 1.0
+    assert dg.summarize_ais(res, warn=False).num_chains == 16
+    with pytest.raises(ValueError, match="log_weights"):
+        dg.logz_to_datatree(LogZ.exact(0.0, method="kaufman"))
+
+
+# ------------------------------------------------------------------ reports
+
+
+def test_identical_chains_collapse_warning():
+    common = np.random.default_rng(9).normal(size=(1, 200, 2))
+    x = np.repeat(common, 4, axis=0)  # every chain the same trajectory (e.g. a shared key)
+    with pytest.warns(dg.CollapsedChainsWarning, match="identical at the last draw"):
+        s = dg.summarize_chains(x)
+    assert s.collapsed
+
+
+def test_near_collapse_and_stuck_chains():
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(4, 200, 2))
+    x[:, -50:] = 1.5 + 1e-6 * rng.normal(size=(4, 50, 2))  # chains fell into one point
+    s, cats = caught(dg.summarize_chains, x)
+    assert s.collapsed and dg.CollapsedChainsWarning in cats
+    assert any("collapsed: across-chain sd" in w for w in s.warnings)
+    y = rng.normal(size=(4, 200, 2))
+    y[2] = 0.3  # one chain never moves
+    s, cats = caught(dg.summarize_chains, y)
+    assert s.num_stuck_chains == 1 and not s.collapsed and dg.CollapsedChainsWarning in cats
+    assert any("1 of 4 chains never moved" in w for w in s.warnings)
+    healthy, cats = caught(dg.summarize_chains, iid_chains(11))
+    assert not healthy.collapsed and dg.CollapsedChainsWarning not in cats
+
+
+def test_low_ess_and_sampler_warnings():
+    x = ar1_chains(12, 0.99, 4, 200, 1)
+    s, cats = caught(dg.summarize_chains, x)
+    assert dg.LowESSWarning in cats and any("bulk ESS of x" in w for w in s.warnings)
+    acc = np.full((4, 1000), 0.8)
+    acc[1] = 0.01
+    div = np.zeros((4, 1000), bool)
+    div[0, :5] = True
+    x = iid_chains(13)
+    with pytest.warns(dg.SamplerWarning) as rec:
+        s = dg.summarize_chains(x, acceptance_rate=acc, diverging=div)
+    text = " ".join(str(w.message) for w in rec)
+    assert "5 divergent transitions" in text and "acceptance rate 0.010" in text
+    assert s.acceptance.num_divergent == 5
+    assert s.acceptance.min_chain == pytest.approx(0.01)
+    d = s.to_dict()
+    json.dumps(d)
+    assert d["num_divergent"] == 5 and d["variables"]["x"]["max_rhat"] < 1.01
+    md = s.to_markdown()
+    assert "| x |" in md and "divergent" in md
+
+
+def test_summary_of_datatree_uses_energy_and_no_warning_when_warn_false():
+    x = iid_chains(14, (4, 500, 2))
+    dt = dg.chains_to_datatree(x, energy=0.5 * (x**2).sum(-1))
+    s, cats = caught(dg.summarize_chains, dt)
+    assert set(s.rhat) == {"x", "energy"} and s.ok and not cats
+    y = x + np.arange(4.0)[:, None, None]
+    s, cats = caught(dg.summarize_chains, y, warn=False)
+    assert not cats and s.warnings
+
+
+def test_bad_arguments():
+    x = iid_chains(15, (2, 20, 1))
+    with pytest.raises(ValueError, match="max_rhat must be"):
+        dg.summarize_chains(x, max_rhat=-1.0)
+    with pytest.raises(TypeError, match="min_ess_bulk must be a real"):
+        dg.summarize_chains(x, min_ess_bulk="100")
+    with pytest.raises(ValueError, match="at least 4 draws"):
+        dg.rhat(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        dg.ess(np.full((2, 10), np.nan))
+    with pytest.raises(ValueError, match="not an ArviZ ESS method"):
+        dg.ess(x, method="nope")
+    with pytest.raises(ValueError, match="acceptance_rate must lie in"):
+        dg.acceptance_summary(np.full((2, 10), 1.5))
+    with pytest.raises(ValueError, match="'posterior' group"):
+        dg.summarize_chains(xr.DataTree())
+
+
+# ------------------------------------------------------------------ plots
+
+
+def test_plots_written_headless(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    open_before = set(plt.get_fignums())
+    x = iid_chains(16, (3, 100, 5))
+    dt = dg.chains_to_datatree(x, energy=0.5 * (x**2).sum(-1))
+    paths = dg.save_chain_plots(dt, tmp_path / "out", prefix="m_", max_sites=2)
+    inc = np.random.default_rng(0).normal(0, 0.1, (8, 10))
+    paths["ais"] = dg.plot_ais(
+        dg.ais_to_datatree(inc.sum(1), log_increments=inc, betas=np.linspace(0, 1, 11)),
+        tmp_path / "ais.png",
+    )
+    paths["ais_weights_only"] = dg.plot_ais(inc.sum(1), tmp_path / "w.png")
+    assert set(paths) == {"trace", "rank", "energy", "ais", "ais_weights_only"}
+    for p in paths.values():
+        data = p.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, p
+    assert paths["trace"].name == "m_trace.png"
+    assert set(plt.get_fignums()) == open_before  # figures closed
+    with pytest.raises(ValueError, match=r"must end in \.png"):
+        dg.plot_trace(dt, tmp_path / "trace.jpg")
+    with pytest.raises(ValueError, match="no sample_stats.energy"):
+        dg.plot_energy(dg.chains_to_datatree(x), tmp_path / "e.png")
+    with pytest.raises(ValueError, match="max_sites"):
+        dg.plot_rank(dt, tmp_path / "r.png", max_sites=0)
