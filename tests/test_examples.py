@@ -3,6 +3,7 @@
 import importlib.util
 import pathlib
 
+import numpy as np
 import pytest
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
@@ -25,8 +26,25 @@ def test_kmeans_to_gmm_phase_transition(capsys):
     assert "first split observed" in capsys.readouterr().out
 
 
+def test_ising_beta_inference_posterior(capsys):
+    from numpyro.diagnostics import effective_sample_size
+
+    out = load("ising_beta_inference").main(
+        ["--size", "8", "--num-obs", "10", "--num-sweeps", "200", "--num-samples", "400"]
+    )
+    post, mle, sd = out["posterior"], out["mle"], out["fisher_sd"]
+    mcse = post.std() / np.sqrt(float(effective_sample_size(post[None])))
+    # posterior mean = MLE up to MCMC error and an O(1/n) skew (10 % of the sd allowed)
+    assert abs(post.mean() - mle) < 4 * mcse + 0.1 * sd
+    # the posterior sd matches the Laplace / Fisher value n C(b)/b^2 within 25 %
+    assert 0.75 < post.std() / sd < 1.25
+    # and the truth is inside the posterior (5 sd: false-failure rate < 1e-6)
+    assert abs(out["beta_true"] - post.mean()) < 5 * post.std()
+    assert "posterior mean" in capsys.readouterr().out
+
+
 def test_every_example_has_a_smoke_test():
-    tested = {"kmeans_to_gmm"}
+    tested = {"kmeans_to_gmm", "ising_beta_inference"}
     present = {p.stem for p in EXAMPLES.glob("*.py")}
     missing = present - tested
     if missing:
