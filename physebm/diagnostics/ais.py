@@ -13,7 +13,7 @@ from scipy.special import logsumexp
 
 from physebm.diagnostics.convert import logz_to_datatree
 from physebm.diagnostics.report import _positive
-from physebm.diagnostics.warning_types import LowWeightESSWarning, emit
+from physebm.diagnostics.warning_types import LowWeightESSWarning, SamplerWarning, emit
 
 __all__ = ["AISSummary", "summarize_ais"]
 
@@ -30,6 +30,7 @@ class AISSummary:
         weight_ess: ``(Σw)²/Σw²``.
         ess_fraction: ``weight_ess / num_chains``.
         log_weight_var: sample variance of the finite log-weights (bias of log Ẑ ≈ var/(2n)).
+        num_dropped: NaN/+∞ log-weights left out (``num_chains`` counts the valid ones).
         warnings: warning messages.
     """
 
@@ -39,6 +40,7 @@ class AISSummary:
     weight_ess: float
     ess_fraction: float
     log_weight_var: float
+    num_dropped: int = 0
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
@@ -50,6 +52,7 @@ class AISSummary:
             "weight_ess": self.weight_ess,
             "ess_fraction": self.ess_fraction,
             "log_weight_var": self.log_weight_var,
+            "num_dropped": self.num_dropped,
             "warnings": list(self.warnings),
         }
 
@@ -63,7 +66,8 @@ def summarize_ais(
 ) -> AISSummary:
     """Weight ESS, log-weight variance and the estimate of log Z of an AIS/SMC run.
 
-    Warns [:class:`LowWeightESSWarning`] when the weight ESS is below ``min_ess`` or below
+    NaN/+∞ log-weights are dropped and reported [:class:`SamplerWarning`]. Warns
+    [:class:`LowWeightESSWarning`] when the weight ESS is below ``min_ess`` or below
     ``min_ess_fraction`` of the chains: then a few chains carry the estimate, log Ẑ is biased
     low (Jensen) by more than its stderr suggests, and the stderr is unreliable.
 
@@ -89,8 +93,21 @@ def summarize_ais(
         lw = np.asarray(run, dtype=float)
     if lw.ndim != 1 or lw.size < 2:
         raise ValueError(f"log_weights must have shape (num_chains,) with >= 2, got {lw.shape}")
-    if np.any(np.isnan(lw)) or np.any(np.isposinf(lw)):
-        raise ValueError("log_weights must be finite or -inf (zero weight), got NaN or +inf")
+    msgs: list[str] = []
+    invalid = np.isnan(lw) | np.isposinf(lw)
+    if invalid.any():
+        emit(
+            msgs,
+            f"{int(invalid.sum())} of {lw.size} log-weights are NaN or +inf and were dropped: "
+            "the sampler or the energy overflowed on some chains. Check the step size and the "
+            "energy's numerical range; the estimate uses the remaining chains.",
+            SamplerWarning,
+            warn,
+            1,
+        )
+        lw = lw[~invalid]
+        if lw.size < 2:
+            raise ValueError(f"fewer than 2 valid log-weights remain ({lw.size})")
     n = lw.size
     # float64 on the host: (Σw)²/Σw² and the delta-method stderr, in log space
     lse = logsumexp(lw)
@@ -99,7 +116,6 @@ def summarize_ais(
     log_z = float(lse - math.log(n))
     finite = lw[np.isfinite(lw)]
     var = float(finite.var(ddof=1)) if finite.size > 1 else math.nan
-    msgs: list[str] = []
     if e < min_ess or e < min_ess_fraction * n:
         emit(
             msgs,
@@ -111,4 +127,4 @@ def summarize_ais(
             warn,
             1,
         )
-    return AISSummary(n, log_z, se, e, e / n, var, tuple(msgs))
+    return AISSummary(n, log_z, se, e, e / n, var, int(invalid.sum()), tuple(msgs))

@@ -210,39 +210,49 @@ def ais_to_datatree(
     log_weights,
     *,
     log_increments=None,
+    increment_variance=None,
     betas=None,
     chain_axis: int = 0,
+    schedule_name: str = "beta",
     attrs: Mapping[str, Any] | None = None,
 ) -> xr.DataTree:
     """Convert an AIS/SMC run to an ArviZ ``DataTree`` with one group ``ais``.
 
     The final log importance weight of chain i is the sum of its increments,
     ``log w_i = Σ_t log_increments[i, t]``; the tree stores the running sums
-    ``log_weight_path[i, t] = Σ_{s ≤ t} log_increments[i, s]`` for plots.
+    ``log_weight_path[i, t] = Σ_{s ≤ t} log_increments[i, s]`` for plots. NaN and +∞
+    log-weights are kept as given and counted in the attribute ``num_invalid`` (the summaries
+    and plots drop them); −∞ is a valid zero weight.
 
     Args:
         log_weights: final log-weights, shape ``(num_chains,)``.
         log_increments: per-transition log-weight increments, shape ``(num_chains, num_steps)``
             (or ``(num_steps, num_chains)`` with ``chain_axis=1``).
-        betas: the β schedule, length ``num_steps + 1`` (β_0 … β_T, the increment t going
-            from β_{t} to β_{t+1}) or ``num_steps`` (the β reached by each increment).
+        increment_variance: variance over chains of each increment, shape ``(num_steps,)``
+            (what :func:`physebm.partition.ais` records); computed from ``log_increments``
+            when those are given.
+        betas: the β schedule, length ``num_steps + 1`` (β_0 … β_T, increment t going from
+            β_t to β_{t+1}) or ``num_steps`` (the β each increment reaches).
         chain_axis: axis of ``log_increments`` that indexes chains (0 or 1).
+        schedule_name: name of the schedule coordinate: ``"beta"`` for inverse temperatures,
+            ``"t"`` for the path parameter t ∈ [0, 1] of a geometric path
+            (:mod:`physebm.partition.schedules`; β_t = t·β from a uniform base).
         attrs: attributes for the ``ais`` group (e.g. ``{"log_z": ..., "stderr": ...}``).
 
     Returns:
         ``xarray.DataTree`` with group ``ais``: ``log_weights (chain)`` and, when given,
-        ``log_increments``/``log_weight_path (chain, step)`` with coordinate ``beta (step)``.
+        ``log_increments``/``log_weight_path (chain, step)``, ``increment_variance (step)``,
+        with coordinate ``beta (step)`` (or ``schedule_name``) when ``betas`` is given.
 
     Raises:
-        ValueError: on shapes that do not agree or NaN log-weights.
+        ValueError: on shapes that do not agree.
     """
     lw = _as_numpy(log_weights, "log_weights").astype(float)
     if lw.ndim != 1 or lw.size == 0:
         raise ValueError(f"log_weights must have shape (num_chains,), got shape {lw.shape}")
-    if np.any(np.isnan(lw)):
-        raise ValueError(f"log_weights contains {int(np.isnan(lw).sum())} NaN value(s)")
     n = lw.size
     ds = xr.Dataset({"log_weights": (("chain",), lw)}, coords={"chain": np.arange(n)})
+    num_steps = None
     if log_increments is not None:
         inc = _as_numpy(log_increments, "log_increments").astype(float)
         if inc.ndim != 2:
@@ -261,29 +271,43 @@ def ais_to_datatree(
             log_increments=(("chain", "step"), inc),
             log_weight_path=(("chain", "step"), np.cumsum(inc, axis=1)),
         )
+        if increment_variance is None and n > 1:
+            increment_variance = inc.var(axis=0, ddof=1)
+    if increment_variance is not None:
+        iv = _as_numpy(increment_variance, "increment_variance").astype(float).ravel()
+        if num_steps is not None and iv.size != num_steps:
+            raise ValueError(
+                f"increment_variance must have num_steps = {num_steps} entries, got {iv.size}"
+            )
+        num_steps = iv.size
+        ds = ds.assign(increment_variance=(("step",), iv))
+    if num_steps is not None:
         ds = ds.assign_coords(step=np.arange(num_steps))
-        if betas is not None:
-            b = _as_numpy(betas, "betas").astype(float).ravel()
+    if betas is not None:
+        b = _as_numpy(betas, "betas").astype(float).ravel()
+        if num_steps is None:
+            ds = ds.assign_coords({f"{schedule_name}_schedule": ("temperature", b)})
+        else:
             if b.size == num_steps + 1:
                 b = b[1:]
             if b.size != num_steps:
                 raise ValueError(
-                    f"betas must have num_steps + 1 = {num_steps + 1} or num_steps = {num_steps} "
-                    f"entries, got {b.size}"
+                    f"betas must have num_steps + 1 = {num_steps + 1} or num_steps = "
+                    f"{num_steps} entries, got {b.size}"
                 )
-            ds = ds.assign_coords(beta=("step", b))
-    elif betas is not None:
-        b = _as_numpy(betas, "betas").astype(float).ravel()
-        ds = ds.assign_coords(beta_schedule=("temperature", b))
+            ds = ds.assign_coords({schedule_name: ("step", b)})
     ds.attrs.update(dict(attrs or {}))
+    ds.attrs["num_invalid"] = int(np.sum(np.isnan(lw) | np.isposinf(lw)))
     return xr.DataTree.from_dict({"ais": ds})
 
 
 def logz_to_datatree(result) -> xr.DataTree:
     """Convert an estimator result (:class:`physebm.LogZ`) to a ``DataTree`` group ``ais``.
 
-    Reads ``result.diagnostics["log_weights"]`` (required) and, when present,
-    ``"log_increments"`` (``(num_chains, num_steps)``) and ``"betas"``; stores ``log_z``,
+    Reads from ``result.diagnostics``: ``"log_weights"`` (required), and when present
+    ``"log_increments"`` (``(num_chains, num_steps)``), ``"increment_variance"``
+    (``(num_steps,)``) and the schedule: ``"betas"`` (inverse temperatures, coordinate
+    ``beta``) or ``"schedule"`` (path parameter t ∈ [0, 1], coordinate ``t``); stores ``log_z``,
     ``stderr``, ``lower``, ``upper`` and ``method`` as attributes.
 
     Raises:
@@ -298,9 +322,15 @@ def logz_to_datatree(result) -> xr.DataTree:
     attrs = {"method": result.method}
     for k in ("log_z", "stderr", "lower", "upper"):
         attrs[k] = float(np.asarray(getattr(result, k)))
+    name = "beta" if "betas" in diag else "t"
+    betas = diag.get("betas", diag.get("schedule"))
+    if betas is not None and np.ndim(betas) != 1:
+        betas = None  # a callable or a name, not an array
     return ais_to_datatree(
         diag["log_weights"],
         log_increments=diag.get("log_increments"),
-        betas=diag.get("betas"),
+        increment_variance=diag.get("increment_variance"),
+        betas=betas,
+        schedule_name=name,
         attrs=attrs,
     )

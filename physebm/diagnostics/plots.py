@@ -176,57 +176,71 @@ def save_chain_plots(trace, out_dir, *, prefix: str = "", max_sites: int = 4) ->
 def plot_ais(run, path, *, max_paths: int = 64) -> Path:
     """AIS diagnostics: log-weight paths over β, final log-weights, increment variance.
 
-    Left: running log-weight ``Σ_{s≤t} log_increments`` of up to ``max_paths`` chains against
-    β (a fan that widens sharply marks where the schedule needs more temperatures). Middle:
-    histogram of final log-weights with the weight ESS. Right: variance over chains of each
-    increment against β.
+    Panels, as far as the run records them: running log-weight ``Σ_{s≤t} log_increments`` of
+    up to ``max_paths`` chains against β (a fan that widens sharply marks where the schedule
+    needs more temperatures); a histogram of the final log-weights titled with the weight ESS;
+    the variance over chains of each increment against β (AIS's log-weight variance is the
+    sum of these; equalising them is the aim of an adaptive schedule).
 
     Args:
-        run: a ``DataTree`` from :func:`ais_to_datatree` (``log_increments`` needed for the
-            path panels) or final log-weights ``(num_chains,)``.
+        run: a ``DataTree`` from :func:`ais_to_datatree` / :func:`logz_to_datatree`, a
+            :class:`physebm.LogZ` with ``log_weights`` in its diagnostics, or final
+            log-weights ``(num_chains,)``.
         path: output ``.png`` file.
         max_paths: number of chain paths drawn.
 
     Returns:
         The path written.
     """
-    from physebm.diagnostics.convert import ais_to_datatree
+    from physebm.diagnostics.convert import ais_to_datatree, logz_to_datatree
 
     p = _out_path(path)
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 1:
         raise ValueError(f"max_paths must be an int >= 1, got {max_paths!r}")
-    dt = run if isinstance(run, xr.DataTree) else ais_to_datatree(run)
+    if isinstance(run, xr.DataTree):
+        dt = run
+    elif hasattr(run, "diagnostics"):
+        dt = logz_to_datatree(run)
+    else:
+        dt = ais_to_datatree(run)
     if "ais" not in dt.children:
         raise ValueError("run DataTree must have an 'ais' group (ais_to_datatree)")
     ds = dt["ais"].to_dataset()
     lw = ds["log_weights"].values
-    has_path = "log_weight_path" in ds
+    valid = lw[~(np.isnan(lw) | np.isposinf(lw))]
+    panels = ["paths"] if "log_weight_path" in ds else []
+    panels.append("weights")
+    if "increment_variance" in ds:
+        panels.append("variance")
+    x, xlabel = None, "step"
+    for name, label in (("beta", "beta"), ("t", "path parameter t"), ("step", "step")):
+        if name in ds.coords:
+            x, xlabel = ds[name].values, label
+            break
     plt = _pyplot()
-    ncols = 3 if has_path else 1
-    fig, axes = plt.subplots(1, ncols, figsize=(4.2 * ncols, 3.4), squeeze=False)
-    axes = axes[0]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
     try:
-        if has_path:
-            x = ds["beta"].values if "beta" in ds.coords else ds["step"].values
-            xlabel = "beta" if "beta" in ds.coords else "step"
-            lwp = ds["log_weight_path"].values
-            for row in lwp[:max_paths]:
-                axes[0].plot(x, row, lw=0.7, alpha=0.6)
-            axes[0].set(xlabel=xlabel, ylabel="running log-weight", title="log-weight paths")
-            inc = ds["log_increments"].values
-            axes[2].plot(x, inc.var(axis=0, ddof=1 if inc.shape[0] > 1 else 0))
-            axes[2].set(xlabel=xlabel, ylabel="Var over chains", title="increment variance")
-            axes[2].set_yscale("symlog", linthresh=1e-6)
-        ax = axes[1] if has_path else axes[0]
-        finite = lw[np.isfinite(lw)]
-        bins = max(5, min(50, int(math.sqrt(max(finite.size, 1)))))
-        ax.hist(finite, bins=bins, color="C0", alpha=0.8)
-        e = float(weight_ess(lw))
-        ax.set(
-            xlabel="final log-weight",
-            ylabel="chains",
-            title=f"weight ESS {e:.1f} / {lw.size}",
-        )
+        for ax, panel in zip(axes[0], panels, strict=True):
+            if panel == "paths":
+                for row in ds["log_weight_path"].values[:max_paths]:
+                    ax.plot(x, row, lw=0.7, alpha=0.6)
+                ax.set(xlabel=xlabel, ylabel="running log-weight", title="log-weight paths")
+            elif panel == "variance":
+                iv = ds["increment_variance"].values
+                ax.plot(x, iv)
+                ax.set(xlabel=xlabel, ylabel="Var over chains", title="increment variance")
+                if np.all(iv[np.isfinite(iv)] > 0):
+                    ax.set_yscale("log")
+            else:
+                finite = valid[np.isfinite(valid)]
+                bins = max(5, min(50, int(math.sqrt(max(finite.size, 1)))))
+                ax.hist(finite, bins=bins, color="C0", alpha=0.8)
+                e = float(weight_ess(valid)) if valid.size else 0.0
+                ax.set(
+                    xlabel="final log-weight",
+                    ylabel="chains",
+                    title=f"weight ESS {e:.1f} / {valid.size}",
+                )
         fig.tight_layout()
         fig.savefig(p, dpi=90)
     finally:

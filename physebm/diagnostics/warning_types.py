@@ -36,7 +36,7 @@ class CollapsedChainsWarning(DiagnosticWarning):
 
 
 class SamplerWarning(DiagnosticWarning):
-    """Divergent transitions or an acceptance rate too low to explore."""
+    """Divergent transitions, NaN/+inf weights, or an acceptance rate too low to explore."""
 
 
 class LowWeightESSWarning(DiagnosticWarning):

@@ -141,6 +141,15 @@ def test_weight_ess_rejects_nan_and_posinf():
         dg.log_mean_exp_stderr(jnp.array([0.0]))
 
 
+def test_summarize_ais_drops_invalid_weights():
+    lw = np.log([1.0, 2.0, 3.0, 4.0, np.nan, np.inf])
+    s, cats = caught(dg.summarize_ais, lw)
+    assert dg.SamplerWarning in cats and "2 of 6 log-weights" in s.warnings[0]
+    assert s.num_dropped == 2 and s.num_chains == 4
+    assert s.weight_ess == pytest.approx(10.0 / 3.0, rel=1e-12)
+    assert dg.ais_to_datatree(lw)["ais"].attrs["num_invalid"] == 2
+
+
 def test_summarize_ais_warns_on_degenerate_weights():
     lw = np.zeros(64)
     lw[0] = 10.0  # one chain carries e^10 / (e^10 + 63) ≈ 99.7% of the weight
@@ -229,13 +238,24 @@ def test_ais_to_datatree_and_from_logz():
         dg.ais_to_datatree(inc.sum(1), log_increments=inc, betas=betas[:5])
     with pytest.raises(ValueError, match="16 chains"):
         dg.ais_to_datatree(np.zeros(15), log_increments=inc)
-    with pytest.raises(ValueError, match="NaN"):
-        dg.ais_to_datatree(np.array([0.0, np.nan]))
+    with pytest.raises(ValueError, match="increment_variance must have num_steps = 20"):
+        dg.ais_to_datatree(inc.sum(1), log_increments=inc, increment_variance=np.ones(3))
 
     res = LogZ(log_z=1.0, stderr=0.1, method="ais", diagnostics={"log_weights": inc.sum(1)})
     dtz = dg.logz_to_datatree(res)
     assert dtz["ais"].attrs["method"] == "ais" and dtz["ais"].attrs["log_z"] == 1.0
     assert dg.summarize_ais(res, warn=False).num_chains == 16
+    # the keys physebm.partition.ais records: schedule t_0..t_K and increment_variance (K,)
+    diag = {
+        "log_weights": jnp.asarray(inc.sum(1)),
+        "schedule": jnp.linspace(0.0, 1.0, 21),
+        "increment_variance": jnp.asarray(inc.var(0, ddof=1)),
+        "transition": "mala",
+    }
+    dtz = dg.logz_to_datatree(LogZ(log_z=1.0, stderr=0.1, method="ais", diagnostics=diag))
+    np.testing.assert_allclose(dtz["ais"]["t"].values, np.linspace(0, 1, 21)[1:])
+    np.testing.assert_allclose(dtz["ais"]["increment_variance"].values, inc.var(0, ddof=1))
+    np.testing.assert_allclose(ds["increment_variance"].values, inc.var(0, ddof=1))
     with pytest.raises(ValueError, match="log_weights"):
         dg.logz_to_datatree(LogZ.exact(0.0, method="kaufman"))
 
@@ -334,8 +354,18 @@ def test_plots_written_headless(tmp_path, monkeypatch):
         dg.ais_to_datatree(inc.sum(1), log_increments=inc, betas=np.linspace(0, 1, 11)),
         tmp_path / "ais.png",
     )
+    res = LogZ(
+        log_z=0.0,
+        method="ais",
+        diagnostics={
+            "log_weights": inc.sum(1),
+            "increment_variance": inc.var(0),
+            "schedule": np.linspace(0, 1, 11),
+        },
+    )
+    paths["ais_logz"] = dg.plot_ais(res, tmp_path / "ais_logz.png")
     paths["ais_weights_only"] = dg.plot_ais(inc.sum(1), tmp_path / "w.png")
-    assert set(paths) == {"trace", "rank", "energy", "ais", "ais_weights_only"}
+    assert set(paths) == {"trace", "rank", "energy", "ais", "ais_weights_only", "ais_logz"}
     for p in paths.values():
         data = p.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, p
