@@ -24,7 +24,7 @@ import jax
 import numpy as np
 import xarray as xr
 
-__all__ = ["ais_to_datatree", "chains_to_datatree", "logz_to_datatree"]
+__all__ = ["ais_to_datatree", "chains_to_datatree", "logz_to_datatree", "run_to_datatree"]
 
 # blackjax info field -> ArviZ sample_stats name
 _RENAME = {"is_divergent": "diverging", "acceptance_probability": "acceptance_rate"}
@@ -203,6 +203,59 @@ def chains_to_datatree(
         dims=dims,
         coords=dict(coords or {}),
         attrs={"/": root_attrs} if root_attrs else None,
+    )
+
+
+def run_to_datatree(
+    result,
+    *,
+    energy_fn=None,
+    energy=None,
+    var_name: str = "x",
+    dims: Mapping[str, list[str]] | None = None,
+    attrs: Mapping[str, Any] | None = None,
+) -> xr.DataTree:
+    """Convert a :func:`samplers.run` result (``RunResult``) to an ArviZ ``DataTree``.
+
+    Positions come from ``result.trace`` (leaves ``(chains, draws, ...)``), per-step statistics
+    from ``result.info`` (``acceptance_rate``, ``is_divergent`` -> ``diverging``, ...), and the
+    total of ``result.num_nonfinite`` (steps whose state was non-finite and was rejected) is
+    stored as the root attribute ``num_nonfinite``, which :func:`summarize_chains` reports.
+
+    Args:
+        result: a ``samplers.RunResult`` run with ``keep_trace=True``.
+        energy_fn: optional ``x -> E(x)`` for one configuration; evaluated on every draw
+            (``vmap`` over chains and draws) and stored as ``sample_stats.energy``.
+        energy: precomputed energies ``(chains, draws)`` instead of ``energy_fn``.
+        var_name: name of a single-array trace.
+        dims: event-dimension names per variable.
+        attrs: further root attributes (``beta``, sampler name, ...).
+
+    Raises:
+        ValueError: if the run kept no trace, or both ``energy`` and ``energy_fn`` are given.
+    """
+    trace = getattr(result, "trace", None)
+    if trace is None:
+        raise ValueError(
+            "result has no trace (run with keep_trace=True, or pass a samplers.RunResult)"
+        )
+    if energy is not None and energy_fn is not None:
+        raise ValueError("give energy or energy_fn, not both")
+    if energy_fn is not None:
+        if not callable(energy_fn):
+            raise TypeError(f"energy_fn must be callable x -> E(x), got {type(energy_fn)}")
+        energy = jax.vmap(jax.vmap(energy_fn))(trace)
+    root = dict(attrs or {})
+    nonfinite = getattr(result, "num_nonfinite", None)
+    if nonfinite is not None:
+        root["num_nonfinite"] = int(np.sum(np.asarray(nonfinite)))
+    return chains_to_datatree(
+        trace,
+        energy=energy,
+        sample_stats=getattr(result, "info", None),
+        var_name=var_name,
+        dims=dims,
+        attrs=root,
     )
 
 

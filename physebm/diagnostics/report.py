@@ -189,8 +189,9 @@ def summarize_chains(
     - at the last draw, all chains identical, or the across-chain standard deviation
       ≤ ``collapse_rtol`` × the overall standard deviation of the trace; or chains that never
       moved [:class:`CollapsedChainsWarning`] — the signature of collapsed persistent chains.
-    - divergent transitions, or a chain whose mean acceptance rate is below
-      ``min_acceptance`` [:class:`SamplerWarning`].
+    - divergent transitions, non-finite states rejected by :func:`samplers.run`
+      (``num_nonfinite``), or a chain whose mean acceptance rate is below ``min_acceptance``
+      [:class:`SamplerWarning`].
 
     Args:
         trace: a ``DataTree`` from :func:`chains_to_datatree`, or positions as accepted by it
@@ -323,6 +324,16 @@ def summarize_chains(
             sl,
         )
 
+    num_nonfinite = int(dt.attrs.get("num_nonfinite", 0))
+    if num_nonfinite:
+        emit(
+            msgs,
+            f"{num_nonfinite} steps produced a non-finite state (NaN/inf energy or position) "
+            "and were rejected: the step size is too large or the energy overflows there.",
+            SamplerWarning,
+            warn,
+            sl,
+        )
     acc = None
     acc_rate = (
         stats["acceptance_rate"].transpose("chain", "draw").values

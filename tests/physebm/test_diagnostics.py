@@ -377,3 +377,41 @@ def test_plots_written_headless(tmp_path, monkeypatch):
         dg.plot_energy(dg.chains_to_datatree(x), tmp_path / "e.png")
     with pytest.raises(ValueError, match="max_sites"):
         dg.plot_rank(dt, tmp_path / "r.png", max_sites=0)
+
+
+def test_run_to_datatree_from_samplers_run():
+    import samplers
+
+    # MALA on a 2-D standard normal; the energy is E(x) = |x|²/2 (β = 1)
+    alg = samplers.mala(lambda x: -0.5 * jnp.sum(x**2), 0.9)
+    x0 = jax.random.normal(jax.random.key(1), (4, 2))
+    res = samplers.run(jax.random.key(2), alg, x0, num_steps=1000, num_burnin=100)
+    dt = dg.run_to_datatree(res, energy_fn=lambda x: 0.5 * jnp.sum(x**2), attrs={"beta": 1.0})
+    assert dt["posterior"]["x"].shape == (4, 1000, 2)
+    assert {"energy", "acceptance_rate"} <= set(dt["sample_stats"].data_vars)
+    np.testing.assert_allclose(
+        dt["sample_stats"]["energy"].values, 0.5 * (np.asarray(res.trace) ** 2).sum(-1)
+    )
+    assert dt.attrs["num_nonfinite"] == 0
+    s, cats = caught(dg.summarize_chains, dt)
+    # a healthy run: bulk/tail ESS ≈ 1500-1900 here, i.e. ~200 effective draws per split
+    # half-chain; treating those as iid, R̂ > 1.01 needs F(7, ∞) > 5.2, P ≈ 6e-6.
+    assert s.max_rhat < 1.01 and s.ok and not cats, s.warnings
+    # the MCSE is what the z-test needs: E[x] = 0 and E[E] = 1, 4-sd bound (false-failure
+    # rate ≈ 6e-5 per quantity when the MCSE is right)
+    assert np.all(np.abs(s.mean["x"]) < 4 * s.mcse_mean["x"])
+    assert abs(s.mean["energy"] - 1.0) < 4 * s.mcse_mean["energy"]
+    assert 0.3 < s.acceptance.mean < 1.0
+    with pytest.raises(ValueError, match="not both"):
+        dg.run_to_datatree(res, energy=np.zeros((4, 1000)), energy_fn=lambda x: 0.0)
+    with pytest.raises(ValueError, match="no trace"):
+        dg.run_to_datatree(res._replace(trace=None))
+
+
+def test_nonfinite_steps_reported():
+    x = iid_chains(17, (4, 100, 1))
+    dt = dg.chains_to_datatree(x, attrs={"num_nonfinite": 3})
+    s, cats = caught(dg.summarize_chains, dt)
+    assert dg.SamplerWarning in cats and any(
+        "3 steps produced a non-finite" in w for w in s.warnings
+    )
