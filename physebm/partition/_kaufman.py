@@ -149,4 +149,7 @@ def kaufman_log_z(num_rows: int, num_cols: int, coupling):
         + _log_zero_mode(m, K, gamma0)
         + _log_1p_rho_tanh(log_rho, 0.5 * m * gamma0)
     )
-    return jnp.logaddexp(b12, b34) - _LOG2
+    # b12 + softplus(b34 − b12) rather than logaddexp(b12, b34): the latter's derivative rule
+    # weighs the two terms by exp(b − log Z) with log Z large, whose rounding would leave noise
+    # of order (∂b/∂K)² · ulp(log Z) in ∂² log Z/∂K² at low temperature.
+    return b12 + jnp.logaddexp(0.0, b34 - b12) - _LOG2
