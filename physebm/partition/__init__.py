@@ -1,6 +1,37 @@
 """Partition functions: exact routes and estimators, all returning :class:`LogZ`."""
 
+from physebm.partition import bases, schedules, transitions
+from physebm.partition.ais import adaptive_schedule, ais, reverse_ais
+from physebm.partition.bar import BARResult, MBARResult, bar, bar_log_z_ratio, mbar, mbar_log_z
+from physebm.partition.bidirectional import bidirectional_ais
 from physebm.partition.exact import exact
+from physebm.partition.importance import importance
 from physebm.partition.result import LogZ
+from physebm.partition.smc import smc
+from physebm.partition.thermodynamic import thermodynamic_integration
+from physebm.partition.variational import elbo, iwae, mean_field, tap
 
-__all__ = ["LogZ", "exact"]
+__all__ = [
+    "BARResult",
+    "LogZ",
+    "MBARResult",
+    "adaptive_schedule",
+    "ais",
+    "bar",
+    "bar_log_z_ratio",
+    "bases",
+    "bidirectional_ais",
+    "elbo",
+    "exact",
+    "importance",
+    "iwae",
+    "mbar",
+    "mbar_log_z",
+    "mean_field",
+    "reverse_ais",
+    "schedules",
+    "smc",
+    "tap",
+    "thermodynamic_integration",
+    "transitions",
+]
