@@ -16,7 +16,6 @@ from physebm.objectives.base import (
     run_chains,
 )
 from physebm.objectives.contrastive import (
-    PersistentState,
     contrastive_divergence,
     persistent_contrastive_divergence,
 )
@@ -45,7 +44,6 @@ __all__ = [
     "NCEParams",
     "Noise",
     "Objective",
-    "PersistentState",
     "Weighted",
     "as_kernel",
     "contrastive_divergence",

@@ -28,6 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import samplers
+
 __all__ = [
     "EmptyState",
     "Objective",
@@ -58,7 +60,18 @@ class Weighted(NamedTuple):
 
 
 class Objective(eqx.Module):
-    """Base class: ``init(params, key) -> state``, ``loss(params, batch, key, state)``."""
+    """Base class: ``init(params, key) -> state``, ``loss(params, batch, key, state)``.
+
+    Objectives hash and compare by identity, so ``jax.jit(objective.loss)`` works (its
+    hyperparameters are then compile-time constants); pass the objective as an argument of an
+    ``eqx.filter_jit`` function to keep β and the other real hyperparameters traced.
+    """
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __eq__(self, other) -> bool:
+        return self is other
 
     def init(self, params, key) -> Any:  # noqa: ARG002 - part of the signature
         """Initial objective state (empty for stateless objectives)."""
@@ -218,6 +231,9 @@ def from_build_kernel(init_fn: Callable, kernel_fn: Callable, **kernel_params) -
 def run_chains(kernel: Callable, logdensity_fn: Callable, positions, key, num_steps: int):
     """Run one chain per example of ``positions`` for ``num_steps`` steps of ``kernel``.
 
+    The chains are driven by :func:`samplers.run` (vmap over chains, scan over steps; a step that
+    would make a chain non-finite is rejected there).
+
     Args:
         kernel: factory ``logdensity_fn -> SamplingAlgorithm`` (see :func:`as_kernel`).
         logdensity_fn: log density of ONE configuration.
@@ -231,23 +247,21 @@ def run_chains(kernel: Callable, logdensity_fn: Callable, positions, key, num_st
     """
     if num_steps == 0:
         return positions, jnp.asarray(1.0)
-    algorithm = kernel(logdensity_fn)
-    if not (hasattr(algorithm, "init") and hasattr(algorithm, "step")):
-        raise TypeError(
-            "kernel(logdensity_fn) must return a SamplingAlgorithm with init and step, got "
-            f"{type(algorithm).__name__}"
-        )
-    num_chains = num_examples(positions)
-    states = jax.vmap(lambda x: algorithm.init(x))(positions)
+    result = samplers.run(
+        key,
+        kernel(logdensity_fn),
+        positions,
+        num_steps=num_steps,
+        keep_trace=False,
+        trace_fn=lambda state: (),
+    )
+    return result.state.position, mean_acceptance(result.info)
 
-    def one_step(states, step_key):
-        states, info = jax.vmap(algorithm.step)(jax.random.split(step_key, num_chains), states)
-        rate = getattr(info, "acceptance_rate", None)
-        rate = jnp.asarray(1.0) if rate is None else jnp.mean(jnp.asarray(rate, dtype=float))
-        return states, rate
 
-    states, rates = jax.lax.scan(one_step, states, jax.random.split(key, num_steps))
-    return states.position, jnp.mean(rates)
+def mean_acceptance(info) -> jax.Array:
+    """Mean ``acceptance_rate`` of a :func:`samplers.run` info summary (1.0 if absent)."""
+    rate = info.get("acceptance_rate") if isinstance(info, dict) else None
+    return jnp.asarray(1.0) if rate is None else jnp.mean(rate)
 
 
 def tree_take(tree, index):

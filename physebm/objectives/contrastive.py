@@ -7,20 +7,21 @@ Both minimise the likelihood surrogate
 and differ only in where the negative chains x⁻ start. CD-k: at the data, k kernel steps
 (Hinton 2002); biased, the CD update is not the gradient of any objective, and its fixed point
 equals the ML one only when the kernel leaves p_θ exactly invariant and the model can match the
-data. PCD (Tieleman 2008): chains persist across parameter updates in a buffer; each update draws
-``batch`` chains from it, re-seeds each with probability ``reinit_prob`` from ``init_fn``
-(the replay buffer of Du & Mordatch 2019), runs k steps and writes them back.
+data. PCD (Tieleman 2008): chains persist across parameter updates in a
+:class:`samplers.PersistentBuffer`; each update draws ``batch`` chains from it, re-seeds each
+with probability ``reinit_prob`` from ``init_fn`` (the replay buffer of Du & Mordatch 2019),
+runs k steps and writes them back (:func:`samplers.advance`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+import samplers
 from physebm._validation import check_beta
 from physebm.objectives.base import (
     Objective,
@@ -28,17 +29,17 @@ from physebm.objectives.base import (
     check_count,
     check_energy_fn,
     check_real,
+    mean_acceptance,
     num_examples,
     run_chains,
     split_weights,
-    tree_take,
 )
 from physebm.objectives.likelihood import contrast, negative_logdensity
+from samplers.persistent import PersistentBuffer
 
 __all__ = [
     "ContrastiveDivergence",
     "PersistentContrastiveDivergence",
-    "PersistentState",
     "contrastive_divergence",
     "persistent_contrastive_divergence",
 ]
@@ -64,12 +65,6 @@ class ContrastiveDivergence(Objective):
         return loss, (state, {**aux, "acceptance_rate": acceptance})
 
 
-class PersistentState(NamedTuple):
-    """Replay buffer of persistent chains (positions only: cached densities go stale)."""
-
-    positions: Any
-
-
 class PersistentContrastiveDivergence(Objective):
     """PCD: x⁻ = k kernel steps from chains drawn out of a persistent buffer.
 
@@ -84,19 +79,19 @@ class PersistentContrastiveDivergence(Objective):
     init_fn: Callable = eqx.field(static=True)
     num_chains: int = eqx.field(static=True)
     num_steps: int = eqx.field(static=True)
-    reinit_prob: jax.Array
+    reinit_prob: float = eqx.field(static=True)
 
-    def init(self, params, key) -> PersistentState:
-        """Fill the buffer with ``num_chains`` draws of ``init_fn``."""
+    def init(self, params, key) -> PersistentBuffer:
+        """A :class:`samplers.PersistentBuffer` filled with ``init_fn(key, num_chains)``."""
         positions = self.init_fn(key, self.num_chains)
         if num_examples(positions) != self.num_chains:
             raise ValueError(
                 f"init_fn(key, {self.num_chains}) must return {self.num_chains} positions on "
                 f"the leading axis, got {num_examples(positions)}"
             )
-        return PersistentState(positions)
+        return samplers.init_buffer(positions)
 
-    def loss(self, params, batch, key, state: PersistentState):
+    def loss(self, params, batch, key, state: PersistentBuffer):
         x, w = split_weights(batch)
         size = num_examples(x)
         if size > self.num_chains:
@@ -104,25 +99,23 @@ class PersistentContrastiveDivergence(Objective):
                 f"batch size {size} exceeds num_chains={self.num_chains}: the buffer must hold "
                 "at least one chain per positive example"
             )
-        key_pick, key_fresh, key_coin, key_chain = jax.random.split(key, 4)
-        index = jax.random.choice(key_pick, self.num_chains, (size,), replace=False)
-        start = tree_take(state.positions, index)
-        fresh = self.init_fn(key_fresh, size)
-        reseed = jax.random.uniform(key_coin, (size,)) < self.reinit_prob
-        start = jax.tree.map(
-            lambda f, s: jnp.where(reseed.reshape((-1,) + (1,) * (s.ndim - 1)), f, s), fresh, start
-        )
         logdensity_fn = negative_logdensity(self.energy_fn, params, self.beta)
-        negatives, acceptance = run_chains(
-            self.kernel, logdensity_fn, start, key_chain, self.num_steps
-        )
-        negatives = jax.lax.stop_gradient(negatives)
-        positions = jax.tree.map(
-            lambda buf, new: buf.at[index].set(new), state.positions, negatives
+        buffer, negatives, info = samplers.advance(
+            key,
+            state,
+            self.kernel(logdensity_fn),
+            num_steps=self.num_steps,
+            batch_size=None if size == self.num_chains else size,
+            reinit_fraction=self.reinit_prob,
+            noise_fn=self.init_fn,
         )
         loss, aux = contrast(self.energy_fn, params, x, w, negatives, self.beta, self.alpha)
-        aux = {**aux, "acceptance_rate": acceptance, "reseeded": jnp.mean(reseed)}
-        return loss, (PersistentState(positions), aux)
+        aux = {
+            **aux,
+            "acceptance_rate": mean_acceptance(info.info),
+            "reseeded": jnp.mean(info.reinitialized),
+        }
+        return loss, (buffer, aux)
 
 
 def contrastive_divergence(
@@ -188,9 +181,10 @@ def persistent_contrastive_divergence(
     """
     if not callable(init_fn):
         raise TypeError(f"init_fn must be callable (key, num) -> positions, got {init_fn!r}")
-    reinit_prob = check_real(reinit_prob, "reinit_prob", nonnegative=True)
-    if not isinstance(reinit_prob, jax.core.Tracer) and float(reinit_prob) > 1:
-        raise ValueError(f"reinit_prob must be in [0, 1], got {float(reinit_prob)}")
+    if isinstance(reinit_prob, bool) or not isinstance(reinit_prob, int | float):
+        raise TypeError(f"reinit_prob must be a Python number in [0, 1], got {reinit_prob!r}")
+    if not 0.0 <= reinit_prob <= 1.0:
+        raise ValueError(f"reinit_prob must be in [0, 1], got {reinit_prob}")
     return PersistentContrastiveDivergence(
         check_energy_fn(energy_fn),
         check_beta(beta),
@@ -199,5 +193,5 @@ def persistent_contrastive_divergence(
         init_fn,
         check_count(num_chains, "num_chains"),
         check_count(num_steps, "num_steps"),
-        reinit_prob,
+        float(reinit_prob),
     )
