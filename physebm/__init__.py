@@ -9,6 +9,7 @@ from physebm.free_energy import free_energy, responsibilities, soft_min
 from physebm.gibbs import Gibbs
 from physebm.numpyro_adapter import GibbsDistribution, gibbs_factor, sample_gibbs
 from physebm.partition.result import LogZ
+from physebm.sampling import SampleResult, sample
 from physebm.thermodynamics import Thermodynamics, thermodynamics
 
 __version__ = "0.1.0"
@@ -23,6 +24,8 @@ __all__ = [
     "gibbs_factor",
     "models",
     "partition",
+    "sample",
+    "SampleResult",
     "sample_gibbs",
     "Thermodynamics",
     "thermodynamics",
