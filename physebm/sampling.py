@@ -1,0 +1,273 @@
+"""``physebm.sample``: equilibrium samples of a model's Gibbs distribution p_β ∝ exp(−β E).
+
+Maps each model to a kernel of the ``samplers`` package (which knows nothing of models):
+
+===================================  =========================================================
+model                                default kernel
+===================================  =========================================================
+``RBM``                              block Gibbs on (v, h): h | v then v | h (bits)
+``Ising`` 2-D periodic, even sides   fast checkerboard heat-bath Gibbs (``int8`` spins)
+other ``Ising``, ``CurieWeiss``      single-site flip Metropolis (spins)
+``BoltzmannMachine``                 systematic-scan Gibbs from ``model.local_field``
+continuous energy (``Gaussian``,     NUTS after window adaptation of step size and diagonal
+any callable on ℝ^d)                 mass matrix (``sampler="mala"``/``"hmc"``/``"ula"`` too)
+===================================  =========================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import samplers
+from physebm._validation import check_beta
+from physebm.gibbs import Gibbs
+from physebm.models.boltzmann import BoltzmannMachine
+from physebm.models.ising import CurieWeiss, Ising
+from physebm.models.rbm import RBM
+
+__all__ = ["SampleResult", "sample"]
+
+CONTINUOUS = ("nuts", "mala", "hmc", "ula")
+DISCRETE = ("gibbs", "metropolis")
+
+
+class SampleResult(NamedTuple):
+    """Samples and diagnostics from :func:`sample`.
+
+    Attributes:
+        samples: positions, leaves shaped (num_chains, num_draws, *event_shape); for an RBM
+            the pair ``(v, h)``.
+        info: per-draw scalar info of the kernel (acceptance_rate, is_divergent, ...), leaves
+            (num_chains, num_draws).
+        state: final kernel state (leading axis: chains), to continue sampling.
+        sampler: the kernel used (``"block_gibbs"``, ``"checkerboard"``, ``"nuts"``, ...).
+        beta: the inverse temperature sampled.
+        parameters: kernel parameters (e.g. the adapted ``step_size``), a dict.
+        num_nonfinite: (num_chains,) steps rejected because they produced NaN/inf.
+    """
+
+    samples: Any
+    info: Any
+    state: Any
+    sampler: str
+    beta: jax.Array
+    parameters: dict
+    num_nonfinite: jax.Array
+
+
+def _count(n, name):
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"{name} must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def _discrete_kind(energy) -> str | None:
+    if isinstance(energy, RBM):
+        return "rbm"
+    if isinstance(energy, Ising):
+        fast = len(energy.shape) == 2 and energy.periodic and all(s % 2 == 0 for s in energy.shape)
+        return "ising_lattice" if fast else "spins"
+    if isinstance(energy, CurieWeiss):
+        return "spins"
+    if isinstance(energy, BoltzmannMachine):
+        return "boltzmann"
+    return None
+
+
+def _random_discrete(key, shape, domain):
+    bits = jax.random.bernoulli(key, 0.5, shape)
+    return (2 * bits.astype(jnp.int8) - 1) if domain == "spin" else bits.astype(jnp.int8)
+
+
+def _initial_positions(key, energy, kind, num_chains, init, event_shape):
+    if init is not None:
+        if kind == "rbm":
+            v, h = init
+            dt = jnp.result_type(float)
+            return (
+                jnp.broadcast_to(jnp.asarray(v, dt), (num_chains, energy.num_visible)),
+                jnp.broadcast_to(jnp.asarray(h, dt), (num_chains, energy.num_hidden)),
+            )
+        x = jnp.asarray(init)
+        if event_shape is None:  # batched iff the leading axis is num_chains
+            batched = x.ndim >= 1 and x.shape[0] == num_chains
+            shape = x.shape[1:] if batched else x.shape
+        else:
+            shape = tuple(event_shape)
+            if x.shape[x.ndim - len(shape) :] != shape or x.ndim not in (
+                len(shape),
+                len(shape) + 1,
+            ):
+                raise ValueError(
+                    f"init must have shape {shape} or (num_chains, *{shape}) (the "
+                    f"model's event shape), got {x.shape}"
+                )
+        if x.ndim == len(shape):
+            x = jnp.broadcast_to(x, (num_chains, *shape))
+        if x.shape[0] != num_chains:
+            raise ValueError(
+                f"init must be one position or num_chains = {num_chains} of them, got "
+                f"leading size {x.shape[0]}"
+            )
+        return x
+    if kind == "rbm":
+        kv, kh = jax.random.split(key)
+        dt = jnp.result_type(float)
+        return (
+            _random_discrete(kv, (num_chains, energy.num_visible), "bits").astype(dt),
+            _random_discrete(kh, (num_chains, energy.num_hidden), "bits").astype(dt),
+        )
+    if kind is not None:
+        x = _random_discrete(key, (num_chains, *energy.event_shape), energy.domain)
+        return x if kind == "ising_lattice" else x.astype(jnp.result_type(float))
+    if event_shape is None:
+        raise ValueError("a continuous energy needs init (positions) or event_shape to start from")
+    return jax.random.normal(key, (num_chains, *tuple(event_shape)))
+
+
+def _discrete_algorithm(energy, kind, beta, sampler):
+    if sampler not in (None, *DISCRETE):
+        raise ValueError(
+            f"sampler must be one of {DISCRETE} for {type(energy).__name__}, got {sampler!r}"
+        )
+    if kind == "rbm":
+        if sampler == "metropolis":
+            raise ValueError("sampler='metropolis' is not available for RBM; use 'gibbs'")
+        return "block_gibbs", samplers.block_gibbs(
+            *samplers.bernoulli_rbm_conditionals(energy.W, energy.b, energy.c, beta)
+        )
+    if kind == "ising_lattice" and sampler in (None, "gibbs"):
+        return "checkerboard", samplers.ising_checkerboard(beta, energy.J, energy.h)
+    if kind == "boltzmann" and sampler in (None, "gibbs"):
+        return "gibbs", samplers.colored_gibbs(
+            energy.local_field, beta, np.arange(energy.num_units), energy.domain
+        )
+    if sampler == "gibbs":
+        raise ValueError(
+            f"sampler='gibbs' is not available for {type(energy).__name__}; use 'metropolis'"
+        )
+    g = Gibbs(energy, beta)
+    return "metropolis", samplers.metropolis(g.log_unnormalized, domain=energy.domain)
+
+
+def _continuous_algorithm(key, logdensity, x0, sampler, step_size, num_warmup, num_leapfrog):
+    name = "nuts" if sampler is None else sampler
+    if name not in CONTINUOUS:
+        raise ValueError(
+            f"sampler must be one of {CONTINUOUS} for a continuous energy, got {sampler!r}"
+        )
+    if name in ("mala", "ula"):
+        if step_size is None:
+            raise ValueError(f"sampler={name!r} needs step_size (ε on the log density −βE)")
+        make = samplers.mala if name == "mala" else samplers.ula
+        return name, make(logdensity, step_size), {"step_size": step_size}
+    if step_size is not None:
+        params = {"step_size": step_size, "inverse_mass_matrix": jnp.ones(x0[0].size)}
+    else:
+        algo = samplers.NUTS if name == "nuts" else samplers.HMC
+        extra = {} if name == "nuts" else {"num_integration_steps": num_leapfrog}
+        warmup = samplers.window_adaptation(algo, logdensity, **extra)
+        (_, params), _ = warmup.run(key, x0[0], num_steps=num_warmup)
+        params = {k: v for k, v in params.items() if k in ("step_size", "inverse_mass_matrix")}
+    if name == "nuts":
+        return name, samplers.nuts(logdensity, **params), params
+    return name, samplers.hmc(logdensity, num_integration_steps=num_leapfrog, **params), params
+
+
+def sample(
+    model_or_gibbs,
+    *,
+    key,
+    num_chains: int,
+    num_steps: int,
+    sampler: str | None = None,
+    beta=None,
+    init=None,
+    event_shape=None,
+    num_burnin: int = 0,
+    thin: int = 1,
+    step_size=None,
+    num_warmup: int = 300,
+    num_leapfrog: int = 10,
+    on_nonfinite: str = "raise",
+) -> SampleResult:
+    """Draw samples of p_β(x) ∝ exp(−β E(x)) with a kernel chosen for the model.
+
+    Args:
+        model_or_gibbs: a built-in model, any energy callable ``x -> E(x)``, or a
+            :class:`~physebm.Gibbs` (whose β is used unless ``beta`` is given).
+        key: PRNG key.
+        num_chains: independent chains (vmapped).
+        num_steps: kept steps per chain after burn-in (a multiple of ``thin``); one step is a
+            full sweep for the Gibbs and Metropolis kernels.
+        sampler: ``None`` (default for the model, see the module table), ``"gibbs"``,
+            ``"metropolis"``, ``"nuts"``, ``"hmc"``, ``"mala"`` or ``"ula"``.
+        beta: inverse temperature β > 0 (default: the Gibbs object's, else 1).
+        init: one position or ``num_chains`` positions (required for a continuous energy
+            without ``event_shape``); an RBM takes ``(v, h)``. Default for discrete models:
+            uniform random states.
+        event_shape: shape of one configuration for a continuous energy without one.
+        num_burnin: steps discarded first.
+        thin: keep every ``thin``-th state.
+        step_size: step ε on log p = −βE (required for ``"mala"``/``"ula"``; for NUTS/HMC it
+            skips window adaptation).
+        num_warmup: window-adaptation steps for NUTS/HMC (on the first chain's start).
+        num_leapfrog: leapfrog steps per HMC proposal.
+        on_nonfinite: ``"raise"`` (default) a ``FloatingPointError`` if any step produced a
+            NaN/inf state (it was rejected, the samples are finite); ``"warn"`` to only warn.
+
+    Returns:
+        :class:`SampleResult` with ``samples`` shaped (num_chains, draws, *event_shape).
+
+    Example:
+        >>> res = physebm.sample(Ising((16, 16)), key=jax.random.key(0), num_chains=8,
+        ...                      num_steps=1000, beta=0.4)
+        >>> res.samples.shape   # (8, 1000, 16, 16), int8 spins
+    """
+    num_chains = _count(num_chains, "num_chains")
+    num_steps = _count(num_steps, "num_steps")
+    if on_nonfinite not in ("raise", "warn"):
+        raise ValueError(f"on_nonfinite must be 'raise' or 'warn', got {on_nonfinite!r}")
+    if isinstance(model_or_gibbs, Gibbs):
+        energy = model_or_gibbs.energy
+        beta = model_or_gibbs.beta if beta is None else beta
+    elif callable(model_or_gibbs):
+        energy = model_or_gibbs
+    else:
+        raise TypeError(
+            f"model_or_gibbs must be a model, an energy callable or a Gibbs, got "
+            f"{type(model_or_gibbs).__name__}"
+        )
+    beta = check_beta(1.0 if beta is None else beta)
+    if event_shape is None:
+        event_shape = getattr(energy, "event_shape", None)
+    kind = _discrete_kind(energy)
+    key_init, key_warm, key_run = jax.random.split(key, 3)
+    x0 = _initial_positions(key_init, energy, kind, num_chains, init, event_shape)
+    if kind is not None:
+        name, alg = _discrete_algorithm(energy, kind, beta, sampler)
+        params = {}
+    else:
+        logdensity = Gibbs(energy, beta).log_unnormalized
+        x0 = jnp.asarray(x0, dtype=jnp.result_type(float))
+        name, alg, params = _continuous_algorithm(
+            key_warm, logdensity, x0, sampler, step_size, num_warmup, num_leapfrog
+        )
+    res = samplers.run(key_run, alg, x0, num_steps=num_steps, num_burnin=num_burnin, thin=thin)
+    bad = int(jnp.sum(res.num_nonfinite))
+    if bad:
+        msg = (
+            f"sampling produced a non-finite state (NaN/inf energy or gradient) in {bad} "
+            f"step(s) over {int(jnp.sum(res.num_nonfinite > 0))} chain(s); those steps were "
+            "rejected. Check the energy for NaN/overflow, or lower step_size."
+        )
+        if on_nonfinite == "raise":
+            raise FloatingPointError(msg)
+        import warnings
+
+        warnings.warn(msg, RuntimeWarning, stacklevel=2)
+    return SampleResult(res.trace, res.info, res.state, name, beta, params, res.num_nonfinite)
