@@ -53,7 +53,8 @@ METHODS = (
 SUPPORTED = "Gaussian, Ising, CurieWeiss, BoltzmannMachine, RBM (physebm.models)"
 ESTIMATORS = (
     "annealed importance sampling (physebm.partition.ais), thermodynamic integration "
-    "(physebm.partition.thermodynamic) or sequential Monte Carlo (physebm.partition.smc)"
+    "(physebm.partition.thermodynamic_integration) or sequential Monte Carlo "
+    "(physebm.partition.smc)"
 )
 
 

@@ -134,3 +134,22 @@ def test_curie_weiss_gaussian_fluctuation_correction():
     N, beta = 10_000, 0.5
     log_z = float(exact(CurieWeiss(N), beta).log_z)
     assert log_z - N * np.log(2) == pytest.approx(-0.5 * np.log(1 - beta), abs=1e-3)
+
+
+def test_quoted_reference_values():
+    """The values quoted in the docs, each recomputed here from an independent reference."""
+    from physebm.models import BETA_C_2D
+
+    ising = {L: float(exact(Ising((L, L)), BETA_C_2D).log_z) for L in (4, 16, 32)}
+    assert ising[4] == pytest.approx(gt.ising_log_z_brute((4, 4), gt.BETA_C), rel=1e-14)
+    assert ising[4] == pytest.approx(15.5219154587553, rel=1e-13)
+    assert ising[16] == pytest.approx(238.642256635133, rel=1e-13)  # see test_exact_kaufman
+    assert ising[32] == pytest.approx(952.648079548543, rel=1e-13)
+    for periodic, quoted in [(True, 9.30697516340851), (False, 9.05645101605157)]:
+        chain = float(exact(Ising((10,), h=0.1, periodic=periodic), 0.7).log_z)
+        assert chain == pytest.approx(gt.ising_log_z_brute((10,), 0.7, h=0.1, periodic=periodic))
+        assert chain == pytest.approx(quoted, rel=1e-13)
+    W, b, c = _rbm(4, 7, seed=47)
+    rbm = float(exact(RBM(W, b, c), 1.0).log_z)
+    assert rbm == pytest.approx(gt.rbm_joint_log_z(W, b, c, 1.0), rel=1e-13)
+    assert rbm == pytest.approx(10.0886632236931, rel=1e-13)
