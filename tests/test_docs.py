@@ -13,9 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
 # Pages whose examples run in a few seconds; the others (training, AIS, long chains) are slow.
-FAST_PAGES = ["concepts.md", "guides/free-energy.md", "guides/diagnostics.md"]
+FAST_PAGES = ["concepts.md", "guides/diagnostics.md"]
 SLOW_PAGES = [
     "index.md",
+    "guides/free-energy.md",
     "guides/datasets.md",
     "guides/exact.md",
     "guides/samplers.md",
