@@ -4,13 +4,14 @@ A user energy E(x) becomes the Gibbs–Boltzmann distribution p_β(x) = exp(−�
 explicit inverse temperature β.
 """
 
-from physebm import models, partition
+from physebm import models, objectives, partition
 from physebm.free_energy import free_energy, responsibilities, soft_min
 from physebm.gibbs import Gibbs
 from physebm.numpyro_adapter import GibbsDistribution, gibbs_factor, sample_gibbs
 from physebm.partition.result import LogZ
 from physebm.sampling import SampleResult, sample
 from physebm.thermodynamics import Thermodynamics, thermodynamics
+from physebm.training import FitResult, fit
 
 __version__ = "0.1.0"
 
@@ -29,4 +30,7 @@ __all__ = [
     "sample_gibbs",
     "Thermodynamics",
     "thermodynamics",
+    "objectives",
+    "fit",
+    "FitResult",
 ]
