@@ -11,8 +11,8 @@ import numpy as np
 import xarray as xr
 from scipy.special import logsumexp
 
+from physebm.diagnostics._checks import positive as _positive
 from physebm.diagnostics.convert import logz_to_datatree
-from physebm.diagnostics.report import _positive
 from physebm.diagnostics.warning_types import LowWeightESSWarning, SamplerWarning, emit
 
 __all__ = ["AISSummary", "summarize_ais"]

@@ -309,6 +309,19 @@ def test_low_ess_and_sampler_warnings():
     assert "| x |" in md and "divergent" in md
 
 
+def test_max_sites_subsamples_and_labels_sites():
+    x = iid_chains(18, (4, 300, 6, 5))
+    x[:, :, 5, 4] += np.arange(4.0)[:, None]  # the last site (flat index 29) is not mixed
+    s, cats = caught(dg.summarize_chains, x, max_sites=4)
+    np.testing.assert_array_equal(s.site_index["x"], [0, 10, 19, 29])
+    assert s.rhat["x"].shape == (4,) and s.to_dict()["sites_checked"] == {"x": 4}
+    assert dg.RhatWarning in cats and any("R-hat of x[5, 4]" in w for w in s.warnings)
+    full, _ = caught(dg.summarize_chains, x)
+    np.testing.assert_allclose(s.rhat["x"], full.rhat["x"].ravel()[[0, 10, 19, 29]])
+    with pytest.raises(ValueError, match="max_sites must be None or an int"):
+        dg.summarize_chains(x, max_sites=0)
+
+
 def test_summary_of_datatree_uses_energy_and_no_warning_when_warn_false():
     x = iid_chains(14, (4, 500, 2))
     dt = dg.chains_to_datatree(x, energy=0.5 * (x**2).sum(-1))
