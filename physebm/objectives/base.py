@@ -19,7 +19,6 @@ leaves, so under ``eqx.filter_jit`` changing them does not recompile; counts are
 from __future__ import annotations
 
 import abc
-import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -267,7 +266,3 @@ def mean_acceptance(info) -> jax.Array:
 def tree_take(tree, index):
     """Index the leading axis of every leaf."""
     return jax.tree.map(lambda a: a[index], tree)
-
-
-def log2_int(n: int) -> float:
-    return math.log2(n) if n > 0 else 0.0
