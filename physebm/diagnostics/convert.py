@@ -215,15 +215,18 @@ def run_to_datatree(
     dims: Mapping[str, list[str]] | None = None,
     attrs: Mapping[str, Any] | None = None,
 ) -> xr.DataTree:
-    """Convert a :func:`samplers.run` result (``RunResult``) to an ArviZ ``DataTree``.
+    """Convert a ``samplers.run`` or ``physebm.sample`` result to an ArviZ ``DataTree``.
 
-    Positions come from ``result.trace`` (leaves ``(chains, draws, ...)``), per-step statistics
+    Positions come from ``result.trace`` (``RunResult``) or ``result.samples``
+    (``SampleResult``, whose ``sampler`` and ``beta`` become root attributes), leaves
+    ``(chains, draws, ...)``; per-step statistics
     from ``result.info`` (``acceptance_rate``, ``is_divergent`` -> ``diverging``, ...), and the
     total of ``result.num_nonfinite`` (steps whose state was non-finite and was rejected) is
     stored as the root attribute ``num_nonfinite``, which :func:`summarize_chains` reports.
 
     Args:
-        result: a ``samplers.RunResult`` run with ``keep_trace=True``.
+        result: a ``samplers.RunResult`` run with ``keep_trace=True``, or a
+            ``physebm.SampleResult``.
         energy_fn: optional ``x -> E(x)`` for one configuration; evaluated on every draw
             (``vmap`` over chains and draws) and stored as ``sample_stats.energy``.
         energy: precomputed energies ``(chains, draws)`` instead of ``energy_fn``.
@@ -236,8 +239,11 @@ def run_to_datatree(
     """
     trace = getattr(result, "trace", None)
     if trace is None:
+        trace = getattr(result, "samples", None)  # physebm.SampleResult
+    if trace is None:
         raise ValueError(
-            "result has no trace (run with keep_trace=True, or pass a samplers.RunResult)"
+            "result has no trace (run with keep_trace=True; pass a samplers.RunResult or a "
+            "physebm.SampleResult)"
         )
     if energy is not None and energy_fn is not None:
         raise ValueError("give energy or energy_fn, not both")
@@ -245,7 +251,12 @@ def run_to_datatree(
         if not callable(energy_fn):
             raise TypeError(f"energy_fn must be callable x -> E(x), got {type(energy_fn)}")
         energy = jax.vmap(jax.vmap(energy_fn))(trace)
-    root = dict(attrs or {})
+    root = {}
+    for name in ("sampler", "beta"):  # recorded by physebm.sample
+        value = getattr(result, name, None)
+        if isinstance(value, str) or (value is not None and np.ndim(value) == 0):
+            root[name] = value if isinstance(value, str) else float(value)
+    root.update(attrs or {})
     nonfinite = getattr(result, "num_nonfinite", None)
     if nonfinite is not None:
         root["num_nonfinite"] = int(np.sum(np.asarray(nonfinite)))

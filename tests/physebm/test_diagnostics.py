@@ -421,6 +421,17 @@ def test_run_to_datatree_from_samplers_run():
         dg.run_to_datatree(res._replace(trace=None))
 
 
+def test_run_to_datatree_from_physebm_sample():
+    import physebm
+    from physebm.models import Ising
+
+    res = physebm.sample(Ising((4, 4)), key=jax.random.key(3), num_chains=4, num_steps=50, beta=0.3)
+    dt = dg.run_to_datatree(res, energy_fn=Ising((4, 4)))
+    assert dt["posterior"]["x"].shape == (4, 50, 4, 4)
+    assert dt.attrs["beta"] == pytest.approx(0.3) and dt.attrs["sampler"] == res.sampler
+    assert dt["sample_stats"]["energy"].shape == (4, 50)
+
+
 def test_nonfinite_steps_reported():
     x = iid_chains(17, (4, 100, 1))
     dt = dg.chains_to_datatree(x, attrs={"num_nonfinite": 3})
