@@ -270,7 +270,7 @@ def exact_route(model, method: str = "auto") -> ExactRoute:
         for key in _PRIORITY:
             if isinstance(routes.get(key), ExactRoute):
                 return routes[key]
-        reasons = "; ".join(f"{k}: {v}" for k, v in routes.items())
+        reasons = "; ".join(f"{k}: {v}" for k, v in routes.items() if k != "independent")
         raise ValueError(
             f"model: no exact route for this {name} ({reasons}); estimate log Z with {ESTIMATORS}"
         )
