@@ -60,11 +60,18 @@ class FreeEnergyEstimate(eqx.Module):
 
 
 def minimize_energy(energy_fn: Callable, z0, *, num_iterations: int = 200):
-    """(z*, ∇²E(z*)) for ``energy_fn(z) -> scalar`` by BFGS from ``z0``."""
+    """(z*, ∇²E(z*)) for ``energy_fn(z) -> scalar``: BFGS from ``z0``, then two Newton steps
+    where the Hessian is positive definite (exact for a quadratic E)."""
     z0 = jnp.atleast_1d(jnp.asarray(z0, dtype=jnp.result_type(float)))
-    res = minimize(energy_fn, z0, method="BFGS", options={"maxiter": num_iterations})
-    hess = jax.hessian(energy_fn)(res.x)
-    return res.x, 0.5 * (hess + hess.T)
+    res = minimize(energy_fn, z0, method="BFGS", options={"maxiter": num_iterations, "gtol": 1e-9})
+    z = res.x
+    hess_fn, grad_fn = jax.hessian(energy_fn), jax.grad(energy_fn)
+    for _ in range(2):
+        chol = jnp.linalg.cholesky(hess_fn(z))  # NaN unless positive definite: then no step
+        step = jax.scipy.linalg.cho_solve((chol, True), grad_fn(z))
+        z = jnp.where(jnp.all(jnp.isfinite(step)), z - step, z)
+    hess = hess_fn(z)
+    return z, 0.5 * (hess + hess.T)
 
 
 def _laplace_gaussian(energy_fn, x, beta, z0, num_iterations):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
@@ -41,6 +42,11 @@ def weight_statistics(log_w) -> dict:
     log_w = jnp.asarray(log_w)
     if log_w.ndim != 1:
         raise ValueError(f"log_w must be a 1-D array of log-weights, got shape {log_w.shape}")
+    return _weight_statistics(log_w)
+
+
+@jax.jit
+def _weight_statistics(log_w) -> dict:
     valid = ~(jnp.isnan(log_w) | (log_w == jnp.inf))
     finite = jnp.isfinite(log_w)
     n = jnp.sum(valid)

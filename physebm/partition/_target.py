@@ -79,6 +79,12 @@ def default_base(energy) -> B.Base:
     )
 
 
+def num_units(base: B.Base) -> int:
+    """Number of scalar units of one configuration of ``base`` (no sampling: shapes only)."""
+    shapes = jax.eval_shape(lambda: base.sample(jax.random.key(0), 1))
+    return int(sum(np.prod(leaf.shape[1:]) for leaf in jax.tree.leaves(shapes)))
+
+
 def check_base(base) -> B.Base:
     if not isinstance(base, B.Base):
         raise TypeError(

@@ -35,6 +35,7 @@ from physebm.partition._target import (
     default_base,
     exact_sampler_name,
     exact_samples,
+    num_units,
     resolve,
 )
 from physebm.partition.importance import _check_count, log_z_from_log_weights
@@ -51,31 +52,55 @@ from physebm.partition.result import LogZ
 __all__ = ["adaptive_schedule", "ais", "anneal", "build_path", "default_transition", "reverse_ais"]
 
 
-@eqx.filter_jit
+MIN_SCHEDULE_BUCKET = 1024
+
+
+def _bucket(n: int) -> int:
+    """Padded schedule length: a power of two ≥ n and ≥ MIN_SCHEDULE_BUCKET, so that every
+    K < 1024 shares one compilation (the loop runs K steps; the padding is never read)."""
+    return max(MIN_SCHEDULE_BUCKET, 1 << (n - 1).bit_length())
+
+
 def anneal(path, move, params, schedule, x0, key):
-    """Run the AIS recursion along ``schedule`` from positions ``x0`` (batched).
+    """Run the AIS recursion along ``schedule`` (K + 1 points) from positions ``x0`` (batched).
+
+    For k = 1..K: log w += log f_{t_k}(x) − log f_{t_{k−1}}(x), then x ~ T_{t_k}(x, ·).
 
     Returns:
         ``(x_K, log_w, params, acceptance (K,), increment_variance (K,))``; the increment
         variance at step k is the variance across chains of the k-th log-weight increment
         (a measure of how coarse the step is; NaN increments are ignored).
     """
-    num = jax.tree.leaves(x0)[0].shape[0]
-    keys = jax.random.split(key, schedule.shape[0] - 1)
+    schedule = jnp.asarray(schedule)
+    k = schedule.shape[0] - 1
+    padded = jnp.pad(schedule, (0, _bucket(k + 1) - k - 1), mode="edge")
+    x, log_w, params, acc, var_inc = _anneal(path, move, params, padded, jnp.asarray(k), x0, key)
+    return x, log_w, params, acc[:k], var_inc[:k]
 
-    def step(carry, inp):
-        x, log_w, params = carry
-        t0, t1, k = inp
+
+@eqx.filter_jit
+def _anneal(path, move, params, schedule, num_steps, x0, key):
+    num = jax.tree.leaves(x0)[0].shape[0]
+    buf = jnp.zeros(schedule.shape[0] - 1, dtype=schedule.dtype)
+
+    def body(carry):
+        x, log_w, params, acc_buf, var_buf, k = carry
+        t0, t1 = schedule[k], schedule[k + 1]
         inc = jax.vmap(lambda xi: path.increment(t0, t1, xi))(x)
         var_inc = jnp.nanvar(jnp.where(jnp.isfinite(inc), inc, jnp.nan))
-        x, acc, params = move(k, x, t1, path, params)
-        return (x, log_w + inc, params), (acc, var_inc)
+        x, acc, params = move(jax.random.fold_in(key, k), x, t1, path, params)
+        acc_buf, var_buf = acc_buf.at[k].set(acc), var_buf.at[k].set(var_inc)
+        return x, log_w + inc, params, acc_buf, var_buf, k + 1
 
-    init = (x0, jnp.zeros(num, dtype=schedule.dtype), params)
-    (x, log_w, params), (acc, var_inc) = jax.lax.scan(
-        step, init, (schedule[:-1], schedule[1:], keys)
-    )
+    init = (x0, jnp.zeros(num, dtype=schedule.dtype), params, buf, buf, jnp.asarray(0))
+    x, log_w, params, acc, var_inc, _ = jax.lax.while_loop(lambda c: c[-1] < num_steps, body, init)
     return x, log_w, params, acc, var_inc
+
+
+@eqx.filter_jit
+def sample_base(path, key, num: int):
+    """``num`` exact draws from the path's base (jitted: one compilation per shape)."""
+    return path.sample_base(key, num)
 
 
 def default_transition(energy, base: B.Base) -> T.Transition:
@@ -83,7 +108,7 @@ def default_transition(energy, base: B.Base) -> T.Transition:
     colouring for Ising/BM/RBM), MALA with adapted step size for real x."""
     if base.domain == "real":
         var = jnp.min(jnp.diag(base.covariance)) if isinstance(base, B.GaussianBase) else 1.0
-        dim = sum(x.size for x in jax.tree.leaves(base.sample(jax.random.key(0), 1)))
+        dim = num_units(base)
         return T.mala(0.5 * float(var) * dim ** (-1 / 3))
     if base.domain not in ("spin", "bits"):
         raise TypeError(f"no default transition for a base of domain {base.domain!r}: pass kernel=")
@@ -158,7 +183,7 @@ def build_path(model_or_gibbs, beta=None, *, kernel=None, base=None, num_steps: 
             "kernel must be a physebm.partition.transitions.Transition (e.g. transitions.mala(), "
             f"transitions.from_blackjax(blackjax.hmc, ...)), got {type(kernel).__name__}"
         )
-    kernel = kernel.prepare(jax.tree.map(lambda x: x[0], base.sample(jax.random.key(0), 1)))
+    kernel = kernel.prepare(num_units(base))
     return path, LogDensityMove(kernel), kernel.params, type(kernel).__name__
 
 
@@ -225,7 +250,7 @@ def ais(
     num_chains = _check_count(num_chains, "num_chains", 2)
     sched = _schedule(schedule, num_temperatures)
     k_init, k_run = jax.random.split(key)
-    x0 = path.sample_base(k_init, num_chains)
+    x0 = sample_base(path, k_init, num_chains)
     x, log_w, params, acc, var_inc = anneal(path, move, params, sched, x0, k_run)
     return _forward_result(log_w, x, params, acc, var_inc, sched, path, move, desc)
 
@@ -267,7 +292,7 @@ def _reverse_start(path, move, params, target, key, num_chains, samples, num_equ
         return xs, f"exact ({exact_sampler_name(energy)})"
     k1, k2, k3 = jax.random.split(key, 3)
     sched = jnp.asarray(S.linear(num_equilibration))
-    x, *_ = anneal(path, move, params, sched, path.sample_base(k1, num_chains), k2)
+    x, *_ = anneal(path, move, params, sched, sample_base(path, k1, num_chains), k2)
     at_target = jnp.ones(num_equilibration + 1, dtype=sched.dtype)
     x, *_ = anneal(path, move, params, at_target, x, k3)
     return x, (
@@ -369,14 +394,14 @@ def adaptive_schedule(
     pilot = _schedule(pilot_schedule, num_pilot_temperatures)
     k1, k2 = jax.random.split(key)
     num_pilot_chains = _check_count(num_pilot_chains, "num_pilot_chains", 2)
-    x0 = path.sample_base(k1, num_pilot_chains)
+    x0 = sample_base(path, k1, num_pilot_chains)
     *_, var_inc = anneal(path, move, params, pilot, x0, k2)
     dt = np.diff(np.asarray(pilot))
     var_l = np.asarray(var_inc) / dt**2
-    mid = 0.5 * (np.asarray(pilot)[1:] + np.asarray(pilot)[:-1])
+    # the k-th increment is evaluated on states equilibrated (approximately) at t_{k−1}
     var_l = np.where(np.isfinite(var_l), var_l, np.nanmax(np.where(np.isfinite(var_l), var_l, 0)))
     return S.from_variance_profile(
-        mid,
+        np.asarray(pilot)[:-1],
         var_l,
         num_temperatures=num_temperatures,
         target_increment_variance=target_increment_variance,

@@ -25,7 +25,7 @@ from blackjax.smc import adaptive_tempered, resampling, tempered
 
 from physebm.partition import schedules as S
 from physebm.partition._stats import to_float_dict, weight_statistics
-from physebm.partition._target import check_base, default_base, resolve
+from physebm.partition._target import check_base, default_base, num_units, resolve
 from physebm.partition.ais import default_transition
 from physebm.partition.importance import _check_count
 from physebm.partition.paths import GeometricPath
@@ -176,7 +176,7 @@ def smc(
             "kernel must be a physebm.partition.transitions.Transition, "
             f"got {type(kernel).__name__}"
         )
-    kernel = kernel.prepare(jax.tree.map(lambda x: x[0], base.sample(jax.random.key(0), 1)))
+    kernel = kernel.prepare(num_units(base))
     path = GeometricPath(target.energy, target.beta, base)
     config = (num_particles, float(target_ess), num_mcmc_steps, max_steps, schedule)
     keys = jax.random.split(key, num_replicas)

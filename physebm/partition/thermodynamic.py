@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from physebm.partition import schedules as S
-from physebm.partition.ais import build_path
+from physebm.partition.ais import build_path, sample_base
 from physebm.partition.importance import _check_count
 from physebm.partition.result import LogZ
 
@@ -109,7 +109,7 @@ def thermodynamic_integration(
         raise ValueError(f"num_burnin must be a non-negative integer, got {num_burnin!r}")
     grid = S.get(schedule, _check_count(num_temperatures, "num_temperatures", 2))
     k_init, k_run = jax.random.split(key)
-    x0 = path.sample_base(k_init, num_chains)
+    x0 = sample_base(path, k_init, num_chains)
     means, acc = _ti_run(path, move, params, jnp.asarray(grid), x0, k_run, num_burnin, num_samples)
     means = np.asarray(means)
     w = trapezoid_weights(grid)

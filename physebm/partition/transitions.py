@@ -59,8 +59,8 @@ class Transition(eqx.Module):
     def kernel(self, key, state, logdensity_fn: Callable, params: dict):
         raise NotImplementedError
 
-    def prepare(self, position) -> Transition:
-        """Fill parameters that depend on the position (e.g. a unit mass matrix)."""
+    def prepare(self, num_units: int) -> Transition:
+        """Fill parameters that depend on the size of the raveled position (a unit mass matrix)."""
         return self
 
     def adapt(self, params: dict, acceptance) -> dict:
@@ -87,10 +87,9 @@ class BlackjaxTransition(Transition):
     def kernel(self, key, state, logdensity_fn, params):
         return self.build_kernel_fn()(key, state, logdensity_fn, **params)
 
-    def prepare(self, position):
+    def prepare(self, num_units: int):
         if "inverse_mass_matrix" in self.params and self.params["inverse_mass_matrix"] is None:
-            n = ravel_pytree(position)[0].shape[0]
-            params = {**self.params, "inverse_mass_matrix": jnp.ones(n)}
+            params = {**self.params, "inverse_mass_matrix": jnp.ones(num_units)}
             return eqx.tree_at(lambda t: t.params, self, params)
         return self
 

@@ -1,0 +1,243 @@
+"""AIS, reverse AIS and BDMC against exact log Z (independent numpy references).
+
+Tolerances: |log Ẑ − exact| ≤ 3 stderr (0.27 % false failures per check, fixed keys). The
+asymptotic AIS theory checks (Jensen gap ≈ Var[log w]/2, both ∝ 1/K) state their allowances.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from partition_testlib import within
+
+from physebm import Gibbs
+from physebm.partition import (
+    adaptive_schedule,
+    ais,
+    bases,
+    bidirectional_ais,
+    reverse_ais,
+    schedules,
+    transitions,
+)
+from physebm.partition._stats import EstimatorWarning
+from physebm.partition.ais import default_transition
+from physebm.partition.bidirectional import disagreement_warning
+from physebm.partition.result import LogZ
+
+KEY = jax.random.key(20240601)
+
+
+def test_gaussian_mala_and_hmc(gaussian):
+    model, beta, exact = gaussian
+    r = ais(model, beta, key=KEY, num_temperatures=100, num_chains=256)
+    within(r, exact)
+    assert r.diagnostics["transition"] == "BlackjaxTransition"
+    assert 0.3 < r.diagnostics["acceptance_rate"] < 0.9  # adapted towards 0.574
+    h = ais(
+        Gibbs(model, beta),
+        key=KEY,
+        num_temperatures=30,
+        num_chains=256,
+        kernel=transitions.hmc(0.3, 5),
+    )
+    within(h, exact)
+
+
+def test_rbm_marginal_and_joint_paths(small_rbm):
+    model, beta, exact = small_rbm
+    r = ais(model, beta, key=KEY, num_temperatures=200, num_chains=256)
+    assert r.diagnostics["transition"] == "rbm_marginal_block_gibbs"
+    within(r, exact)
+    base = bases.product(bases.uniform_bits(10), bases.uniform_bits(6))
+    joint = ais(
+        model,
+        beta,
+        key=KEY,
+        num_temperatures=200,
+        num_chains=256,
+        kernel=default_transition(model, base),
+    )
+    assert joint.diagnostics["transition"] == "FlipGibbs"
+    within(joint, exact)
+
+
+def test_ising_lattice_and_generic_flips(small_ising):
+    model, beta, exact = small_ising
+    r = ais(model, beta, key=KEY, num_temperatures=200, num_chains=256)
+    assert r.diagnostics["transition"] == "ising_checkerboard_lattice"
+    within(r, exact)
+    flips = transitions.FlipGibbs(params={}, domain="spin", colors=None, multilinear=False)
+    g = ais(model, beta, key=KEY, num_temperatures=50, num_chains=256, kernel=flips)
+    within(g, exact)
+
+
+def test_non_multilinear_models(small_bm, curie_weiss):
+    for model, beta, exact in (small_bm, curie_weiss):
+        r = ais(model, beta, key=KEY, num_temperatures=200, num_chains=256)
+        within(r, exact)
+
+
+def test_bias_equals_half_variance_and_both_fall_as_one_over_k(small_rbm):
+    """E[log w] = log Z − KL with KL ≈ Var[log w]/2 (near-Gaussian log-weights) and both
+    ∝ 1/K for large K. With N = 2048 chains the gap is checked against Var/2 within 3 combined
+    stderr (gap: sd/√N; Var/2: Var·√(2/(N−1))/2), the log-log slope of Var against K over
+    K = 8..64 must be −1 ± 0.2 (allowance for pre-asymptotic curvature; measured ≈ −1.0), and
+    the gap must fall monotonically."""
+    model, beta, exact = small_rbm
+    ks = [8, 16, 32, 64]
+    gaps, variances = [], []
+    for k in ks:
+        r = ais(model, beta, key=jax.random.fold_in(KEY, k), num_temperatures=k, num_chains=2048)
+        lw = np.asarray(r.diagnostics["log_weights"])
+        gap, var = exact - lw.mean(), lw.var(ddof=1)
+        se = np.sqrt(var / lw.size + (var * np.sqrt(2 / (lw.size - 1)) / 2) ** 2)
+        assert abs(gap - var / 2) <= 3 * se, (k, gap, var / 2, se)
+        assert r.diagnostics["jensen_gap_estimate"] == pytest.approx(var / 2)
+        gaps.append(gap)
+        variances.append(var)
+    slope = np.polyfit(np.log(ks), np.log(variances), 1)[0]
+    assert -1.2 <= slope <= -0.8, slope
+    assert np.all(np.diff(gaps) < 0), gaps
+
+
+def test_forward_lower_reverse_upper_and_bdmc(small_rbm):
+    """Coarse annealing (K = 5): the mean log-weights bound log Z from both sides by many
+    stderr in every seed; log Ẑ_fwd ≤ log Z ≤ log Ẑ_rev up to 3 stderr; BDMC within 3 stderr."""
+    model, beta, exact = small_rbm
+    for seed in range(3):
+        r = bidirectional_ais(
+            model, beta, key=jax.random.fold_in(KEY, seed), num_temperatures=5, num_chains=256
+        )
+        fwd, rev = r.diagnostics["forward"], r.diagnostics["reverse"]
+        assert fwd.diagnostics["mean_log_weight"] < exact  # E[log w_fwd] ≤ log Z
+        assert -rev.diagnostics["mean_log_weight"] > exact  # −E[log w_rev] ≥ log Z
+        assert fwd.log_z - 3 * fwd.stderr <= exact <= rev.log_z + 3 * rev.stderr
+        assert r.lower == fwd.log_z and r.upper == rev.log_z
+        assert rev.diagnostics["initial_samples"] == "exact (enumeration)"
+        within(r, exact)
+
+
+def test_disagreement_warning_flags_a_missed_mode():
+    """Mixture ½N(0, 1) + ½N(8, 0.3²) (log Z = 0) from the base N(0, 1): forward AIS with MALA
+    never finds the far mode (log Ẑ ≈ −log 2 with a small stderr), reverse AIS from exact samples
+    does; the disagreement must be flagged."""
+
+    def energy(x):
+        a = -0.5 * x[0] ** 2 - 0.5 * jnp.log(2 * jnp.pi)
+        b = -0.5 * ((x[0] - 8.0) / 0.3) ** 2 - jnp.log(0.3 * jnp.sqrt(2 * jnp.pi))
+        return -jnp.logaddexp(a, b) + jnp.log(2.0)
+
+    k1, k2, k3 = jax.random.split(KEY, 3)
+    pick = jax.random.bernoulli(k1, 0.5, (128, 1))
+    samples = jnp.where(
+        pick, 8.0 + 0.3 * jax.random.normal(k2, (128, 1)), jax.random.normal(k3, (128, 1))
+    )
+    r = bidirectional_ais(
+        energy,
+        1.0,
+        key=KEY,
+        num_temperatures=50,
+        num_chains=128,
+        base=bases.gaussian(jnp.zeros(1)),
+        samples=samples,
+    )
+    fwd = r.diagnostics["forward"]
+    assert float(fwd.log_z) == pytest.approx(-np.log(2), abs=0.1)
+    assert float(fwd.stderr) < 0.1
+    assert r.diagnostics["disagreement"]
+    assert any("disagree" in w for w in r.diagnostics["warnings"])
+    # and no flag when the two sides agree
+    a = LogZ(log_z=jnp.array(1.0), stderr=jnp.array(0.1))
+    b = LogZ(log_z=jnp.array(1.1), stderr=jnp.array(0.1))
+    assert disagreement_warning(a, b) is None
+
+
+def test_reverse_from_long_chains_is_labelled(small_ising):
+    model, beta, exact = small_ising
+    big = type(model)((6, 6))  # 36 spins: no exact sampler, long chains instead
+    r = reverse_ais(big, beta, key=KEY, num_temperatures=50, num_chains=64, num_equilibration=50)
+    assert r.diagnostics["initial_samples"].startswith("long_chains")
+    assert not r.diagnostics["reliable"]
+    assert np.isfinite(float(r.upper))
+
+
+def test_adaptive_schedule_equalises_increment_variance(small_ising):
+    """Equal thermodynamic length: the per-step log-weight increment variance is flatter
+    (smaller coefficient of variation over steps) than with the linear schedule (4×4 Ising at
+    β = 0.6; measured CV ≈ 0.24 vs 0.41, noise in each ≈ 0.06 with 512 chains)."""
+    model = small_ising[0]
+    sched = adaptive_schedule(model, 0.6, key=KEY, num_temperatures=40)
+    assert sched.shape == (41,) and np.all(np.diff(sched) > 0)
+    cv = {}
+    for name, s in (("adaptive", sched), ("linear", "linear")):
+        r = ais(model, 0.6, key=KEY, num_temperatures=40, num_chains=512, schedule=s)
+        iv = np.asarray(r.diagnostics["increment_variance"])
+        cv[name] = iv.std() / iv.mean()
+    assert cv["adaptive"] < cv["linear"] - 0.05, cv
+
+
+def test_beta_change_does_not_retrace():
+    traces = []
+
+    def energy(x):
+        traces.append(1)
+        return 0.5 * x @ x
+
+    base = bases.gaussian(jnp.zeros(2))
+    kw = dict(key=KEY, num_temperatures=5, num_chains=8, base=base)
+    ais(energy, 0.5, **kw)
+    n = len(traces)
+    r = ais(energy, 0.7, **kw)
+    assert len(traces) == n, "changing beta retraced the energy"
+    assert np.isfinite(float(r.log_z))
+
+
+def test_too_few_chains_or_temperatures_are_flagged(small_rbm):
+    model, beta, _ = small_rbm
+    r = ais(model, 3.0, key=KEY, num_temperatures=1, num_chains=4)
+    warns = " ".join(r.diagnostics["warnings"])
+    assert "only 4 chains" in warns
+    assert not r.diagnostics["reliable"]
+
+
+def test_nan_weights_dropped_and_counted():
+    def energy(x):
+        return jnp.where(x[0] > 1.0, jnp.nan, 0.5 * x @ x)
+
+    with pytest.warns(EstimatorWarning, match="dropped"):
+        r = ais(
+            energy,
+            1.0,
+            key=KEY,
+            num_temperatures=5,
+            num_chains=64,
+            base=bases.gaussian(jnp.zeros(2)),
+        )
+    assert r.diagnostics["num_dropped"] > 0
+    assert np.isfinite(float(r.log_z))
+
+
+def test_bad_inputs(small_rbm, gaussian):
+    model, beta, _ = small_rbm
+    with pytest.raises(ValueError, match="strictly increasing"):
+        ais(model, beta, key=KEY, schedule=[0.0, 0.6, 0.4, 1.0])
+    with pytest.raises(ValueError, match="start at 0 and end at 1"):
+        ais(model, beta, key=KEY, schedule=[0.0, 0.5])
+    with pytest.raises(ValueError, match="num_chains"):
+        ais(model, beta, key=KEY, num_chains=1)
+    with pytest.raises(ValueError, match="num_temperatures"):
+        ais(model, beta, key=KEY, num_temperatures=0)
+    with pytest.raises(TypeError, match="kernel"):
+        ais(gaussian[0], 1.0, key=KEY, kernel="mala")
+    with pytest.raises(ValueError, match="beta"):
+        ais(model, 0.0, key=KEY)
+    with pytest.raises(ValueError, match="step_size"):
+        transitions.mala(-0.1)
+    with pytest.raises(ValueError, match="target_acceptance"):
+        transitions.mala(0.1, target_acceptance=1.5)
+    with pytest.raises(TypeError, match="blackjax contract"):
+        transitions.from_blackjax(object())
+    with pytest.raises(ValueError, match="num_steps"):
+        ais(model, beta, key=KEY, num_steps=0)
+    assert schedules.linear(3).shape == (4,)
