@@ -56,6 +56,12 @@ def test_every_page_is_in_the_nav():
     assert set(FAST_PAGES + SLOW_PAGES) <= pages
 
 
+def test_referenced_example_scripts_exist():
+    for page in DOCS.rglob("*.md"):
+        for script in re.findall(r"examples/[\w/]+\.py", page.read_text()):
+            assert (ROOT / script).exists(), f"{page.relative_to(DOCS)} refers to missing {script}"
+
+
 def _run_page(page: str, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # examples may write files (plots)
     monkeypatch.setenv("MPLBACKEND", "Agg")
