@@ -12,6 +12,9 @@ from physebm.cli._format import table
 def add_parser(sub) -> None:
     p = sub.add_parser("demo", help="run the main demo (exact physics, then training comparison)")
     p.add_argument("--size", type=int, default=32, help="side L of the periodic L x L Ising model")
+    p.add_argument("--out", default="physebm-out", help="output folder for report and PNGs")
+    p.add_argument("--steps", type=int, default=1500, help="training steps per objective")
+    p.add_argument("--exact-only", action="store_true", help="only the exact-physics section")
     p.set_defaults(run=run)
 
 
@@ -80,5 +83,11 @@ def run(args) -> int:
     print(ising_section(args.size))
     print()
     print(rbm_section())
-    print(f"\n(exact physics section took {time.perf_counter() - t0:.1f} s)")
+    print(f"\n(exact physics section took {time.perf_counter() - t0:.1f} s)\n")
+    if args.exact_only:
+        return 0
+    from physebm.cli.compare import run_and_report
+    from physebm.cli.experiment2d import Settings
+
+    run_and_report(Settings(num_steps=args.steps), args.out)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from physebm.cli import exact_demo, logz_cmd
+from physebm.cli import compare, exact_demo, logz_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     exact_demo.add_parser(sub)
     logz_cmd.add_parser(sub)
+    compare.add_parser(sub)
     return parser
 
 
