@@ -311,6 +311,11 @@ def fit(
     chunk = _chunk_length(eval_every, checkpoint_every, steps_per_call)
 
     dyn, static = eqx.partition(params, eqx.is_inexact_array)
+    if not jax.tree.leaves(dyn):
+        raise TypeError(
+            "params must contain floating-point arrays to train (Python floats and integer "
+            "arrays are held fixed); wrap values with jnp.asarray(..., dtype=float)"
+        )
     init_key, data_key, run_key = jax.random.split(_raw_key(key), 3)
     state = Checkpoint(
         dyn,

@@ -277,6 +277,7 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
         ({"on_nonfinite": "ignore"}, ValueError, "on_nonfinite"),
         ({"data": (X, X[:10])}, ValueError, "leading"),
         ({"objective": "sm"}, TypeError, "objective"),
+        ({"params": {"a": 1.0}}, TypeError, "floating-point arrays"),
     ],
 )
 def test_fit_bad_arguments(kwargs, exc, match):
