@@ -12,7 +12,8 @@ Columns:
 * × base: step time over the baseline row ``energy only`` (loss = mean E(x⁺): one forward and
   backward pass over the batch), measured in the same run;
 * sampling ms: for objectives with Markov negatives, the negative sampling alone (the chains
-  run by ``objectives.run_chains`` on the same kernel, steps and starting points);
+  run by ``objectives.run_chains`` on the same kernel, steps and starting points; for PCD
+  ``samplers.advance`` on the replay buffer, bookkeeping included);
 * loss ms: the update given fixed negatives (surrogate loss, gradient, Adam).
 Each timing is the best of ``REPEATS`` calls after a compiling call.
 """
@@ -78,6 +79,31 @@ def make_train(objective, optimizer, data, num_steps):
     return train
 
 
+def make_buffer_sampling_only(kernel, num_steps, num_chains, init_fn, reinit_prob):
+    """PCD's negative sampling alone: ``samplers.advance`` on a replay buffer per update."""
+
+    @functools.partial(jax.jit, static_argnums=2)
+    def sample(params, key, num_updates, data):
+        buffer = samplers.init_buffer(init_fn(key, num_chains))
+
+        def one(buffer, t):
+            algorithm = kernel(lambda x: -mlp_energy(params, x))
+            buffer, x, _ = samplers.advance(
+                jax.random.fold_in(key, t),
+                buffer,
+                algorithm,
+                num_steps=num_steps,
+                batch_size=BATCH,
+                reinit_fraction=reinit_prob,
+                noise_fn=init_fn,
+            )
+            return buffer, jnp.sum(x)
+
+        return jax.lax.scan(one, buffer, jnp.arange(num_updates))[1]
+
+    return sample
+
+
 def make_sampling_only(kernel, num_steps, start_fn, beta=1.0):
     """Negative sampling alone: ``num_steps`` kernel steps from ``start_fn`` per update."""
 
@@ -138,6 +164,9 @@ def main(argv=None):
 
     def data_start(key, batch):
         return batch
+
+    def buffer_init(key, num):
+        return 2.0 * jax.random.normal(key, (num, 2))
 
     def gaussian_negatives(key, params, batch):
         return noise.sample_fn(key, batch.shape[0] * 16).reshape(batch.shape[0], 16, 2)
@@ -224,8 +253,7 @@ def main(argv=None):
         base = step if base is None else base
         sample_ms = loss_ms = ""
         if sampling is not None:
-            kernel, k, start_fn = sampling
-            sample = make_sampling_only(kernel, k, start_fn)
+            sample = sampling if callable(sampling) else make_sampling_only(*sampling)
             sample_ms = f"{1e3 * best_time(sample, params, key, num_steps, data) / num_steps:.3f}"
             if fixed_loss is None:
                 negatives = 2.0 * jax.random.normal(key, (BATCH, 2), data.dtype)

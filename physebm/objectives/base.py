@@ -72,7 +72,7 @@ class Objective(eqx.Module):
     def __eq__(self, other) -> bool:
         return self is other
 
-    def init(self, params, key) -> Any:  # noqa: ARG002 - part of the signature
+    def init(self, params, key) -> Any:
         """Initial objective state (empty for stateless objectives)."""
         return EmptyState()
 
