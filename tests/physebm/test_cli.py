@@ -66,12 +66,36 @@ def test_logz_exact(capsys):
     assert "kaufman" in out and "15.521915458755" in out
 
 
+def test_logz_estimator_reports_its_error_against_exact(capsys):
+    argv = [
+        "logz",
+        "--model",
+        "rbm",
+        "--size",
+        "6",
+        "--hidden",
+        "4",
+        "--method",
+        "ais",
+        "--num-temperatures",
+        "300",
+        "--num-chains",
+        "64",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    z = float(out.split("error")[1].split("=")[1].split("stderr")[0])
+    assert abs(z) < 4  # AIS within 4 stderr of the enumerated log Z
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
         (["logz", "--beta", "-1"], "--beta must be a positive finite number"),
         (["logz", "--beta", "nan"], "--beta must be a positive finite number"),
         (["logz", "--size", "1"], "--size must be >= 2"),
+        (["logz", "--method", "ais", "--num-chains", "1"], "must be >= 2"),
+        (["logz", "--size", "40", "--h", "0.1"], "no exact route"),
         (["compare", "--objectives", "pcd,magic", "--out", "{tmp}"], "--objectives must be"),
         (["compare", "--dataset", "mnist", "--out", "{tmp}"], "--dataset must be one of"),
         (["compare", "--steps", "0", "--out", "{tmp}"], "--num-steps must be >= 1"),
