@@ -43,9 +43,39 @@ def test_ising_beta_inference_posterior(capsys):
     assert "posterior mean" in capsys.readouterr().out
 
 
+def test_ising_thermodynamics(capsys):
+    out = load("ising_thermodynamics").main(
+        ["--size", "8", "--num-temperatures", "300", "--betas", "0.3", "--methods", "ti,smc"]
+    )
+    assert abs(out["peak_beta"] - 0.4406868) < 0.3 / 8 + 0.005  # finite-size shift, grid step
+    for row in out["rows"]:
+        assert abs(row["z"]) < 5, row  # 5 stderr: false-failure rate < 1e-6 per estimate
+    assert "heat capacity per site peaks" in capsys.readouterr().out
+
+
+def test_conditional_classifier():
+    out = load("conditional_classifier").main(["--num-steps", "300"])
+    for loss, r in out.items():
+        assert r["accuracy"] > 0.9, (loss, r)  # chance is 1/3, Bayes accuracy about 0.987
+
+
 def test_every_example_has_a_smoke_test():
-    tested = {"kmeans_to_gmm", "ising_beta_inference"}
+    tested = {
+        "kmeans_to_gmm",
+        "ising_beta_inference",
+        "ising_thermodynamics",
+        "conditional_classifier",
+        "rbm_digits",
+    }
     present = {p.stem for p in EXAMPLES.glob("*.py")}
     missing = present - tested
     if missing:
         pytest.fail(f"examples without a smoke test in tests/test_examples.py: {sorted(missing)}")
+
+
+def test_rbm_digits_ais_matches_exact():
+    out = load("rbm_digits").main(
+        ["--num-hidden", "8", "--num-steps", "200", "--num-temperatures", "500"]
+    )
+    assert abs(out["z"]) < 5  # AIS within 5 stderr of the exact log Z (rate < 1e-6)
+    assert out["heldout_ll"] > -44.4  # better than independent fair coins: 64 log(1/2)
