@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from physebm._validation import check_shape, is_concrete
+from physebm._validation import check_shape
 
 BETA_C_2D = 0.5 * float(np.log1p(np.sqrt(2.0)))
 """Critical inverse temperature of the square-lattice Ising model (J = 1): ½ ln(1 + √2)."""
@@ -30,18 +30,12 @@ class Ising(eqx.Module):
         J: coupling (ferromagnetic for J > 0).
         h: external field.
         periodic: periodic (True) or free (False) boundaries.
-
-    ``zero_field`` and ``coupling_sign`` (static) record whether h was exactly 0 and the sign of
-    J at construction: they survive jit, so exact routes that need them (Kaufman's formula)
-    remain available for a traced model.
     """
 
     shape: tuple[int, ...] = eqx.field(static=True)
     J: jax.Array
     h: jax.Array
     periodic: bool = eqx.field(static=True)
-    zero_field: bool = eqx.field(static=True)
-    coupling_sign: int | None = eqx.field(static=True)
     domain: str = eqx.field(static=True, default="spin")
 
     def __init__(self, shape, J=1.0, h=0.0, periodic: bool = True):
@@ -49,11 +43,6 @@ class Ising(eqx.Module):
         if len(shape) not in (1, 2) or any(s < 2 for s in shape):
             raise ValueError(f"shape must be (N,) or (M, N) with every side >= 2, got {shape}")
         self.shape = shape
-        # Static record that h is exactly 0, so that exact routes needing h = 0 (Kaufman) stay
-        # available when the model is passed through jit (or built inside it) and J, h are
-        # tracers. Read from the argument itself, before any conversion can trace it.
-        self.zero_field = is_concrete(h) and bool(np.all(np.asarray(h) == 0.0))
-        self.coupling_sign = int(np.sign(np.asarray(J))) if is_concrete(J) else None
         self.J = jnp.asarray(J, dtype=float)
         self.h = jnp.asarray(h, dtype=float)
         if self.J.shape != () or self.h.shape != ():

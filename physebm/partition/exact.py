@@ -104,9 +104,6 @@ def _ising_routes(model: Ising) -> dict[str, ExactRoute | str]:
     """Every exact route for an Ising model, or the reason it does not apply."""
     shape, n, periodic = model.shape, model.num_sites, model.periodic
     J, h = _concrete_value(model.J), _concrete_value(model.h)
-    if h is None and model.zero_field:
-        h = 0.0  # h was exactly 0 when the model was built (static flag, survives jit)
-    sign = np.sign(J) if J is not None else model.coupling_sign  # static, survives jit
     routes: dict[str, ExactRoute | str] = {}
 
     if J == 0.0:
@@ -120,20 +117,19 @@ def _ising_routes(model: Ising) -> dict[str, ExactRoute | str]:
 
     if len(shape) != 2 or not periodic:
         routes["kaufman"] = "needs a periodic 2-D lattice"
-    elif h is None or sign is None:
+    elif h is None or J is None:
         routes["kaufman"] = (
-            "needs a concrete J and h = 0, but they are traced (build the model with h=0.0, or "
-            "close over it instead of passing it as a jit argument)"
+            "needs concrete J and h = 0, but they are traced (close over the model instead of "
+            "passing it as a jit argument)"
         )
     elif h != 0.0:
         routes["kaufman"] = f"needs h = 0, got h = {h:g}"
-    elif sign == 0:
+    elif J == 0.0:
         routes["kaufman"] = "needs J != 0"
-    elif sign < 0 and (shape[0] % 2 or shape[1] % 2):
+    elif J < 0 and (shape[0] % 2 or shape[1] % 2):
         routes["kaufman"] = "needs J > 0, or both sides even for J < 0 (frustrated odd torus)"
     else:
-        # J < 0 on an even torus maps to |J| by flipping one sublattice
-        absJ = abs(J) if J is not None else jnp.abs(model.J)
+        absJ = abs(J)  # J < 0 on an even torus maps to |J| by flipping one sublattice
         routes["kaufman"] = ExactRoute(
             lambda beta: kaufman_log_z(shape[0], shape[1], beta * absJ),
             "kaufman",
