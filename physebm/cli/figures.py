@@ -42,21 +42,12 @@ def landscapes(run: dict, path: Path, energy_of) -> Path:
         title += f"\ntrue LL = {run['true_ll']:.3f}"
     axes[0].set_title(title, fontsize=9)
     for ax, r in zip(axes[1:], results, strict=True):
-        xs, ys, dens = _density_grid(energy_of(r), r.log_z_quad, bounds)
+        _, _, dens = _density_grid(energy_of(r), r.log_z_quad, bounds)
         ax.imshow(
             dens, origin="lower", extent=(*bounds[0], *bounds[1]), cmap="viridis", aspect="auto"
         )
         ax.set_title(f"{r.name}\nLL = {r.heldout_ll_quad:.3f}", fontsize=9)
-    for ax in axes:
-        ax.set_xlim(*bounds[0])
-        ax.set_ylim(*bounds[1])
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle("densities exp(-E)/Z learned by each objective (same data, same MLP)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish(fig, axes, bounds, path, "densities exp(-E)/Z learned by each objective")
 
 
 def samples(run: dict, path: Path) -> Path:
@@ -74,14 +65,20 @@ def samples(run: dict, path: Path) -> Path:
         ax.set_title(
             f"{r.name}\nR-hat {rh:.3f}, ESS {r.chain_summary.min_ess_bulk:.0f}", fontsize=9
         )
+    return _finish(fig, axes[0], bounds, path, "negative samples (red) over held-out data (grey)")
+
+
+def _finish(fig, axes, bounds, path: Path, title: str) -> Path:
+    """Same box and no ticks on every panel, a title, save as PNG, close."""
+    for ax in axes:
         ax.set_xlim(*bounds[0])
         ax.set_ylim(*bounds[1])
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle("negative samples (red) over held-out data (grey)", fontsize=10)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _pyplot().close(fig)
     return path
 
 
