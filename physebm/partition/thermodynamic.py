@@ -7,7 +7,8 @@ For a path f_t from a normalised base f_0 = q₀ to f_1 = exp(−βE),
 which on the β-path (uniform base over n spins/bits, ∂_t log f_t = −βE + n log 2) is the
 familiar log Z(β) = n log 2 − ∫₀^β ⟨E⟩_{β'} dβ'. The integrand is averaged by MCMC at each
 grid point t_k (chains warm-started from the previous point, ``num_burnin`` moves, then
-``num_samples`` recorded moves) and integrated by the trapezoid rule with weights w_k.
+``num_samples`` recorded moves; step sizes adapt during burn-in only) and integrated by the
+trapezoid rule with weights w_k.
 
 Error: each of the C independent chains gives its own integral I_c = Σ_k w_k m̄_{k,c} (its time
 averages m̄_{k,c}); the estimate is mean_c I_c and its stderr sd_c(I_c)/√C — a batch-means
@@ -48,9 +49,10 @@ def _ti_run(path, move, params, grid, x0, key, num_burnin: int, num_samples: int
 
     def moves(carry, k, t, record: bool):
         x, params = carry
-        x, acc, params = move(k, x, t, path, params)
-        out = (jax.vmap(lambda xi: d_log_f(t, xi))(x), acc) if record else acc
-        return (x, params), out
+        x, acc, new_params = move(k, x, t, path, params)
+        if record:  # the kernel is frozen while recording (no state-dependent adaptation)
+            return (x, params), (jax.vmap(lambda xi: d_log_f(t, xi))(x), acc)
+        return (x, new_params), acc
 
     def at_t(carry, inp):
         t, k = inp

@@ -4,6 +4,7 @@ Tolerances: |log Ẑ − exact| ≤ 3 stderr (0.27 % false failures per check, f
 asymptotic AIS theory checks (Jensen gap ≈ Var[log w]/2, both ∝ 1/K) state their allowances.
 """
 
+import ground_truth as gt
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from partition_testlib import within
 
 from physebm import Gibbs
+from physebm.models import Ising
 from physebm.partition import (
     adaptive_schedule,
     ais,
@@ -153,13 +155,16 @@ def test_disagreement_warning_flags_a_missed_mode():
     assert disagreement_warning(a, b) is None
 
 
-def test_reverse_from_long_chains_is_labelled(small_ising):
-    model, beta, exact = small_ising
-    big = type(model)((6, 6))  # 36 spins: no exact sampler, long chains instead
-    r = reverse_ais(big, beta, key=KEY, num_temperatures=50, num_chains=64, num_equilibration=50)
+def test_reverse_from_long_chains_is_labelled():
+    """6×6 Ising (no exact sampler): reverse AIS starts from long annealed chains, says so,
+    and is still within 3 stderr of the exact (row transfer matrix) value at β = 0.44."""
+    big, beta = Ising((6, 6)), 0.44
+    r = reverse_ais(big, beta, key=KEY, num_temperatures=100, num_chains=64, num_equilibration=200)
     assert r.diagnostics["initial_samples"].startswith("long_chains")
-    assert not r.diagnostics["reliable"]
-    assert np.isfinite(float(r.upper))
+    assert not r.diagnostics["reliable"] and any(
+        "approximate" in w for w in r.diagnostics["warnings"]
+    )
+    within(r, gt.row_transfer_log_z((6, 6), beta))
 
 
 def test_adaptive_schedule_equalises_increment_variance(small_ising):
