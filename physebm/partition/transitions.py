@@ -80,12 +80,14 @@ class BlackjaxTransition(Transition):
 
     init_fn: Callable = eqx.field(static=True, default=None)
     build_kernel_fn: Callable = eqx.field(static=True, default=None)
+    build_kernel_kwargs: tuple = eqx.field(static=True, default=())
 
     def init(self, position, logdensity_fn):
         return self.init_fn(position, logdensity_fn)
 
     def kernel(self, key, state, logdensity_fn, params):
-        return self.build_kernel_fn()(key, state, logdensity_fn, **params)
+        kernel = self.build_kernel_fn(**dict(self.build_kernel_kwargs))
+        return kernel(key, state, logdensity_fn, **params)
 
     def prepare(self, num_units: int):
         if "inverse_mass_matrix" in self.params and self.params["inverse_mass_matrix"] is None:
@@ -159,10 +161,22 @@ def hmc(
 
 
 def from_blackjax(
-    algorithm, *, num_steps: int = 1, target_acceptance: float | None = None, **params
+    algorithm,
+    *,
+    num_steps: int = 1,
+    target_acceptance: float | None = None,
+    build_kernel_kwargs: dict | None = None,
+    **params,
 ) -> BlackjaxTransition:
-    """Any blackjax-contract algorithm (a module with ``init`` and ``build_kernel``, e.g.
-    ``blackjax.mala`` or a ``samplers`` module) with its kernel keyword parameters."""
+    """Any blackjax-contract algorithm (a module with ``init(position, logdensity_fn)`` and
+    ``build_kernel(**build_kernel_kwargs)``, e.g. ``blackjax.mala`` or ``samplers.metropolis``
+    with ``build_kernel_kwargs={"domain": "bits"}``) with its kernel keyword ``params``.
+
+    Example:
+        >>> import samplers.metropolis
+        >>> kernel = from_blackjax(samplers.metropolis, build_kernel_kwargs={"domain": "spin"})
+        >>> ais(Ising((4, 4)), 0.4, key=key, kernel=kernel)
+    """
     if not (hasattr(algorithm, "init") and hasattr(algorithm, "build_kernel")):
         raise TypeError(
             "algorithm must provide init(position, logdensity_fn) and build_kernel() (the "
@@ -174,6 +188,7 @@ def from_blackjax(
         target_acceptance=_check_target(target_acceptance),
         init_fn=algorithm.init,
         build_kernel_fn=algorithm.build_kernel,
+        build_kernel_kwargs=tuple(sorted((build_kernel_kwargs or {}).items())),
     )
 
 

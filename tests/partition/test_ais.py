@@ -74,6 +74,18 @@ def test_ising_lattice_and_generic_flips(small_ising):
     within(g, exact)
 
 
+def test_samplers_metropolis_kernel(small_ising):
+    """A discrete kernel of the samplers package (log density at call time) as the transition."""
+    import samplers.metropolis
+
+    model, beta, exact = small_ising
+    kernel = transitions.from_blackjax(
+        samplers.metropolis, build_kernel_kwargs={"domain": "spin", "order": "systematic"}
+    )
+    r = ais(model, beta, key=KEY, num_temperatures=100, num_chains=256, kernel=kernel)
+    within(r, exact)
+
+
 def test_non_multilinear_models(small_bm, curie_weiss):
     for model, beta, exact in (small_bm, curie_weiss):
         r = ais(model, beta, key=KEY, num_temperatures=200, num_chains=256)
