@@ -21,6 +21,8 @@ from jax.scipy.special import logsumexp
 
 MIN_RELIABLE_ESS = 10.0
 """Below this effective sample size the delta-method stderr is not trusted (flagged)."""
+MAX_RELIABLE_PARETO_K = 0.7
+"""Above this Pareto k̂ of the weights' tail the variance is (nearly) infinite: flagged."""
 
 
 class EstimatorWarning(UserWarning):
@@ -72,6 +74,37 @@ def _weight_statistics(log_w) -> dict:
     }
 
 
+def pareto_k(log_w) -> float:
+    """Pareto k̂ of the upper tail of the weights (PSIS; Vehtari et al. 2024), via arviz.
+
+    k̂ < 0.5: finite variance, the CLT stderr is fine; 0.5–0.7: slow convergence; > 0.7: the
+    weights are so heavy-tailed that log Ẑ and its stderr are unreliable however large the ESS
+    looks. NaN when there are too few (< 20) valid weights.
+    """
+    lw = np.asarray(log_w, dtype=float)
+    lw = lw[np.isfinite(lw)]
+    if lw.size < 20 or np.ptp(lw) == 0:
+        return float("nan") if lw.size < 20 else 0.0
+    from arviz_stats.base.array import array_stats
+
+    levels, inverse = np.unique(lw, return_inverse=True)
+    if levels.size < lw.size and levels.size > 1:
+        # discrete models give tied weights, on which the generalised-Pareto fit fails:
+        # dequantise, spreading each level uniformly over half the gaps to its neighbours
+        # (fixed seed: the diagnostic is deterministic)
+        gaps = np.diff(levels)
+        below, above = np.r_[gaps[:1], gaps] / 2, np.r_[gaps, gaps[-1:]] / 2
+        r = np.random.default_rng(0).uniform(-1.0, 1.0, lw.size)
+        lw = lw + np.where(r < 0, r * below[inverse], r * above[inverse])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            _, k = array_stats.psislw(-(lw - lw.max()))  # arviz takes minus the log-weights
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+            return float("nan")  # e.g. a flat tail: no tail shape to estimate
+    return float(k)
+
+
 def reliability_warnings(stats: dict, num_samples: int, what: str = "weights") -> list[str]:
     """Human-readable warnings for an estimate whose stderr should not be trusted."""
     out = []
@@ -83,6 +116,13 @@ def reliability_warnings(stats: dict, num_samples: int, what: str = "weights") -
         out.append(
             f"effective sample size {ess:.3g} < {MIN_RELIABLE_ESS:g}: the {what} are dominated "
             "by a few samples and the stderr is unreliable (use more samples/temperatures)"
+        )
+    k = stats.get("pareto_k", float("nan"))
+    if np.isfinite(k) and k > MAX_RELIABLE_PARETO_K:
+        out.append(
+            f"Pareto k-hat {k:.2f} > {MAX_RELIABLE_PARETO_K}: the {what} are heavy-tailed, "
+            "log Z-hat is likely biased low and its stderr too small (use a better base or "
+            "more temperatures)"
         )
     return out
 

@@ -24,9 +24,11 @@ def log_z_from_log_weights(log_w, method: str = "importance", **extra) -> LogZ:
     """A :class:`LogZ` from i.i.d. unbiased log-weights (E[w] = Z), with ESS and warnings.
 
     ``lower`` is log Ẑ itself: E[log Ẑ] ≤ log Z (Jensen), a stochastic lower bound.
-    NaN/+∞ log-weights are dropped and counted (and a warning is raised).
+    NaN/+∞ log-weights are dropped and counted (and a warning is raised). The Pareto k̂ of the
+    weights' tail (``pareto_k``) and the ESS flag estimates whose stderr cannot be trusted.
     """
-    stats = _stats.weight_statistics(log_w)
+    stats = dict(_stats.weight_statistics(log_w))
+    stats["pareto_k"] = _stats.pareto_k(log_w)
     n = int(log_w.shape[0])
     warns = _stats.reliability_warnings(stats, n)
     _stats.emit(warns, stats)
@@ -66,7 +68,8 @@ def importance(model_or_gibbs, beta=None, *, key, num_samples: int = 10_000, bas
 
     Returns:
         :class:`LogZ` (method ``"importance"``) with ``lower`` = log Ẑ (stochastic lower bound)
-        and diagnostics ``ess``, ``log_weight_variance``, ``num_dropped``, ``warnings``.
+        and diagnostics ``ess``, ``pareto_k``, ``log_weight_variance``, ``num_dropped``,
+        ``warnings``.
     """
     target = resolve(model_or_gibbs, beta)
     base = default_base(target.energy) if base is None else check_base(base)

@@ -82,7 +82,11 @@ class RBMMarginalPath(eqx.Module):
 
 class LogDensityMove(eqx.Module):
     """``num_steps`` of a :class:`Transition` on each chain at f_t (re-initialised at each t),
-    then a population step-size update (for MALA/HMC) from the mean acceptance."""
+    then a population step-size update (for MALA/HMC) from the mean acceptance.
+
+    The adapted step size at t_k depends on the chains only through their mean acceptance at
+    t_{k−1} (a 1/N share each), so every T_k still leaves f_{t_k} invariant given it; with very
+    few chains prefer a fixed step (``target_acceptance=None``)."""
 
     transition: Transition
 

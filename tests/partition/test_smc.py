@@ -55,6 +55,13 @@ def test_fixed_schedule_and_discrete_model(small_ising):
     within(r, exact)
 
 
+def test_rbm_joint_state(small_rbm):
+    model, beta, exact = small_rbm
+    r = smc(model, beta, key=KEY, num_particles=256, num_replicas=16)
+    assert np.all(r.diagnostics["final_tempering_param"] == 1.0)
+    within(r, exact)
+
+
 def test_bad_inputs(gaussian):
     model, beta, _ = gaussian
     with pytest.raises(ValueError, match="target_ess"):
