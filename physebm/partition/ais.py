@@ -239,7 +239,7 @@ def ais(
 
     Returns:
         :class:`LogZ` (method ``"ais"``): ``log_z`` = log Ẑ with delta-method ``stderr``,
-        ``lower`` = log Ẑ (stochastic lower bound), diagnostics ``ess``,
+        ``lower`` = log Ẑ (stochastic lower bound), diagnostics ``ess``, ``pareto_k``,
         ``log_weight_variance``, ``mean_log_weight`` (E log w ≤ log Z), ``jensen_gap_estimate``
         (Var/2), ``acceptance_rate``, ``increment_variance`` per step, ``num_energy_evaluations``,
         ``final_samples``, ``warnings``.
