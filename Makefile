@@ -13,7 +13,7 @@ FIND_PYTHON := for c in $${PYTHON:-} python3.13 python3.12 python3 \
 	  $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { echo "$$c"; break; }; \
 	done
 
-.PHONY: demo test test-all lint format bench docs clean
+.PHONY: demo test test-all test-slow lint format bench docs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@py="$$($(FIND_PYTHON))"; \
@@ -35,6 +35,9 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m ""
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
