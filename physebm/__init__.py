@@ -6,6 +6,12 @@ explicit inverse temperature β.
 
 from physebm import models, objectives, partition
 from physebm.free_energy import free_energy, responsibilities, soft_min
+from physebm.free_energy_estimators import (
+    FreeEnergyEstimate,
+    importance_free_energy,
+    laplace_free_energy,
+    variational_free_energy,
+)
 from physebm.gibbs import Gibbs
 from physebm.numpyro_adapter import GibbsDistribution, gibbs_factor, sample_gibbs
 from physebm.partition.result import LogZ
@@ -20,6 +26,10 @@ __all__ = [
     "free_energy",
     "responsibilities",
     "soft_min",
+    "FreeEnergyEstimate",
+    "importance_free_energy",
+    "laplace_free_energy",
+    "variational_free_energy",
     "GibbsDistribution",
     "LogZ",
     "gibbs_factor",
