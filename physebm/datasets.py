@@ -27,6 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
 
+from samplers.base import check_count
+
 __all__ = [
     "DATASETS",
     "Dataset",
@@ -62,11 +64,7 @@ def _check_key(key) -> jax.Array:
 
 
 def _check_count(n, name: str = "num_samples", minimum: int = 1) -> int:
-    if isinstance(n, bool) or not isinstance(n, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(n).__name__}")
-    if n < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {n}")
-    return int(n)
+    return check_count(n, name, minimum)
 
 
 def _check_real(v, name: str, *, low: float = 0.0, high: float = math.inf, strict=False):

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import samplers
+from samplers.base import check_count  # noqa: F401  (re-exported: the one count check)
 
 __all__ = [
     "EmptyState",
@@ -118,15 +119,6 @@ def check_real(value, name: str, *, positive: bool = False, nonnegative: bool = 
         if nonnegative and arr < 0:
             raise ValueError(f"{name} must be >= 0, got {arr}")
     return jnp.asarray(value, dtype=jnp.result_type(float))
-
-
-def check_count(n, name: str, minimum: int = 1) -> int:
-    """A Python integer ≥ ``minimum`` (counts set shapes, so they are static)."""
-    if isinstance(n, bool) or not isinstance(n, int | np.integer):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {type(n).__name__}")
-    if n < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {n}")
-    return int(n)
 
 
 def check_choice(value, name: str, choices: tuple[str, ...]) -> str:

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from physebm.partition import _stats
 from physebm.partition._target import check_base, default_base, resolve
 from physebm.partition.result import LogZ
+from samplers.base import check_count
 
 __all__ = ["importance", "log_z_from_log_weights"]
 
@@ -103,9 +104,4 @@ def importance(model_or_gibbs, beta=None, *, key, num_samples: int = 10_000, bas
     return log_z_from_log_weights(log_w, "importance", num_energy_evaluations=num_samples)
 
 
-def _check_count(n, name: str, minimum: int = 1) -> int:
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {type(n).__name__}")
-    if n < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {n}")
-    return n
+_check_count = check_count  # one count check for the whole library (samplers.base)
