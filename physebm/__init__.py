@@ -5,18 +5,18 @@ explicit inverse temperature β.
 """
 
 from physebm import models, objectives, partition
-from physebm.free_energy import free_energy, responsibilities, soft_min
-from physebm.free_energy_estimators import (
+from physebm.free_energies.continuous import (
     FreeEnergyEstimate,
     importance_free_energy,
     laplace_free_energy,
     variational_free_energy,
 )
+from physebm.free_energies.discrete import free_energy, responsibilities, soft_min
 from physebm.gibbs import Gibbs
-from physebm.numpyro_adapter import GibbsDistribution, gibbs_factor, sample_gibbs
+from physebm.mcmc import SampleResult, sample
+from physebm.numpyro import GibbsDistribution, gibbs_factor, sample_gibbs
 from physebm.partition.result import LogZ
-from physebm.sampling import SampleResult, sample
-from physebm.thermodynamics import Thermodynamics, thermodynamics
+from physebm.thermo import Thermodynamics, thermodynamics, thermodynamics_from_log_z
 from physebm.training import FitResult, fit
 
 __version__ = "0.1.0"
@@ -40,6 +40,7 @@ __all__ = [
     "sample_gibbs",
     "Thermodynamics",
     "thermodynamics",
+    "thermodynamics_from_log_z",
     "objectives",
     "fit",
     "FitResult",

@@ -8,7 +8,7 @@ from physebm.partition.exact import exact
 from physebm.partition.importance import importance
 from physebm.partition.result import LogZ
 from physebm.partition.smc import smc
-from physebm.partition.thermodynamic import thermodynamic_integration
+from physebm.partition.ti import thermodynamic_integration
 from physebm.partition.variational import elbo, iwae, mean_field, tap
 
 __all__ = [

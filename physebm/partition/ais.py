@@ -278,7 +278,7 @@ def _forward_result(log_w, x, params, acc, var_inc, sched, path, move, desc) -> 
         num_energy_evaluations=_evaluations(path, move, _num_units(x), num_chains, k),
         warnings=tuple(extra_warnings),
     )
-    res.diagnostics["jensen_gap_estimate"] = 0.5 * res.diagnostics["log_weight_variance"]
+    res.info["jensen_gap_estimate"] = 0.5 * res.info["log_weight_variance"]
     return res
 
 

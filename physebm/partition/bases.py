@@ -11,10 +11,13 @@ Discrete samples are floats (±1.0 or 0.0/1.0) so that energies and gradients ap
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.optimize import minimize
 
 __all__ = [
     "Base",
@@ -26,6 +29,7 @@ __all__ = [
     "independent_bits",
     "independent_spins",
     "laplace",
+    "minimize_energy",
     "product",
     "rbm_base_rate",
     "uniform_bits",
@@ -225,8 +229,6 @@ def laplace(energy_fn, beta, x0, *, num_iterations: int = 200) -> GaussianBase:
     Raises:
         ValueError: the Hessian at the minimum is not positive definite.
     """
-    from physebm.free_energy_estimators import minimize_energy
-
     x0 = jnp.atleast_1d(jnp.asarray(x0, dtype=float))
     mode, hess = minimize_energy(energy_fn, x0, num_iterations=num_iterations)
     chol = jnp.linalg.cholesky(jnp.asarray(beta) * 0.5 * (hess + hess.T))
@@ -235,3 +237,18 @@ def laplace(energy_fn, beta, x0, *, num_iterations: int = 200) -> GaussianBase:
     inv = jax.scipy.linalg.solve_triangular(chol, jnp.eye(mode.shape[0]), lower=True)
     cov = inv.T @ inv
     return GaussianBase(mode, jnp.linalg.cholesky(0.5 * (cov + cov.T)))
+
+
+def minimize_energy(energy_fn: Callable, z0, *, num_iterations: int = 200):
+    """(z*, ∇²E(z*)) for ``energy_fn(z) -> scalar``: BFGS from ``z0``, then two Newton steps
+    where the Hessian is positive definite (exact for a quadratic E)."""
+    z0 = jnp.atleast_1d(jnp.asarray(z0, dtype=jnp.result_type(float)))
+    res = minimize(energy_fn, z0, method="BFGS", options={"maxiter": num_iterations, "gtol": 1e-9})
+    z = res.x
+    hess_fn, grad_fn = jax.hessian(energy_fn), jax.grad(energy_fn)
+    for _ in range(2):
+        chol = jnp.linalg.cholesky(hess_fn(z))  # NaN unless positive definite: then no step
+        step = jax.scipy.linalg.cho_solve((chol, True), grad_fn(z))
+        z = jnp.where(jnp.all(jnp.isfinite(step)), z - step, z)
+    hess = hess_fn(z)
+    return z, 0.5 * (hess + hess.T)

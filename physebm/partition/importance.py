@@ -14,7 +14,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from physebm.partition import _stats
+from physebm.partition import weights as _stats
 from physebm.partition._target import check_base, default_base, resolve
 from physebm.partition.result import LogZ
 from samplers.base import check_count

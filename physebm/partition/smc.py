@@ -24,13 +24,13 @@ import numpy as np
 from blackjax.smc import adaptive_tempered, resampling, tempered
 
 from physebm.partition import schedules as S
-from physebm.partition._stats import to_float_dict, weight_statistics
 from physebm.partition._target import check_base, default_base, num_units, resolve
 from physebm.partition.ais import default_transition
 from physebm.partition.importance import _check_count
 from physebm.partition.paths import GeometricPath
 from physebm.partition.result import LogZ
 from physebm.partition.transitions import Transition
+from physebm.partition.weights import to_float_dict, weight_statistics
 
 __all__ = ["smc"]
 

@@ -43,7 +43,7 @@ from numpyro.infer.util import log_density
 
 from physebm.gibbs import Gibbs
 from physebm.models import RBM, BoltzmannMachine, CurieWeiss, Ising
-from physebm.numpyro_adapter import sample_gibbs
+from physebm.numpyro import sample_gibbs
 from physebm.partition._target import exact_samples, resolve
 from physebm.partition.importance import _check_count
 from physebm.partition.result import LogZ

@@ -22,7 +22,7 @@ from physebm.partition import (
     schedules,
     transitions,
 )
-from physebm.partition._stats import EstimatorWarning
+from physebm.partition.weights import EstimatorWarning
 from physebm.partition.ais import default_transition
 from physebm.partition.bidirectional import disagreement_warning
 from physebm.partition.result import LogZ

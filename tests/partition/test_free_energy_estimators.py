@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from physebm.free_energy_estimators import (
+from physebm.free_energies.continuous import (
     importance_free_energy,
     laplace_free_energy,
     variational_free_energy,

@@ -9,7 +9,7 @@ from partition_testlib import within
 
 from physebm import Gibbs
 from physebm.partition import bases, importance
-from physebm.partition._stats import EstimatorWarning, weight_statistics
+from physebm.partition.weights import EstimatorWarning, weight_statistics
 from physebm.partition.importance import log_z_from_log_weights
 
 

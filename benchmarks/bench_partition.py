@@ -12,9 +12,9 @@ warm call (compiled; the first call's time, compilation included, is also shown)
 accuracy-per-compute ratio  max(|error|, stderr) × time  relative to the first row of the
 problem (the baseline; < 1 is better). Run:
 
-    python benchmarks/partition.py            # both problems (a few minutes on 2 CPU cores)
-    python benchmarks/partition.py --quick    # smaller settings, for a smoke run
-    python benchmarks/partition.py --calibration   # + z-scores over seeds of the headline AIS
+    python benchmarks/bench_partition.py            # both problems (a few minutes on 2 CPU cores)
+    python benchmarks/bench_partition.py --quick    # smaller settings, for a smoke run
+    python benchmarks/bench_partition.py --calibration   # + z-scores over seeds of the headline AIS
 """
 
 from __future__ import annotations

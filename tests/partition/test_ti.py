@@ -6,7 +6,7 @@ import pytest
 from partition_testlib import within
 
 from physebm.partition import thermodynamic_integration
-from physebm.partition.thermodynamic import trapezoid_weights
+from physebm.partition.ti import trapezoid_weights
 
 KEY = jax.random.key(7)
 

@@ -1,6 +1,6 @@
 """Sampler speed, all rows measured in one run, with ratios against baselines from the same run.
 
-    python benchmarks/samplers.py [--quick]
+    python benchmarks/bench_samplers.py [--quick]
 
 Rows:
 * 2-D Ising, L = 32 torus, 64 chains, 1000 sweeps, β = 0.3 and β_c: spin updates/s of

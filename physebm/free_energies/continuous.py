@@ -26,10 +26,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
-from jax.scipy.optimize import minimize
 
-from physebm.partition._stats import weight_statistics
-from physebm.partition.bases import GaussianBase
+from physebm.partition.bases import GaussianBase, minimize_energy
+from physebm.partition.weights import weight_statistics
 
 __all__ = [
     "FreeEnergyEstimate",
@@ -57,21 +56,6 @@ class FreeEnergyEstimate(eqx.Module):
     upper: Any
     method: str = eqx.field(static=True)
     diagnostics: dict
-
-
-def minimize_energy(energy_fn: Callable, z0, *, num_iterations: int = 200):
-    """(z*, ∇²E(z*)) for ``energy_fn(z) -> scalar``: BFGS from ``z0``, then two Newton steps
-    where the Hessian is positive definite (exact for a quadratic E)."""
-    z0 = jnp.atleast_1d(jnp.asarray(z0, dtype=jnp.result_type(float)))
-    res = minimize(energy_fn, z0, method="BFGS", options={"maxiter": num_iterations, "gtol": 1e-9})
-    z = res.x
-    hess_fn, grad_fn = jax.hessian(energy_fn), jax.grad(energy_fn)
-    for _ in range(2):
-        chol = jnp.linalg.cholesky(hess_fn(z))  # NaN unless positive definite: then no step
-        step = jax.scipy.linalg.cho_solve((chol, True), grad_fn(z))
-        z = jnp.where(jnp.all(jnp.isfinite(step)), z - step, z)
-    hess = hess_fn(z)
-    return z, 0.5 * (hess + hess.T)
 
 
 def _laplace_gaussian(energy_fn, x, beta, z0, num_iterations):

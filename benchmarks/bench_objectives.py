@@ -1,6 +1,6 @@
 """Training-objective speed, all rows measured in one run, ratios against a baseline of the run.
 
-    python benchmarks/objectives.py [--quick] [--float32]
+    python benchmarks/bench_objectives.py [--quick] [--float32]
 
 Setting: the MLP energy of ``physebm.models.neural`` (2 → 64 → 64 → 1, swish, fixed
 confinement), two-moons data, batch 256, Adam. A "step" is one optimizer update:
@@ -26,7 +26,7 @@ import os
 import sys
 import time
 
-# keep this folder off sys.path: benchmarks/samplers.py would shadow the samplers package
+# keep this folder off sys.path: benchmarks/bench_samplers.py would shadow the samplers package
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
