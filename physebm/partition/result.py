@@ -113,4 +113,3 @@ class LogZ(eqx.Module):
         if self.warnings:
             text += f", warnings={len(self.warnings)}"
         return text + ")"
-

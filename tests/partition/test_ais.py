@@ -22,10 +22,10 @@ from physebm.partition import (
     schedules,
     transitions,
 )
-from physebm.partition.weights import EstimatorWarning
 from physebm.partition.ais import default_transition
 from physebm.partition.bidirectional import disagreement_warning
 from physebm.partition.result import LogZ
+from physebm.partition.weights import EstimatorWarning
 
 KEY = jax.random.key(20240601)
 

@@ -9,8 +9,8 @@ from partition_testlib import within
 
 from physebm import Gibbs
 from physebm.partition import bases, importance
-from physebm.partition.weights import EstimatorWarning, weight_statistics
 from physebm.partition.importance import log_z_from_log_weights
+from physebm.partition.weights import EstimatorWarning, weight_statistics
 
 
 def test_gaussian_within_stderr_and_ess(gaussian):
