@@ -22,22 +22,16 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
-import sys
 import time
 
-# keep this folder off sys.path: benchmarks/bench_samplers.py would shadow the samplers package
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+import jax
+import jax.numpy as jnp
+import optax
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import optax  # noqa: E402
-
-import samplers  # noqa: E402
-from physebm import datasets  # noqa: E402
-from physebm import objectives as obj  # noqa: E402
-from physebm.models.neural import init_mlp_energy, mlp_energy  # noqa: E402
+import samplers
+from physebm import datasets
+from physebm import objectives as obj
+from physebm.models.neural import init_mlp_energy, mlp_energy
 
 BATCH = 256
 REPEATS = 5

@@ -21,18 +21,13 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-jax.config.update("jax_enable_x64", True)
-# run as a script, this folder comes first on sys.path and its samplers.py would shadow the
-# samplers package: drop it
-_HERE = pathlib.Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if pathlib.Path(p or ".").resolve() != _HERE]
+jax.config.update("jax_enable_x64", True)  # before physebm creates any array
 
 from physebm.models import BETA_C_2D, RBM, Ising  # noqa: E402
 from physebm.partition import (  # noqa: E402

@@ -16,19 +16,13 @@ Each timing is the best of ``REPEATS`` calls after one compiling call.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 
-# this file is named samplers.py: keep its folder off sys.path so `import samplers` is the package
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-
-import samplers  # noqa: E402
+import samplers
 
 REPEATS = 3
 BETA_C = 0.5 * float(np.log1p(np.sqrt(2.0)))
