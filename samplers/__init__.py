@@ -1,17 +1,39 @@
 """samplers: Markov kernels for negative sampling, annealing and equilibrium sampling.
 
-Every kernel follows the blackjax contract (``init``/``step`` bundled as a
-``SamplingAlgorithm``, plus a ``build_kernel()`` that takes the target at call time; the
-top-level constructors carry both as attributes, e.g. ``samplers.mala.build_kernel``). This
-package knows nothing about energies or models: it consumes log densities, local fields and
-conditional samplers. It never imports ``physebm``.
+One kernel contract, blackjax's, with kernels that are pytrees. A :class:`Kernel` (an equinox
+Module) is a Markov-kernel family whose target is given at call time:
 
-Continuous: :func:`ula` (and :func:`ula_from_energy`, :func:`ula_from_noise`,
-:func:`effective_beta`), :func:`mala`, :func:`hmc`, :func:`nuts`, :func:`window_adaptation`.
-Discrete: :func:`colored_gibbs`, :func:`ising_checkerboard`, :func:`block_gibbs`
-(:func:`bernoulli_rbm_conditionals`), :func:`metropolis`, :func:`colored_metropolis`,
-:func:`gibbs_with_gradients`. Composite: :func:`replica_exchange`; persistent chains
-(:func:`init_buffer`, :func:`advance`). Driver: :func:`run`.
+    state = kernel.init(position, logdensity_fn, rng_key=None)
+    state, info = kernel.step(key, state, logdensity_fn)     # info.acceptance_rate (scalar)
+    algorithm = kernel(logdensity_fn)   # blackjax SamplingAlgorithm: init(position, rng_key=None),
+                                        # step(key, state)
+    kernel.build_kernel()               # -> kernel(key, state, logdensity_fn) -> (state, info)
+
+So a Kernel IS a factory ``logdensity_fn -> SamplingAlgorithm``. Real-valued parameters (step
+sizes, mass matrices) are array leaves, so a jitted function taking a kernel as an argument
+compiles once for all their values; structural options (domain, colours, order, counts) are
+static. This package knows nothing about energies or models (log densities have β absorbed)
+and never imports ``physebm``.
+
+Kernels. Continuous: :class:`ULA`, :class:`MALA`, :class:`HMC`, :class:`NUTS` (blackjax's
+kernels). Any log density of ±1 spins / {0,1} bits: :class:`FlipMetropolis`,
+:class:`HeatBath`, :class:`GibbsWithGradients`. Structured targets (:mod:`samplers.targets`,
+callable log densities carrying structure): :class:`Checkerboard` on :class:`PeriodicIsing2D`,
+:class:`ColoredGibbs` and :class:`ColoredMetropolis` on :class:`PairwiseBinary`,
+:class:`BlockGibbs` on :class:`BernoulliRBM`. Composite: :class:`ReplicaExchange` (target
+``beta -> logdensity_fn``). Any blackjax algorithm: :class:`Blackjax` (an algorithm class and
+its parameters), :class:`FromFactory` (a factory such as
+``functools.partial(blackjax.mala, step_size=0.1)``); :func:`as_kernel` accepts either.
+Adaptation: :func:`adapt_step_size`, :func:`window_adaptation`. Colourings:
+:func:`greedy_coloring`, :func:`checkerboard_colors`.
+
+Constructors that bind a target (each returns a ``SamplingAlgorithm`` whose ``init`` takes
+``rng_key=None``): :func:`ula` (:func:`ula_from_energy`, :func:`ula_from_noise`,
+:func:`effective_beta`), :func:`mala`, :func:`hmc`, :func:`nuts`, :func:`metropolis`,
+:func:`gibbs_with_gradients`, :func:`ising_checkerboard`, and, from closures,
+:func:`colored_gibbs`, :func:`colored_metropolis` (a local-field function),
+:func:`block_gibbs` (:func:`bernoulli_rbm_conditionals`), :func:`replica_exchange`. Persistent
+chains: :func:`init_buffer`, :func:`advance`. Driver: :func:`run`, :func:`run_states`.
 """
 
 from samplers import gibbs as _gibbs
@@ -21,21 +43,34 @@ from samplers import lattice as _lattice
 from samplers import mala as _mala
 from samplers import metropolis as _metropolis
 from samplers import tempering as _tempering
+from samplers.adaptation import adapt_step_size, window_adaptation
 from samplers.base import SamplingAlgorithm
+from samplers.coloring import checkerboard_colors, greedy_coloring
+from samplers.flips import HeatBath, HeatBathInfo, HeatBathState
 from samplers.gibbs import (
+    BlockGibbs,
+    ColoredGibbs,
     bernoulli_rbm_conditionals,
     block_gibbs,
-    checkerboard_colors,
     colored_gibbs,
 )
-from samplers.hmc import HMC, NUTS, hmc, nuts, window_adaptation
-from samplers.langevin import effective_beta, ula, ula_from_energy, ula_from_noise
-from samplers.lattice import ising_checkerboard
-from samplers.mala import mala
-from samplers.metropolis import colored_metropolis, gibbs_with_gradients, metropolis
+from samplers.hmc import HMC, NUTS, hmc, nuts
+from samplers.kernel import Blackjax, FromFactory, Kernel, as_kernel
+from samplers.langevin import ULA, effective_beta, ula, ula_from_energy, ula_from_noise
+from samplers.lattice import Checkerboard, ising_checkerboard
+from samplers.mala import MALA, mala
+from samplers.metropolis import (
+    ColoredMetropolis,
+    FlipMetropolis,
+    GibbsWithGradients,
+    colored_metropolis,
+    gibbs_with_gradients,
+    metropolis,
+)
 from samplers.persistent import PersistentBuffer, advance, init_buffer
 from samplers.run import RunResult, run, run_states
-from samplers.tempering import replica_exchange
+from samplers.targets import BernoulliRBM, PairwiseBinary, PeriodicIsing2D
+from samplers.tempering import ReplicaExchange, replica_exchange
 
 
 def _attach(fn, init, build_kernel):
@@ -58,11 +93,31 @@ _attach(replica_exchange, _tempering._init, _tempering.build_kernel)
 
 __all__ = [
     "HMC",
+    "MALA",
     "NUTS",
+    "ULA",
+    "BernoulliRBM",
+    "Blackjax",
+    "BlockGibbs",
+    "Checkerboard",
+    "ColoredGibbs",
+    "ColoredMetropolis",
+    "FlipMetropolis",
+    "FromFactory",
+    "GibbsWithGradients",
+    "HeatBath",
+    "HeatBathInfo",
+    "HeatBathState",
+    "Kernel",
+    "PairwiseBinary",
+    "PeriodicIsing2D",
     "PersistentBuffer",
+    "ReplicaExchange",
     "RunResult",
     "SamplingAlgorithm",
+    "adapt_step_size",
     "advance",
+    "as_kernel",
     "bernoulli_rbm_conditionals",
     "block_gibbs",
     "checkerboard_colors",
@@ -70,6 +125,7 @@ __all__ = [
     "colored_metropolis",
     "effective_beta",
     "gibbs_with_gradients",
+    "greedy_coloring",
     "hmc",
     "init_buffer",
     "ising_checkerboard",

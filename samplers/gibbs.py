@@ -20,6 +20,11 @@ Bipartite block Gibbs
 
 Both kernels draw x_i = [logit + Logistic noise > 0], which equals Bernoulli(σ(logit)) exactly
 and never overflows for large |logit|.
+
+Kernels: :class:`ColoredGibbs` on a :class:`~samplers.targets.PairwiseBinary` target (β inside
+W and b, so β = 1 above) and :class:`BlockGibbs` on a :class:`~samplers.targets.BernoulliRBM`;
+:func:`colored_gibbs` and :func:`block_gibbs` take a local-field function or two conditional
+samplers instead and run the same low-level kernels.
 """
 
 from __future__ import annotations
@@ -27,15 +32,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from samplers.base import SamplingAlgorithm, check_beta, check_domain
+from samplers.coloring import check_colors, checkerboard_colors, freeze
+from samplers.kernel import Kernel
+from samplers.targets import BernoulliRBM, PairwiseBinary, bernoulli_from_logit, require_target
 
 __all__ = [
+    "BlockGibbs",
     "BlockGibbsState",
+    "ColoredGibbs",
     "GibbsInfo",
+    "bernoulli_from_logit",
     "bernoulli_rbm_conditionals",
     "block_gibbs",
     "build_block_kernel",
@@ -43,7 +55,10 @@ __all__ = [
     "checkerboard_colors",
     "colored_gibbs",
     "init",
+    "pairwise_target",
 ]
+
+HINT = "use HeatBath for an arbitrary log density"
 
 
 class BlockGibbsState(NamedTuple):
@@ -58,42 +73,14 @@ class GibbsInfo(NamedTuple):
     acceptance_rate: jax.Array
 
 
-def init(position) -> BlockGibbsState:
+def init(position, rng_key=None) -> BlockGibbsState:
     """Wrap a position (an array, or the pytree ``(v, h)`` for a bipartite model)."""
     return BlockGibbsState(jax.tree.map(jnp.asarray, position))
 
 
-def bernoulli_from_logit(key, logit, domain: str, dtype):
-    """x = +1/1 with probability σ(logit), else −1/0, drawn as [logit + Logistic > 0]."""
-    up = jnp.asarray(logit) + jax.random.logistic(key, jnp.shape(logit), jnp.result_type(logit)) > 0
-    if domain == "spin":
-        return jnp.where(up, 1, -1).astype(dtype)
-    return up.astype(dtype)
-
-
-def checkerboard_colors(shape) -> np.ndarray:
-    """Colour (Σ_d i_d) mod 2 of each site of a lattice: a proper 2-colouring of a square/cubic
-    lattice with free boundaries, or periodic boundaries when every side is even."""
-    shape = tuple(int(s) for s in shape)
-    if not shape or any(s < 1 for s in shape):
-        raise ValueError(f"shape must be a non-empty tuple of positive sides, got {shape}")
-    return (np.indices(shape).sum(axis=0) % 2).astype(np.int32)
-
-
-def _check_colors(colors) -> tuple[np.ndarray, int]:
-    colors = np.asarray(colors)
-    if not np.issubdtype(colors.dtype, np.integer) or colors.ndim < 1:
-        raise TypeError(f"colors must be an integer array with one colour per site, got {colors!r}")
-    if colors.min() < 0:
-        raise ValueError(f"colors must be integers 0..K-1, got min {colors.min()}")
-    num_colors = int(colors.max()) + 1
-    missing = set(range(num_colors)) - set(np.unique(colors).tolist())
-    if num_colors < 2 or missing:
-        raise ValueError(
-            f"colors must use every colour 0..K-1 with K >= 2, got K = {num_colors}, "
-            f"missing {sorted(missing)}"
-        )
-    return colors, num_colors
+def gibbs_info() -> GibbsInfo:
+    """``GibbsInfo(acceptance_rate=1)``."""
+    return GibbsInfo(jnp.ones((), dtype=jnp.result_type(float)))
 
 
 def build_colored_kernel(colors, domain: str = "spin"):
@@ -108,7 +95,7 @@ def build_colored_kernel(colors, domain: str = "spin"):
         ``kernel(key, state, local_field_fn, beta) -> (state, info)``, one sweep over all
         colours; ``local_field_fn(x) -> φ`` (same shape as x) may change between calls.
     """
-    colors, num_colors = _check_colors(colors)
+    colors, num_colors = check_colors(colors)
     domain = check_domain(domain)
     scale = 2.0 if domain == "spin" else 1.0
     masks = [colors == c for c in range(num_colors)]
@@ -123,7 +110,7 @@ def build_colored_kernel(colors, domain: str = "spin"):
             phi = local_field_fn(x)
             new = bernoulli_from_logit(k, scale * beta * phi, domain, x.dtype)
             x = jnp.where(mask, new, x)
-        return BlockGibbsState(x), GibbsInfo(jnp.ones((), dtype=jnp.result_type(float)))
+        return BlockGibbsState(x), gibbs_info()
 
     return kernel
 
@@ -154,6 +141,45 @@ def colored_gibbs(
     return SamplingAlgorithm(init, step)
 
 
+def pairwise_target(target, domain: str, kernel: str) -> PairwiseBinary:
+    """``target`` checked to be a PairwiseBinary in ``domain``.
+
+    Raises:
+        TypeError: ``target`` is not a :class:`~samplers.targets.PairwiseBinary`.
+        ValueError: its domain differs from ``domain``.
+    """
+    target = require_target(target, PairwiseBinary, kernel, HINT)
+    if target.domain != domain:
+        raise ValueError(f"{kernel} has domain {domain!r} but its target has {target.domain!r}")
+    return target
+
+
+class ColoredGibbs(Kernel):
+    """Colour-by-colour Gibbs sweep on a :class:`~samplers.targets.PairwiseBinary` target:
+    p(x_i = +1 | rest) = σ(2φ_i) (spins) or p(x_i = 1 | rest) = σ(φ_i) (bits), φ its local field.
+
+    Args:
+        colors: a proper colouring with the position's shape (colours 0..K−1, K ≥ 2), e.g.
+            :func:`~samplers.greedy_coloring` of W or :func:`checkerboard_colors`; static.
+        domain: ``"spin"`` or ``"bits"`` (must match the target's).
+    """
+
+    colors: tuple = eqx.field(static=True)
+    domain: str = eqx.field(static=True)
+
+    def __init__(self, colors, domain: str):
+        self.colors = freeze(check_colors(colors)[0])
+        self.domain = check_domain(domain)
+
+    def init(self, position, logdensity_fn, rng_key=None) -> BlockGibbsState:
+        return init(position)
+
+    def step(self, key, state, logdensity_fn):
+        target = pairwise_target(logdensity_fn, self.domain, "ColoredGibbs")
+        kernel = build_colored_kernel(np.asarray(self.colors), self.domain)
+        return kernel(key, state, target.local_field, 1.0)
+
+
 def build_block_kernel():
     """Bipartite block Gibbs kernel on positions ``(v, h)``.
 
@@ -168,7 +194,7 @@ def build_block_kernel():
         key_h, key_v = jax.random.split(key)
         h = sample_h_given_v_fn(key_h, v)
         v = sample_v_given_h_fn(key_v, h)
-        return BlockGibbsState((v, h)), GibbsInfo(jnp.ones((), dtype=jnp.result_type(float)))
+        return BlockGibbsState((v, h)), gibbs_info()
 
     return kernel
 
@@ -191,6 +217,20 @@ def block_gibbs(sample_h_given_v_fn: Callable, sample_v_given_h_fn: Callable) ->
         return kernel(key, state, sample_h_given_v_fn, sample_v_given_h_fn)
 
     return SamplingAlgorithm(init, step)
+
+
+class BlockGibbs(Kernel):
+    """Bipartite block Gibbs on a :class:`~samplers.targets.BernoulliRBM` target, positions
+    ``(v, h)`` of bits: h ~ p(h | v) = σ(c + vᵀW), then v ~ p(v | h) = σ(b + Wh) (one step)."""
+
+    def init(self, position, logdensity_fn, rng_key=None) -> BlockGibbsState:
+        v, h = position
+        return init((v, h))
+
+    def step(self, key, state, logdensity_fn):
+        target = require_target(logdensity_fn, BernoulliRBM, "BlockGibbs", HINT)
+        kernel = build_block_kernel()
+        return kernel(key, state, target.sample_h_given_v, target.sample_v_given_h)
 
 
 def bernoulli_rbm_conditionals(W, b, c, beta) -> tuple[Callable, Callable]:

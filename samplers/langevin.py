@@ -29,8 +29,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from samplers.base import SamplingAlgorithm, check_beta, check_positive
+from samplers.kernel import Kernel, check_logdensity
 
 __all__ = [
+    "ULA",
     "LangevinInfo",
     "LangevinState",
     "NoisyLangevin",
@@ -93,6 +95,26 @@ def build_kernel():
     return kernel
 
 
+class ULA(Kernel):
+    """ULA kernel in log-density form, x' = x + ε ∇log p(x) + √(2ε) ξ, ε = ``step_size`` > 0.
+
+    Example:
+        >>> alg = ULA(0.05)(lambda x: -0.5 * jnp.sum(x**2))
+        >>> state, info = alg.step(key, alg.init(jnp.zeros(2)))
+    """
+
+    step_size: jax.Array
+
+    def __init__(self, step_size):
+        self.step_size = check_positive(step_size, "step_size")
+
+    def init(self, position, logdensity_fn, rng_key=None) -> LangevinState:
+        return init(position, logdensity_fn)
+
+    def step(self, key, state, logdensity_fn):
+        return build_kernel()(key, state, logdensity_fn, self.step_size)
+
+
 def ula(logdensity_fn: Callable, step_size) -> SamplingAlgorithm:
     """ULA on a log density: x' = x + ε ∇log p(x) + √(2ε) ξ with ε = ``step_size``.
 
@@ -100,20 +122,11 @@ def ula(logdensity_fn: Callable, step_size) -> SamplingAlgorithm:
         logdensity_fn: ``x -> log p(x)`` up to a constant (for an energy: ``−β E(x)``).
         step_size: ε > 0 (for log p = −βE this is η/β, η the energy-form step).
 
-    Example:
-        >>> alg = ula(lambda x: -0.5 * jnp.sum(x**2), step_size=0.05)
-        >>> state, info = alg.step(key, alg.init(jnp.zeros(2)))
+    Returns:
+        ``ULA(step_size)(logdensity_fn)``.
     """
-    step_size = check_positive(step_size, "step_size")
-    kernel = build_kernel()
-
-    def init_fn(position, rng_key=None):
-        return init(position, logdensity_fn)
-
-    def step(key, state):
-        return kernel(key, state, logdensity_fn, step_size)
-
-    return SamplingAlgorithm(init_fn, step)
+    check_logdensity(logdensity_fn)
+    return ULA(step_size)(logdensity_fn)
 
 
 def ula_from_energy(energy_fn: Callable, beta, step_size) -> SamplingAlgorithm:

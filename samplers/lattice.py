@@ -15,6 +15,9 @@ and no floating-point work is done per site.
 Layout: the state keeps the two colours as compact ``int8`` half-lattices of shape (M, N/2)
 (``black[i, k] = s[i, 2k + i mod 2]``, ``white[i, k] = s[i, 2k + 1 − i mod 2]``), so each
 half-sweep updates only the active colour. ``state.position`` rebuilds the (M, N) lattice.
+
+:class:`Checkerboard` is this kernel on a :class:`~samplers.targets.PeriodicIsing2D` target
+(coupling = βJ, field = βh, so it runs with β = 1); :func:`ising_checkerboard` binds one.
 """
 
 from __future__ import annotations
@@ -26,9 +29,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from samplers.base import SamplingAlgorithm, check_beta
-from samplers.gibbs import GibbsInfo
+from samplers.gibbs import gibbs_info
+from samplers.kernel import Kernel
+from samplers.targets import PeriodicIsing2D, require_target
 
-__all__ = ["IsingLatticeState", "build_kernel", "init", "ising_checkerboard", "pack", "unpack"]
+__all__ = [
+    "Checkerboard",
+    "IsingLatticeState",
+    "build_kernel",
+    "init",
+    "ising_checkerboard",
+    "pack",
+    "unpack",
+]
 
 
 class IsingLatticeState(NamedTuple):
@@ -73,7 +86,7 @@ def unpack(black, white) -> jax.Array:
     return pairs.reshape(*black.shape[:-1], 2 * half)
 
 
-def init(position) -> IsingLatticeState:
+def init(position, rng_key=None) -> IsingLatticeState:
     """Pack an (M, N) lattice of ±1 spins (any dtype; entries > 0 read as +1)."""
     return IsingLatticeState(*pack(position))
 
@@ -117,9 +130,27 @@ def build_kernel():
         key_b, key_w = jax.random.split(key)
         black = _half_sweep(key_b, state.white, thr, even)
         white = _half_sweep(key_w, black, thr, ~even)
-        return IsingLatticeState(black, white), GibbsInfo(jnp.ones((), jnp.result_type(float)))
+        return IsingLatticeState(black, white), gibbs_info()
 
     return kernel
+
+
+class Checkerboard(Kernel):
+    """One checkerboard heat-bath sweep (black then white) of a
+    :class:`~samplers.targets.PeriodicIsing2D` target with even sides: p_k = σ(2(coupling·k +
+    field)), k the neighbour sum. The state is the packed ``int8`` :class:`IsingLatticeState`."""
+
+    def init(self, position, logdensity_fn, rng_key=None) -> IsingLatticeState:
+        return init(position)
+
+    def step(self, key, state, logdensity_fn):
+        target = require_target(
+            logdensity_fn,
+            PeriodicIsing2D,
+            "Checkerboard",
+            "use HeatBath or FlipMetropolis for an arbitrary log density",
+        )
+        return build_kernel()(key, state, 1.0, target.coupling, target.field)
 
 
 def ising_checkerboard(beta, J=1.0, h=0.0) -> SamplingAlgorithm:
@@ -131,16 +162,12 @@ def ising_checkerboard(beta, J=1.0, h=0.0) -> SamplingAlgorithm:
         h: external field (scalar).
 
     Returns:
-        A ``SamplingAlgorithm``; ``init`` takes an (M, N) lattice of ±1 spins, one ``step`` is
-        one sweep of all M·N spins, and ``state.position`` is the ``int8`` lattice.
+        ``Checkerboard()(PeriodicIsing2D(β J, β h))``; ``init`` takes an (M, N) lattice of ±1
+        spins, one ``step`` is one sweep of all M·N spins, and ``state.position`` is the
+        ``int8`` lattice.
     """
     beta = check_beta(beta)
     J, h = jnp.asarray(J, jnp.result_type(float)), jnp.asarray(h, jnp.result_type(float))
     if J.shape != () or h.shape != ():
         raise ValueError(f"J and h must be scalars, got shapes {J.shape} and {h.shape}")
-    kernel = build_kernel()
-
-    def step(key, state):
-        return kernel(key, state, beta, J, h)
-
-    return SamplingAlgorithm(init, step)
+    return Checkerboard()(PeriodicIsing2D(beta * J, beta * h))

@@ -19,6 +19,10 @@ Gibbs with gradients (Grathwohl et al. 2021)
     estimate of the change from flipping unit i is d̃_i = (x'_i − x_i) ∂_i f(x). Choose i with
     q(i | x) = softmax(d̃(x)/2)_i, flip it, and accept with
     min(1, exp(f(x') − f(x)) q(i | x') / q(i | x)) — exact Metropolis–Hastings for any f.
+
+Kernels: :class:`FlipMetropolis` and :class:`GibbsWithGradients` (any log density),
+:class:`ColoredMetropolis` (a :class:`~samplers.targets.PairwiseBinary` target, β = 1 above);
+:func:`metropolis`, :func:`gibbs_with_gradients` and :func:`colored_metropolis` bind a target.
 """
 
 from __future__ import annotations
@@ -26,16 +30,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from samplers.base import SamplingAlgorithm, check_beta, check_count, check_domain, flip
-from samplers.gibbs import _check_colors
+from samplers.coloring import check_colors, freeze
 from samplers.gibbs import init as _gibbs_init
+from samplers.gibbs import pairwise_target
+from samplers.kernel import Kernel, check_logdensity
 
 __all__ = [
+    "ColoredMetropolis",
     "FlipInfo",
+    "FlipMetropolis",
     "FlipState",
+    "GibbsWithGradients",
     "build_colored_kernel",
     "build_gwg_kernel",
     "build_kernel",
@@ -62,6 +73,7 @@ class FlipInfo(NamedTuple):
 
 
 def init(position, logdensity_fn: Callable) -> FlipState:
+    """Position as an array, with log p(position)."""
     position = jnp.asarray(position)
     return FlipState(position, jnp.asarray(logdensity_fn(position)))
 
@@ -120,24 +132,40 @@ def build_kernel(domain: str = "spin", num_flips: int | None = None, order: str 
     return kernel
 
 
+class FlipMetropolis(Kernel):
+    """Single-site flip Metropolis on any log density of ±1 spins or {0,1} bits.
+
+    Args:
+        domain: ``"spin"`` or ``"bits"``.
+        num_flips: proposals per step (default: the number of units, one sweep); static.
+        order: ``"random"`` sites or ``"systematic"`` (0, 1, ..., n−1, repeated); static.
+    """
+
+    domain: str = eqx.field(static=True)
+    num_flips: int | None = eqx.field(static=True)
+    order: str = eqx.field(static=True)
+
+    def __init__(self, domain: str, num_flips: int | None = None, order: str = "random"):
+        self.domain = check_domain(domain)
+        self.num_flips = None if num_flips is None else check_count(num_flips, "num_flips")
+        self.order = _check_order(order)
+
+    def init(self, position, logdensity_fn, rng_key=None) -> FlipState:
+        return init(position, logdensity_fn)
+
+    def step(self, key, state, logdensity_fn):
+        return build_kernel(self.domain, self.num_flips, self.order)(key, state, logdensity_fn)
+
+
 def metropolis(
     logdensity_fn: Callable,
     domain: str = "spin",
     num_flips: int | None = None,
     order: str = "random",
 ) -> SamplingAlgorithm:
-    """Single-site flip Metropolis sampler of ``logdensity_fn`` (see :func:`build_kernel`)."""
-    if not callable(logdensity_fn):
-        raise TypeError("logdensity_fn must be callable x -> log p(x)")
-    kernel = build_kernel(domain, num_flips, order)
-
-    def init_fn(position, rng_key=None):
-        return init(position, logdensity_fn)
-
-    def step(key, state):
-        return kernel(key, state, logdensity_fn)
-
-    return SamplingAlgorithm(init_fn, step)
+    """Single-site flip Metropolis sampler: ``FlipMetropolis(domain, num_flips, order)(ld)``."""
+    check_logdensity(logdensity_fn)
+    return FlipMetropolis(domain, num_flips, order)(logdensity_fn)
 
 
 def build_colored_kernel(colors, domain: str = "spin", order: str = "systematic"):
@@ -147,7 +175,7 @@ def build_colored_kernel(colors, domain: str = "spin", order: str = "systematic"
         ``kernel(key, state, local_field_fn, beta) -> (state, info)`` on a
         :class:`~samplers.gibbs.BlockGibbsState`.
     """
-    colors, num_colors = _check_colors(colors)
+    colors, num_colors = check_colors(colors)
     domain = check_domain(domain)
     order = _check_order(order)
     masks = jnp.asarray([colors == c for c in range(num_colors)])
@@ -203,6 +231,34 @@ def colored_metropolis(
     return SamplingAlgorithm(_gibbs_init, step)
 
 
+class ColoredMetropolis(Kernel):
+    """Colour-blocked Metropolis on a :class:`~samplers.targets.PairwiseBinary` target
+    (module docstring, β = 1): flips of one colour proposed and accepted together.
+
+    Args:
+        colors: a proper colouring with the position's shape (K ≥ 2 colours); static.
+        domain: ``"spin"`` or ``"bits"`` (must match the target's).
+        order: ``"systematic"`` (all colours per step) or ``"random"`` (one random colour).
+    """
+
+    colors: tuple = eqx.field(static=True)
+    domain: str = eqx.field(static=True)
+    order: str = eqx.field(static=True)
+
+    def __init__(self, colors, domain: str, order: str = "systematic"):
+        self.colors = freeze(check_colors(colors)[0])
+        self.domain = check_domain(domain)
+        self.order = _check_order(order)
+
+    def init(self, position, logdensity_fn, rng_key=None):
+        return _gibbs_init(position)
+
+    def step(self, key, state, logdensity_fn):
+        target = pairwise_target(logdensity_fn, self.domain, "ColoredMetropolis")
+        kernel = build_colored_kernel(np.asarray(self.colors), self.domain, self.order)
+        return kernel(key, state, target.local_field, 1.0)
+
+
 class GWGState(NamedTuple):
     """Position with log density f and the flip-gain estimates d̃ (for q(i | x))."""
 
@@ -239,21 +295,28 @@ def build_gwg_kernel(domain: str = "spin"):
     return kernel
 
 
+class GibbsWithGradients(Kernel):
+    """Gibbs with gradients (module docstring) on a differentiable log density of ±1 spins or
+    {0,1} bits (``domain``); positions are kept as floats. One step is one informed flip."""
+
+    domain: str = eqx.field(static=True)
+
+    def __init__(self, domain: str):
+        self.domain = check_domain(domain)
+
+    def init(self, position, logdensity_fn, rng_key=None) -> GWGState:
+        return _gwg_init(position, logdensity_fn, self.domain)
+
+    def step(self, key, state, logdensity_fn):
+        return build_gwg_kernel(self.domain)(key, state, logdensity_fn)
+
+
 def gibbs_with_gradients(logdensity_fn: Callable, domain: str = "spin") -> SamplingAlgorithm:
-    """Gibbs with gradients (Grathwohl et al. 2021) for a differentiable discrete log density.
+    """Gibbs with gradients (Grathwohl et al. 2021) for a differentiable discrete log density:
+    ``GibbsWithGradients(domain)(logdensity_fn)``.
 
     ``logdensity_fn`` must accept float arrays (the relaxation used for ∇f); positions are kept
     as floats with values in {−1, +1} or {0, 1}. One step is one (informed) flip proposal.
     """
-    if not callable(logdensity_fn):
-        raise TypeError("logdensity_fn must be callable x -> log p(x)")
-    domain = check_domain(domain)
-    kernel = build_gwg_kernel(domain)
-
-    def init_fn(position, rng_key=None):
-        return _gwg_init(position, logdensity_fn, domain)
-
-    def step(key, state):
-        return kernel(key, state, logdensity_fn)
-
-    return SamplingAlgorithm(init_fn, step)
+    check_logdensity(logdensity_fn)
+    return GibbsWithGradients(domain)(logdensity_fn)

@@ -13,6 +13,10 @@ as a function of β, ``logdensity_at_beta_fn(beta) -> (x -> log p_β(x))`` (e.g.
 ``lambda beta: lambda x: -beta * E(x)``), and the inner kernel as a factory
 ``inner_fn(beta) -> SamplingAlgorithm``; both may close over traced parameters. After a swap
 every replica's inner state is re-initialised at its own β (cached log densities go stale).
+
+:class:`ReplicaExchange` is the same kernel as a :class:`~samplers.Kernel`: an inner Kernel and
+the ladder ``betas`` (an array leaf), with the tempered family ``beta -> logdensity_fn`` as its
+target (the inner kernel at β_k targets ``family(β_k)``).
 """
 
 from __future__ import annotations
@@ -24,8 +28,15 @@ import jax
 import jax.numpy as jnp
 
 from samplers.base import SamplingAlgorithm, check_beta_ladder
+from samplers.kernel import Kernel
 
-__all__ = ["ReplicaExchangeInfo", "ReplicaExchangeState", "build_kernel", "replica_exchange"]
+__all__ = [
+    "ReplicaExchange",
+    "ReplicaExchangeInfo",
+    "ReplicaExchangeState",
+    "build_kernel",
+    "replica_exchange",
+]
 
 
 class ReplicaExchangeState(NamedTuple):
@@ -46,6 +57,7 @@ class ReplicaExchangeInfo(NamedTuple):
     ``swap_acceptance[k]`` is min(1, α_k) where pair (k, k+1) was attempted and 0 elsewhere;
     the swap acceptance rate of a pair is the mean of ``swap_acceptance`` over the steps where
     ``swap_attempted`` is True (twice its mean over all steps for K ≥ 3).
+    ``acceptance_rate`` is the mean of min(1, α_k) over the pairs attempted in this step.
     """
 
     swap_acceptance: jax.Array
@@ -54,6 +66,11 @@ class ReplicaExchangeInfo(NamedTuple):
     inner: Any
 
     summary_fields = ("swap_acceptance", "swap_attempted", "is_swapped")
+
+    @property
+    def acceptance_rate(self) -> jax.Array:
+        attempted = jnp.sum(self.swap_attempted)
+        return jnp.sum(self.swap_acceptance) / jnp.maximum(attempted, 1)
 
 
 def _init(position, inner_fn, betas):
@@ -103,6 +120,15 @@ def build_kernel():
     return kernel
 
 
+def _check_leading_axis(position, num_replicas: int):
+    lead = {jnp.shape(a)[0] if jnp.ndim(a) else None for a in jax.tree.leaves(position)}
+    if lead != {num_replicas}:
+        raise ValueError(
+            f"position must have a leading replica axis of size {num_replicas} (one per "
+            f"beta), got leading sizes {lead}"
+        )
+
+
 def replica_exchange(
     logdensity_at_beta_fn: Callable, betas, inner_fn: Callable
 ) -> SamplingAlgorithm:
@@ -130,15 +156,48 @@ def replica_exchange(
     kernel = build_kernel()
 
     def init_fn(position, rng_key=None):
-        lead = {jnp.shape(a)[0] if jnp.ndim(a) else None for a in jax.tree.leaves(position)}
-        if lead != {betas.shape[0]}:
-            raise ValueError(
-                f"position must have a leading replica axis of size {betas.shape[0]} (one per "
-                f"beta), got leading sizes {lead}"
-            )
+        _check_leading_axis(position, betas.shape[0])
         return _init(position, inner_fn, betas)
 
     def step(key, state):
         return kernel(key, state, logdensity_at_beta_fn, betas, inner_fn)
 
     return SamplingAlgorithm(init_fn, step)
+
+
+class ReplicaExchange(Kernel):
+    """Parallel tempering (module docstring) with an inner :class:`~samplers.Kernel` at every
+    rung of ``betas``; the target is the family ``beta -> logdensity_fn`` (e.g.
+    ``lambda beta: lambda x: -beta * E(x)``, or ``lambda beta: PairwiseBinary(beta * W, ...)``).
+
+    Args:
+        inner: the kernel run at each β (the same parameters at every rung).
+        betas: (K,) strictly increasing positive inverse temperatures, K ≥ 2 (array leaf).
+
+    Example:
+        >>> pt = ReplicaExchange(samplers.MALA(0.05), jnp.geomspace(0.05, 1.0, 6))
+        >>> alg = pt(lambda beta: lambda x: -beta * energy(x))
+        >>> state = alg.init(jnp.zeros((6, 1)))
+    """
+
+    inner: Kernel
+    betas: jax.Array
+
+    def __init__(self, inner: Kernel, betas):
+        if not isinstance(inner, Kernel):
+            raise TypeError(
+                f"inner must be a samplers Kernel (e.g. samplers.MALA(0.1)), got "
+                f"{type(inner).__name__}"
+            )
+        self.inner, self.betas = inner, check_beta_ladder(betas)
+
+    def _inner_fn(self, logdensity_at_beta_fn):
+        return lambda beta: self.inner(logdensity_at_beta_fn(beta))
+
+    def init(self, position, logdensity_fn, rng_key=None) -> ReplicaExchangeState:
+        _check_leading_axis(position, self.betas.shape[0])
+        return _init(position, self._inner_fn(logdensity_fn), self.betas)
+
+    def step(self, key, state, logdensity_fn):
+        inner_fn = self._inner_fn(logdensity_fn)
+        return build_kernel()(key, state, logdensity_fn, self.betas, inner_fn)
