@@ -24,12 +24,15 @@ combined by BAR give the bidirectional (BDMC) estimate.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from physebm.models import RBM, BoltzmannMachine, CurieWeiss, Ising
+from physebm.partition import assemble
 from physebm.partition import bases as B
 from physebm.partition import schedules as S
 from physebm.partition import transitions as T
@@ -41,7 +44,7 @@ from physebm.partition._target import (
     num_units,
     resolve,
 )
-from physebm.partition.importance import _check_count, log_z_from_log_weights
+from physebm.partition.importance import log_z_from_log_weights
 from physebm.partition.paths import (
     GeometricPath,
     IsingLatticeMove,
@@ -51,8 +54,18 @@ from physebm.partition.paths import (
     ising_lattice_available,
 )
 from physebm.partition.result import LogZ
+from samplers.base import check_count as _check_count
 
-__all__ = ["adaptive_schedule", "ais", "anneal", "build_path", "default_transition", "reverse_ais"]
+__all__ = [
+    "AISInfo",
+    "adaptive_schedule",
+    "ais",
+    "ais_core",
+    "anneal",
+    "build_path",
+    "default_transition",
+    "reverse_ais",
+]
 
 
 MIN_SCHEDULE_BUCKET = 1024
@@ -213,6 +226,35 @@ def _evaluations(path, move, num_units, num_chains, k) -> int:
     return int(num_chains * k * per_step)
 
 
+def ais_core(key, path, move, params, schedule, num_chains: int):
+    """The pure core of AIS: ``num_chains`` draws from the path's base, annealed along
+    ``schedule`` (jit/vmap-able over ``key`` and over β inside ``path``).
+
+    Returns:
+        ``(log_w (N,), AISInfo)``.
+    """
+    k_init, k_run = jax.random.split(key)
+    x0 = sample_base(path, k_init, num_chains)
+    x, log_w, params, acc, var_inc = anneal(path, move, params, schedule, x0, k_run)
+    return log_w, AISInfo(x, params, acc, var_inc)
+
+
+class AISInfo(NamedTuple):
+    """What the AIS core returns beside the log-weights.
+
+    Attributes:
+        final_samples: the chains' last states (leading axis N).
+        final_params: the transition's parameters after adaptation.
+        acceptance_rate: (K,) mean acceptance of the moves at each temperature.
+        increment_variance: (K,) variance across chains of each log-weight increment.
+    """
+
+    final_samples: Any
+    final_params: dict
+    acceptance_rate: jax.Array
+    increment_variance: jax.Array
+
+
 def ais(
     model_or_gibbs,
     beta=None,
@@ -226,6 +268,10 @@ def ais(
     num_steps: int = 1,
 ) -> LogZ:
     """log Z(β) by annealed importance sampling.
+
+    Jittable and vmappable over ``key`` and ``beta`` (e.g. ``jax.vmap(lambda k: ais(model,
+    beta, key=k).log_z)(keys)``): the run is :func:`ais_core`, the result assembly
+    :mod:`physebm.partition.assemble`.
 
     Args:
         model_or_gibbs: a physebm model, a :class:`~physebm.Gibbs` or an energy callable.
@@ -241,28 +287,27 @@ def ais(
         num_steps: transitions per temperature.
 
     Returns:
-        :class:`LogZ` (method ``"ais"``): ``log_z`` = log Ẑ with delta-method ``stderr``,
-        ``lower`` = log Ẑ (stochastic lower bound), diagnostics ``ess``, ``pareto_k``,
-        ``log_weight_variance``, ``mean_log_weight`` (E log w ≤ log Z), ``jensen_gap_estimate``
-        (Var/2), ``acceptance_rate``, ``increment_variance`` per step, ``num_energy_evaluations``,
-        ``final_samples``, ``warnings``.
+        :class:`LogZ` (method ``"ais"``): ``log_z`` = log Ẑ = log mean(w) with the
+        delta-method stderr floored by its log-normal value (``info["stderr_delta"]``,
+        ``info["stderr_lognormal"]``), ``lower`` = log Ẑ (stochastic lower bound); info
+        ``ess``, ``pareto_k``, ``log_weight_variance``, ``mean_log_weight`` (E log w ≤ log Z),
+        ``jensen_gap_estimate`` (Var/2), ``acceptance_rate``, ``increment_variance`` per step,
+        ``num_energy_evaluations``, ``final_samples``.
     """
     path, move, params, desc = build_path(
         model_or_gibbs, beta, kernel=kernel, base=base, num_steps=num_steps
     )
     num_chains = _check_count(num_chains, "num_chains", 2)
     sched = _schedule(schedule, num_temperatures)
-    k_init, k_run = jax.random.split(key)
-    x0 = sample_base(path, k_init, num_chains)
-    x, log_w, params, acc, var_inc = anneal(path, move, params, sched, x0, k_run)
-    return _forward_result(log_w, x, params, acc, var_inc, sched, path, move, desc)
+    log_w, info = ais_core(key, path, move, params, sched, num_chains)
+    return _forward_result(log_w, info, sched, path, move, desc)
 
 
-def _forward_result(log_w, x, params, acc, var_inc, sched, path, move, desc) -> LogZ:
+def _forward_result(log_w, info: AISInfo, sched, path, move, desc) -> LogZ:
     num_chains, k = log_w.shape[0], sched.shape[0] - 1
-    extra_warnings = []
+    notes = []
     if num_chains < 8:
-        extra_warnings.append(f"only {num_chains} chains: the stderr itself is very uncertain")
+        notes.append(f"only {num_chains} chains: the stderr itself is very uncertain")
     res = log_z_from_log_weights(
         log_w,
         "ais",
@@ -270,13 +315,16 @@ def _forward_result(log_w, x, params, acc, var_inc, sched, path, move, desc) -> 
         num_chains=num_chains,
         num_temperatures=k,
         transition=desc,
-        acceptance_rate=float(jnp.mean(acc)),
-        increment_variance=var_inc,
+        acceptance_rate=jnp.mean(info.acceptance_rate),
+        increment_variance=info.increment_variance,
         schedule=sched,
-        final_samples=x,
-        final_params=params,
-        num_energy_evaluations=_evaluations(path, move, _num_units(x), num_chains, k),
-        warnings=tuple(extra_warnings),
+        final_samples=info.final_samples,
+        final_params=info.final_params,
+        num_energy_evaluations=_evaluations(
+            path, move, _num_units(info.final_samples), num_chains, k
+        ),
+        stderr_source="delta method, floored by the log-normal value",
+        warnings=tuple(notes),
     )
     res.info["jensen_gap_estimate"] = 0.5 * res.info["log_weight_variance"]
     return res
@@ -348,29 +396,33 @@ def reverse_ais(
     )
     num_chains = jax.tree.leaves(x_start)[0].shape[0]
     x, log_w_rev, params, acc, var_inc = anneal(path, move, params, sched[::-1], x_start, k_run)
-    inner = log_z_from_log_weights(log_w_rev, "reverse_ais", lognormal_floor=True)
-    d = dict(inner.diagnostics)
-    log_z = -inner.log_z
-    d.update(
+    k = sched.shape[0] - 1
+    inner = log_z_from_log_weights(
+        log_w_rev,
+        "reverse_ais",
+        lognormal_floor=True,
         initial_samples=how,
         num_chains=num_chains,
-        num_temperatures=sched.shape[0] - 1,
+        num_temperatures=k,
         transition=desc,
-        acceptance_rate=float(jnp.mean(acc)),
+        acceptance_rate=jnp.mean(acc),
         increment_variance=var_inc[::-1],
         schedule=sched,
-        num_energy_evaluations=_evaluations(
-            path, move, _num_units(x), num_chains, sched.shape[0] - 1
-        ),
-        jensen_gap_estimate=0.5 * d["log_weight_variance"],
+        num_energy_evaluations=_evaluations(path, move, _num_units(x), num_chains, k),
+        stderr_source="delta method on the reverse weights, floored by the log-normal value",
     )
+    inner.info["jensen_gap_estimate"] = 0.5 * inner.info["log_weight_variance"]
+    log_z = -inner.log_z
+    res = inner.replace(log_z=log_z, lower=-jnp.inf, upper=log_z)
     if not how.startswith(("exact", "user")):
-        d["warnings"] = d["warnings"] + (
-            "reverse AIS started from approximate (long-chain) samples: the upper bound is "
-            "only approximate",
+        res = assemble.with_notes(
+            res,
+            (
+                "reverse AIS started from approximate (long-chain) samples: the upper bound is "
+                "only approximate",
+            ),
         )
-        d["reliable"] = False
-    return LogZ(log_z=log_z, stderr=inner.stderr, upper=log_z, method="reverse_ais", diagnostics=d)
+    return res
 
 
 def adaptive_schedule(

@@ -143,12 +143,12 @@ def _shape(shape) -> tuple[int, ...]:
 
 def uniform_spins(shape) -> IndependentSpins:
     """Uniform distribution over ±1 spins of ``shape``: log q = −n log 2."""
-    return IndependentSpins(jnp.zeros(_shape(shape)))
+    return IndependentSpins(np.zeros(_shape(shape), jnp.result_type(float)))
 
 
 def uniform_bits(shape) -> IndependentBits:
     """Uniform distribution over {0, 1} bits of ``shape``: log q = −n log 2."""
-    return IndependentBits(jnp.zeros(_shape(shape)))
+    return IndependentBits(np.zeros(_shape(shape), jnp.result_type(float)))
 
 
 def independent_spins(field) -> IndependentSpins:

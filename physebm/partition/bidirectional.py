@@ -82,12 +82,12 @@ def bidirectional_ais(
         num_equilibration=num_equilibration,
         **common,
     )
-    w_f = -fwd.diagnostics["log_weights"]
-    w_r = -rev.diagnostics["log_weights"]
+    w_f = -fwd.info["log_weights"]
+    w_r = -rev.info["log_weights"]
     w_f = w_f[jnp.isfinite(w_f)]
     w_r = w_r[jnp.isfinite(w_r)]
     res = bar(w_f, w_r)
-    warns = list(fwd.diagnostics["warnings"]) + list(rev.diagnostics["warnings"])
+    warns = list(fwd.warnings) + list(rev.warnings) + list(res.warnings)
     disagreement = disagreement_warning(fwd, rev)
     if disagreement:
         warns.append(disagreement)
@@ -95,18 +95,19 @@ def bidirectional_ais(
         "forward": fwd,
         "reverse": rev,
         "gap": float(rev.log_z - fwd.log_z),
-        "initial_samples": rev.diagnostics["initial_samples"],
+        "initial_samples": rev.info["initial_samples"],
         "warnings": tuple(warns),
         "reliable": not warns,
         "disagreement": disagreement is not None,
-        "num_energy_evaluations": fwd.diagnostics["num_energy_evaluations"]
-        + rev.diagnostics["num_energy_evaluations"],
+        "num_energy_evaluations": fwd.info["num_energy_evaluations"]
+        + rev.info["num_energy_evaluations"],
+        "stderr_source": res.info["stderr_source"],
     }
     return LogZ(
-        log_z=-res.delta_f,
+        log_z=res.log_z,
         stderr=res.stderr,
         lower=fwd.log_z,
         upper=rev.log_z,
         method="bdmc",
-        diagnostics=diagnostics,
+        info=diagnostics,
     )

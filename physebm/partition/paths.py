@@ -23,6 +23,7 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from physebm.models import RBM, Ising
 from physebm.partition import bases as B
@@ -171,7 +172,10 @@ def ising_lattice_available(model, base) -> bool:
     if any(s % 2 for s in model.shape) or not isinstance(base, B.IndependentSpins):
         return False
     field = base.field
-    if not bool(jnp.all(field == field.reshape(-1)[0])):
+    if isinstance(field, jax.core.Tracer):  # a traced base: its uniformity is unknown
+        return False
+    field = np.asarray(field)
+    if not np.all(field == field.reshape(-1)[0]):
         return False
     try:
         from samplers import lattice  # noqa: F401

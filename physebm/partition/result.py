@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 
 __all__ = ["LogZ"]
@@ -25,7 +26,9 @@ class LogZ(eqx.Module):
             E[log Ẑ] ≤ log Z by Jensen), else ``-inf``.
         upper: an upper bound where the method gives one, else ``+inf``.
         method: the method that produced it (``"kaufman"``, ``"ais"``, ``"bar"``, ...).
-        reliable: ``False`` when a check the estimator ran failed (``warnings`` says which).
+        reliable: ``False`` when a check the estimator ran failed (``warnings`` says which). A
+            Python bool; a traced boolean array when the estimator ran under ``jit``/``vmap``
+            (the checks still run; their messages cannot be written from traced values).
         warnings: human-readable reasons not to trust the estimate, with what to do.
         info: method-specific extras (ESS, log-weights, acceptance rates, ...).
     """
@@ -35,7 +38,7 @@ class LogZ(eqx.Module):
     lower: Any
     upper: Any
     method: str = eqx.field(static=True)
-    reliable: bool = eqx.field(static=True)
+    reliable: Any
     warnings: tuple = eqx.field(static=True)
     info: dict
 
@@ -67,7 +70,7 @@ class LogZ(eqx.Module):
         self.lower = lower
         self.upper = upper
         self.method = str(method)
-        self.reliable = bool(reliable)
+        self.reliable = reliable if isinstance(reliable, jax.core.Tracer) else bool(reliable)
         self.warnings = tuple(str(w) for w in warnings)
         self.info = info
 

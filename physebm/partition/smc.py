@@ -23,16 +23,17 @@ import jax.numpy as jnp
 import numpy as np
 from blackjax.smc import adaptive_tempered, resampling, tempered
 
+from physebm.partition import assemble
 from physebm.partition import schedules as S
 from physebm.partition._target import check_base, default_base, num_units, resolve
 from physebm.partition.ais import default_transition
-from physebm.partition.importance import _check_count
 from physebm.partition.paths import GeometricPath
 from physebm.partition.result import LogZ
 from physebm.partition.transitions import Transition
-from physebm.partition.weights import to_float_dict, weight_statistics
+from physebm.partition.weights import weight_statistics
+from samplers.base import check_count as _check_count
 
-__all__ = ["smc"]
+__all__ = ["smc", "smc_core"]
 
 
 def _mcmc_fns(transition: Transition):
@@ -179,41 +180,59 @@ def smc(
     kernel = kernel.prepare(num_units(base))
     path = GeometricPath(target.energy, target.beta, base)
     config = (num_particles, float(target_ess), num_mcmc_steps, max_steps, schedule)
+    log_z_r, final_lambda, lambdas, n_steps, acc = smc_core(key, path, kernel, config, num_replicas)
+    evals = jnp.sum(n_steps) * num_particles * (num_mcmc_steps * 2 + 1)
+    return _smc_result(log_z_r, final_lambda, lambdas, n_steps, acc, num_particles, evals)
+
+
+def smc_core(key, path, kernel, config: tuple, num_replicas: int):
+    """The pure core: ``num_replicas`` independent SMC runs (vmapped), jit/vmap-able.
+
+    Returns:
+        ``(log_z (R,), final λ (R,), λ schedules (R, max_steps), steps (R,), acceptance (R,))``.
+    """
     keys = jax.random.split(key, num_replicas)
-    run = jax.vmap(lambda k: _smc_replica(path, kernel, kernel.params, k, config))
-    log_z_r, final_lambda, lambdas, n_steps, acc = run(keys)
+    return jax.vmap(lambda k: _smc_replica(path, kernel, kernel.params, k, config))(keys)
+
+
+def _smc_result(log_z_r, final_lambda, lambdas, n_steps, acc, num_particles, evals) -> LogZ:
+    """log Ẑ = log-mean-exp of the replica estimates, delta-method stderr across replicas."""
+    num_replicas = log_z_r.shape[0]
     stats = weight_statistics(log_z_r)
-    warns = []
-    if not bool(jnp.all(final_lambda >= 1.0)):
-        warns.append(
-            f"SMC stopped before reaching the target (final λ = {np.asarray(final_lambda)}): "
-            "raise max_steps or target_ess"
-        )
+    checks = [
+        assemble.Check(
+            ~jnp.all(final_lambda >= 1.0),
+            lambda: (
+                f"SMC stopped before reaching the target (final λ = {np.asarray(final_lambda)}): "
+                "raise max_steps or target_ess"
+            ),
+        ),
+        assemble.Check(
+            stats["num_dropped"] > 0,
+            lambda: f"{int(stats['num_dropped'])} replicas returned NaN and were dropped",
+        ),
+    ]
+    notes = []
     if num_replicas < 8:
-        warns.append(f"only {num_replicas} replicas: the stderr itself is very uncertain")
-    if int(stats["num_dropped"]):
-        warns.append(f"{int(stats['num_dropped'])} replicas returned NaN and were dropped")
-    n_steps = np.asarray(n_steps)
-    evals = int(np.sum(n_steps)) * num_particles * (num_mcmc_steps * 2 + 1)
-    diagnostics = to_float_dict(
-        {k: v for k, v in stats.items() if k in ("ess", "num_dropped", "log_weight_variance")}
-    )
-    diagnostics.update(
+        notes.append(f"only {num_replicas} replicas: the stderr itself is very uncertain")
+    info = {k: v for k, v in stats.items() if k in ("ess", "num_dropped", "log_weight_variance")}
+    info.update(
         replica_log_z=log_z_r,
-        final_tempering_param=np.asarray(final_lambda),
+        final_tempering_param=final_lambda,
         num_steps=n_steps,
-        tempering_schedule=np.asarray(lambdas[0]),
-        acceptance_rate=float(jnp.mean(acc)),
+        tempering_schedule=lambdas[0],
+        acceptance_rate=jnp.mean(acc),
         num_particles=num_particles,
         num_replicas=num_replicas,
         num_energy_evaluations=evals,
-        warnings=tuple(warns),
-        reliable=not warns,
+        stderr_source=f"delta method across {num_replicas} independent replicas",
     )
-    return LogZ(
-        log_z=stats["log_z"],
-        stderr=stats["stderr"],
-        lower=stats["log_z"],
+    return assemble.finish(
+        stats["log_z"],
+        stats["stderr"],
         method="smc",
-        diagnostics=diagnostics,
+        lower=stats["log_z"],
+        checks=checks,
+        notes=notes,
+        info=info,
     )

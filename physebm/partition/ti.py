@@ -24,12 +24,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from physebm.partition import assemble
 from physebm.partition import schedules as S
 from physebm.partition.ais import build_path, sample_base
-from physebm.partition.importance import _check_count
 from physebm.partition.result import LogZ
+from samplers.base import check_count as _check_count
 
-__all__ = ["thermodynamic_integration", "trapezoid_weights"]
+__all__ = ["thermodynamic_integration", "ti_core", "trapezoid_weights"]
 
 
 def trapezoid_weights(grid) -> np.ndarray:
@@ -96,8 +97,10 @@ def thermodynamic_integration(
         num_burnin: discarded moves per grid point (after the warm start).
         kernel, base, num_steps: as for :func:`~physebm.partition.ais.ais`.
 
+    Jittable and vmappable over ``key`` and ``beta`` (the run is :func:`ti_core`).
+
     Returns:
-        :class:`LogZ` (method ``"thermodynamic_integration"``) with diagnostics ``grid``,
+        :class:`LogZ` (method ``"thermodynamic_integration"``) with info ``grid``,
         ``integrand`` (K + 1 means), ``integrand_mcse``, ``discretization_error_estimate``,
         ``stderr_pointwise`` (ignoring grid correlations), ``acceptance_rate``,
         ``num_energy_evaluations``, ``warnings``.
@@ -110,48 +113,72 @@ def thermodynamic_integration(
     if isinstance(num_burnin, bool) or not isinstance(num_burnin, int) or num_burnin < 0:
         raise ValueError(f"num_burnin must be a non-negative integer, got {num_burnin!r}")
     grid = S.get(schedule, _check_count(num_temperatures, "num_temperatures", 2))
-    k_init, k_run = jax.random.split(key)
-    x0 = sample_base(path, k_init, num_chains)
-    means, acc = _ti_run(path, move, params, jnp.asarray(grid), x0, k_run, num_burnin, num_samples)
-    means = np.asarray(means)
-    w = trapezoid_weights(grid)
-    per_chain = w @ means  # (C,)
-    log_z = float(np.mean(per_chain))
-    stderr = float(np.std(per_chain, ddof=1) / np.sqrt(num_chains))
-    mcse = np.std(means, axis=1, ddof=1) / np.sqrt(num_chains)
-    coarse = np.r_[np.arange(0, len(grid) - 1, 2), len(grid) - 1]
-    coarse_integral = float(trapezoid_weights(grid[coarse]) @ means[coarse].mean(1))
-    disc = (log_z - coarse_integral) / 3.0
-    warns = []
-    if not np.all(np.isfinite(means)):
-        warns.append("non-finite integrand values: the estimate is invalid")
-    if abs(disc) > stderr:
-        warns.append(
-            f"quadrature error estimate {disc:.3g} exceeds the stderr {stderr:.3g}: use more "
-            "grid points (num_temperatures) or a schedule dense where the integrand varies"
-        )
-    if num_chains < 8:
-        warns.append(f"only {num_chains} chains: the stderr itself is very uncertain")
+    means, acc = ti_core(
+        key, path, move, params, jnp.asarray(grid), num_chains, num_burnin, num_samples
+    )
     move_cost = getattr(move, "num_steps", 1)
     evaluations = len(grid) * (num_burnin + num_samples) * num_chains * (move_cost + 1)
-    diagnostics = {
+    info = {"transition": desc, "num_energy_evaluations": int(evaluations)}
+    return _ti_result(means, acc, np.asarray(grid), info)
+
+
+def ti_core(key, path, move, params, grid, num_chains: int, num_burnin: int, num_samples: int):
+    """The pure core of TI: integrand means ∂_t log f_t at every grid point, per chain.
+
+    Returns:
+        ``(means (K + 1, C), acceptance (K + 1,))``; jit/vmap-able over ``key`` and β.
+    """
+    k_init, k_run = jax.random.split(key)
+    x0 = sample_base(path, k_init, num_chains)
+    return _ti_run(path, move, params, grid, x0, k_run, num_burnin, num_samples)
+
+
+def _ti_result(means, acc, grid: np.ndarray, info: dict) -> LogZ:
+    """Trapezoid integral per chain, its between-chain stderr, the Richardson quadrature-error
+    estimate (I_h − I_{2h})/3, and the checks (finite integrand, quadrature error ≤ stderr)."""
+    num_chains = means.shape[1]
+    w = jnp.asarray(trapezoid_weights(grid))
+    per_chain = w @ means  # (C,)
+    log_z = jnp.mean(per_chain)
+    stderr = jnp.std(per_chain, ddof=1) / jnp.sqrt(num_chains)
+    mcse = jnp.std(means, axis=1, ddof=1) / jnp.sqrt(num_chains)
+    coarse = np.r_[np.arange(0, len(grid) - 1, 2), len(grid) - 1]
+    coarse_integral = jnp.asarray(trapezoid_weights(grid[coarse])) @ means[coarse].mean(1)
+    disc = (log_z - coarse_integral) / 3.0
+    checks = [
+        assemble.Check(
+            ~jnp.all(jnp.isfinite(means)), "non-finite integrand values: the estimate is invalid"
+        ),
+        assemble.Check(
+            jnp.abs(disc) > stderr,
+            lambda: (
+                f"quadrature error estimate {float(disc):.3g} exceeds the stderr "
+                f"{float(stderr):.3g}: use more grid points (num_temperatures) or a schedule "
+                "dense where the integrand varies"
+            ),
+        ),
+    ]
+    notes = []
+    if num_chains < 8:
+        notes.append(f"only {num_chains} chains: the stderr itself is very uncertain")
+    info = {
         "grid": grid,
         "integrand": means.mean(1),
         "integrand_mcse": mcse,
         "per_chain_integrals": per_chain,
         "discretization_error_estimate": disc,
-        "stderr_pointwise": float(np.sqrt(np.sum(w**2 * mcse**2))),
-        "acceptance_rate": float(jnp.mean(acc)),
-        "transition": desc,
+        "stderr_pointwise": jnp.sqrt(jnp.sum(w**2 * mcse**2)),
+        "stderr_source": f"between-chain spread of {num_chains} per-chain integrals",
+        "acceptance_rate": jnp.mean(acc),
         "num_chains": num_chains,
         "num_temperatures": len(grid) - 1,
-        "num_energy_evaluations": int(evaluations),
-        "warnings": tuple(warns),
-        "reliable": not warns,
+        **info,
     }
-    return LogZ(
-        log_z=jnp.asarray(log_z),
-        stderr=jnp.asarray(stderr),
+    return assemble.finish(
+        log_z,
+        stderr,
         method="thermodynamic_integration",
-        diagnostics=diagnostics,
+        checks=checks,
+        notes=notes,
+        info=info,
     )

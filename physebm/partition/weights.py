@@ -74,13 +74,28 @@ def _weight_statistics(log_w) -> dict:
     }
 
 
-def pareto_k(log_w) -> float:
+def pareto_k(log_w):
     """Pareto k̂ of the upper tail of the weights (PSIS; Vehtari et al. 2024), via arviz.
 
     k̂ < 0.5: finite variance, the CLT stderr is fine; 0.5–0.7: slow convergence; > 0.7: the
     weights are so heavy-tailed that log Ẑ and its stderr are unreliable however large the ESS
     looks. NaN when there are too few (< 20) valid weights.
+
+    Returns a Python float; under ``jit``/``vmap`` a scalar array computed on the host by
+    ``jax.pure_callback`` (the same numbers).
     """
+    if isinstance(log_w, jax.core.Tracer):
+        dtype = jnp.result_type(float)
+        return jax.pure_callback(
+            lambda lw: np.asarray(_pareto_k(lw), dtype=dtype),
+            jax.ShapeDtypeStruct((), dtype),
+            log_w,
+            vmap_method="sequential",
+        )
+    return _pareto_k(log_w)
+
+
+def _pareto_k(log_w) -> float:
     lw = np.asarray(log_w, dtype=float)
     lw = lw[np.isfinite(lw)]
     if lw.size < 20 or np.ptp(lw) == 0:
@@ -103,6 +118,15 @@ def pareto_k(log_w) -> float:
         except (ValueError, FloatingPointError, np.linalg.LinAlgError):
             return float("nan")  # e.g. a flat tail: no tail shape to estimate
     return float(k)
+
+
+def upper_tail_sigma(log_w) -> jax.Array:
+    """q_{0.9772} − q_{0.8413} of the valid log-weights (the sd for Gaussian log-weights),
+    measured on the upper tail only: the large weights that dominate the estimate."""
+    lw = jnp.asarray(log_w)
+    lw = jnp.where(jnp.isfinite(lw), lw, jnp.nan)
+    q = jnp.nanquantile(lw, jnp.array([0.841344746, 0.977249868]))
+    return jnp.maximum(q[1] - q[0], 0.0)
 
 
 def reliability_warnings(stats: dict, num_samples: int, what: str = "weights") -> list[str]:

@@ -1,0 +1,200 @@
+"""Result assembly, shared by every estimator: statistics → checks → a :class:`LogZ` verdict.
+
+Each estimator is split in two. Its *core* is a pure JAX function of (key, β, model, settings)
+that returns raw numbers — log-weights, work values, per-chain integrals — and an info
+NamedTuple; it is jittable and vmappable over keys and β. Its *assembly* is this module: it
+turns the raw numbers into ``log_z``/``stderr``/bounds, runs the reliability checks and writes
+the :class:`LogZ`.
+
+A check is a traced boolean "failed" plus the message explaining it. The checks are computed
+with ``jnp``, so they run under ``jit``/``vmap`` too: there ``reliable`` is a traced boolean
+array and ``warnings`` holds only the messages that do not depend on values (``notes``: a
+chain count too small, ...), because a message cannot be written from a traced value. Outside
+any transformation the failed checks' messages are written into ``warnings`` and ``reliable``
+is a Python bool. ``info`` entries that are not arrays (strings, nested results) are dropped
+under a transformation, since a jitted function can only return arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from physebm.partition import weights as W
+from physebm.partition.result import LogZ
+
+__all__ = [
+    "Check",
+    "finish",
+    "from_independent_estimates",
+    "from_log_weights",
+    "is_traced",
+    "weight_checks",
+    "with_notes",
+]
+
+
+class Check(NamedTuple):
+    """One reliability check: ``failed`` (a boolean scalar, traced or not) and its message.
+
+    ``message`` is a string or a zero-argument callable building it from concrete values; it
+    is only called when the check failed outside a JAX transformation.
+    """
+
+    failed: Any
+    message: str | Callable[[], str]
+
+
+def is_traced(*trees) -> bool:
+    """True when any leaf of ``trees`` is a tracer (we are inside jit/vmap/grad)."""
+    return any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(trees))
+
+
+def _message(check: Check) -> str:
+    return check.message() if callable(check.message) else check.message
+
+
+def _array_info(info: dict) -> dict:
+    """The entries of ``info`` a transformed function can return (arrays and numbers)."""
+    out = {}
+    for k, v in info.items():
+        leaves = jax.tree.leaves(v)
+        if leaves and all(isinstance(x, jax.Array | np.ndarray | float | int) for x in leaves):
+            out[k] = v
+    return out
+
+
+def finish(
+    log_z,
+    stderr,
+    *,
+    method: str,
+    lower=-jnp.inf,
+    upper=jnp.inf,
+    checks: tuple | list = (),
+    notes: tuple | list = (),
+    info: dict | None = None,
+) -> LogZ:
+    """The :class:`LogZ` of an estimate, with ``reliable`` = no check failed and no note.
+
+    Args:
+        log_z, stderr, lower, upper: the estimate, its standard error and its bounds.
+        method: the method's name.
+        checks: :class:`Check` s whose failure makes the estimate unreliable.
+        notes: messages that always apply (static facts such as "only 4 chains"); each one
+            makes the estimate unreliable.
+        info: method-specific extras.
+    """
+    info = dict(info or {})
+    failed = [jnp.asarray(c.failed, bool) for c in checks]
+    if is_traced(log_z, stderr, lower, upper, failed):
+        any_failed = jnp.any(jnp.stack(failed)) if failed else jnp.asarray(False)
+        reliable = jnp.logical_and(~any_failed, not notes)
+        return LogZ(log_z, stderr, lower, upper, method, reliable, tuple(notes), _array_info(info))
+    messages = [_message(c) for c, f in zip(checks, failed, strict=True) if bool(f)]
+    warnings = tuple(messages) + tuple(notes)
+    return LogZ(log_z, stderr, lower, upper, method, not warnings, warnings, W.to_float_dict(info))
+
+
+def weight_checks(stats: dict, num_samples: int, what: str = "weights") -> list[Check]:
+    """Checks on importance/AIS weights: none dropped (NaN/+inf), ESS ≥ ``MIN_RELIABLE_ESS``,
+    Pareto k̂ ≤ ``MAX_RELIABLE_PARETO_K`` (messages as :func:`weights.reliability_warnings`)."""
+    ess, k, dropped = stats["ess"], stats["pareto_k"], stats["num_dropped"]
+    return [
+        Check(
+            dropped > 0,
+            lambda: f"{int(dropped)} of {num_samples} log-{what} were NaN/+inf and were dropped",
+        ),
+        Check(
+            ~(ess >= W.MIN_RELIABLE_ESS),
+            lambda: (
+                f"effective sample size {float(ess):.3g} < {W.MIN_RELIABLE_ESS:g}: the {what} "
+                "are dominated by a few samples and the stderr is unreliable (use more "
+                "samples/temperatures)"
+            ),
+        ),
+        Check(
+            jnp.isfinite(k) & (k > W.MAX_RELIABLE_PARETO_K),
+            lambda: (
+                f"Pareto k-hat {float(k):.2f} > {W.MAX_RELIABLE_PARETO_K}: the {what} are "
+                "heavy-tailed, log Z-hat is likely biased low and its stderr too small (use a "
+                "better base or more temperatures)"
+            ),
+        ),
+    ]
+
+
+def from_log_weights(
+    log_w,
+    method: str,
+    *,
+    lognormal_floor: bool = False,
+    notes: tuple | list = (),
+    info: dict | None = None,
+) -> LogZ:
+    """A :class:`LogZ` from i.i.d. unbiased log-weights (E[w] = Z).
+
+    log Ẑ = log mean(w) with the delta-method stderr sd(w)/(√N mean(w)) (``weights``); ``lower``
+    is log Ẑ itself (E[log Ẑ] ≤ log Z by Jensen). NaN/+∞ log-weights are dropped and counted,
+    and outside a transformation an :class:`~physebm.partition.weights.EstimatorWarning` is
+    raised for them. Diagnostics: ESS, Pareto k̂ of the weights' upper tail, the mean and
+    variance of the log-weights, ``stderr_delta`` and ``stderr_lognormal``.
+
+    With ``lognormal_floor`` the stderr is max(delta method, √((e^{σ²} − 1)/N)), the second
+    being the delta-method stderr of exactly log-normal weights with σ the upper-tail spread
+    (97.72th − 84.13th percentile) of the log-weights.
+    """
+    log_w = jnp.asarray(log_w)
+    stats = dict(W.weight_statistics(log_w))
+    stats["pareto_k"] = W.pareto_k(log_w)
+    n = int(log_w.shape[0])
+    stats["stderr_delta"] = stats["stderr"]
+    sigma = W.upper_tail_sigma(log_w)
+    stats["stderr_lognormal"] = jnp.sqrt(jnp.expm1(sigma**2) / jnp.maximum(stats["num_valid"], 1))
+    stderr = stats["stderr"]
+    if lognormal_floor:
+        stderr = jnp.maximum(stderr, stats["stderr_lognormal"])
+    checks = weight_checks(stats, n)
+    if not is_traced(log_w):
+        W.emit(W.reliability_warnings(stats, n), stats)
+    extras = {k: v for k, v in stats.items() if k not in ("log_z", "stderr")}
+    extras.update(info or {})
+    extras.update(num_samples=n, log_weights=log_w)
+    log_z = stats["log_z"]
+    return finish(
+        log_z, stderr, method=method, lower=log_z, checks=checks, notes=notes, info=extras
+    )
+
+
+def from_independent_estimates(
+    values,
+    method: str,
+    *,
+    checks: tuple | list = (),
+    notes: tuple | list = (),
+    info: dict | None = None,
+) -> LogZ:
+    """A :class:`LogZ` from C independent unbiased estimates of log Z (one per chain group):
+    the mean, with stderr sd(values)/√C (the between-group spread; t_{C−1} tails)."""
+    values = jnp.asarray(values)
+    num = values.shape[0]
+    log_z = jnp.mean(values)
+    stderr = jnp.std(values, ddof=1) / jnp.sqrt(num)
+    extras = {"stderr_source": f"between-chain spread of {num} independent estimates"}
+    extras.update(info or {})
+    return finish(log_z, stderr, method=method, checks=checks, notes=notes, info=extras)
+
+
+def with_notes(result: LogZ, notes: tuple | list) -> LogZ:
+    """``result`` with more always-applying warnings (each one makes it unreliable)."""
+    if not notes:
+        return result
+    if isinstance(result.reliable, jax.core.Tracer):
+        reliable = jnp.logical_and(result.reliable, False)
+    else:
+        reliable = False
+    return result.replace(warnings=result.warnings + tuple(notes), reliable=reliable)
