@@ -112,13 +112,14 @@ def _hashable(fn):
 
 
 def _as_leaf(value):
-    """Floats and float arrays become jax arrays (traced leaves); other values are kept."""
+    """Float scalars become default-float jax arrays and float arrays jax arrays of their dtype,
+    not weakly typed (traced leaves; one compilation for all values); other values are kept."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, float | np.floating) or (
-        isinstance(value, np.ndarray | jax.Array) and jnp.issubdtype(value.dtype, jnp.inexact)
-    ):
-        return jnp.asarray(value)
+    if isinstance(value, float | np.floating):
+        return jnp.asarray(value, dtype=jnp.result_type(float))
+    if isinstance(value, np.ndarray | jax.Array) and jnp.issubdtype(value.dtype, jnp.inexact):
+        return jnp.asarray(value, dtype=value.dtype)
     return value
 
 

@@ -34,8 +34,8 @@ def bernoulli_from_logit(key, logit, domain: str, dtype):
 
 def _float(x, name: str, ndim: int):
     x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.inexact):
-        x = x.astype(jnp.result_type(float))
+    dtype = x.dtype if jnp.issubdtype(x.dtype, jnp.inexact) else jnp.result_type(float)
+    x = jnp.asarray(x, dtype=dtype)  # an explicit dtype drops weak typing (no recompilation)
     if x.ndim != ndim:
         kind = {0: "a scalar", 1: "a vector", 2: "a matrix"}[ndim]
         raise ValueError(f"{name} must be {kind}, got shape {x.shape}")

@@ -189,6 +189,8 @@ class ReplicaExchange(Kernel):
                 f"inner must be a samplers Kernel (e.g. samplers.MALA(0.1)), got "
                 f"{type(inner).__name__}"
             )
+        if isinstance(betas, list | tuple):
+            betas = jnp.asarray(betas, dtype=jnp.result_type(float))
         self.inner, self.betas = inner, check_beta_ladder(betas)
 
     def _inner_fn(self, logdensity_at_beta_fn):

@@ -1,0 +1,194 @@
+"""The Kernel classes on structured targets against the exact Gibbs distribution (enumeration).
+
+Method and tolerance as in test_discrete_exact.py (whose checker is reused): NUM_CHAINS
+independent chains, fixed keys, the final states χ²-tested at level ALPHA = 1e-4 (the
+false-failure rate of each parametrised case); two β per kernel, a weakly coupled one from
+uniform starts (convergence) and a strongly coupled one from exact draws (invariance, with the
+check that chains move). Targets absorb β: W → βW, b → βb, coupling → βJ, field → βh.
+"""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.stats import chi2
+from test_discrete_exact import (
+    BM_BETAS,
+    WEAK_STRONG,
+    COLORS_3x3,
+    H_3x3,
+    ISING_3x3,
+    bm_with_diagonal,
+    check_kernel,
+    lattice_couplings,
+)
+
+import samplers
+from samplers import targets
+
+
+def pairwise(W, b, beta, domain):
+    return targets.PairwiseBinary(beta * jnp.asarray(W), beta * jnp.asarray(b), domain)
+
+
+@pytest.mark.parametrize(("beta", "start"), BM_BETAS)
+def test_heat_bath_sequential_bits_with_diagonal(beta, start):
+    """No colours (one per unit): exact for any density; bits with W_ii ≠ 0 (not multilinear)."""
+    W, b = bm_with_diagonal(3)
+    alg = samplers.HeatBath("bits")(pairwise(W, b, beta, "bits"))
+    check_kernel(alg, W, b, beta, "bits", (5,), start, 30)
+
+
+@pytest.mark.parametrize("multilinear", [False, True])
+@pytest.mark.parametrize(("beta", "start"), WEAK_STRONG)
+def test_heat_bath_colored_ising_3x3(beta, start, multilinear):
+    """Greedy 2-colouring of the 3×3 lattice; multilinear=True is exact here (zero diagonal)."""
+    colors = samplers.greedy_coloring(ISING_3x3)
+    assert colors.max() == 1
+    kernel = samplers.HeatBath("spin", colors=colors, multilinear=multilinear)
+    alg = kernel(pairwise(ISING_3x3, H_3x3, beta, "spin"))
+    check_kernel(alg, ISING_3x3, H_3x3, beta, "spin", (9,), start, 40)
+
+
+@pytest.mark.parametrize(("beta", "start"), WEAK_STRONG)
+def test_colored_gibbs_class_ising_3x3(beta, start):
+    alg = samplers.ColoredGibbs(COLORS_3x3, "spin")(pairwise(ISING_3x3, H_3x3, beta, "spin"))
+    check_kernel(alg, ISING_3x3, H_3x3, beta, "spin", (3, 3), start, 40)
+
+
+@pytest.mark.parametrize(("beta", "start"), BM_BETAS)
+def test_colored_metropolis_class_bits(beta, start):
+    W, b = bm_with_diagonal(4)
+    alg = samplers.ColoredMetropolis(np.arange(5), "bits", "systematic")(
+        pairwise(W, b, beta, "bits")
+    )
+    check_kernel(alg, W, b, beta, "bits", (5,), start, 60)
+
+
+@pytest.mark.parametrize(("beta", "start"), BM_BETAS)
+def test_flip_metropolis_class_on_a_structured_target(beta, start):
+    """A generic kernel accepts a structured target as a plain log density."""
+    W, b = bm_with_diagonal(4)
+    alg = samplers.FlipMetropolis("bits", order="systematic")(pairwise(W, b, beta, "bits"))
+    check_kernel(alg, W, b, beta, "bits", (5,), start, 30)
+
+
+@pytest.mark.parametrize(("beta", "start"), [(0.3, "uniform"), (0.7, "exact")])
+def test_checkerboard_class_2x4_torus(beta, start):
+    h = 0.2
+    W = lattice_couplings((2, 4), periodic=True)
+    alg = samplers.Checkerboard()(targets.PeriodicIsing2D(beta * 1.0, beta * h))
+    x = check_kernel(alg, W, np.full(8, h), beta, "spin", (2, 4), start, 30)
+    assert x.dtype == np.int8 and set(np.unique(x)) <= {-1, 1}
+
+
+def test_checkerboard_matches_the_beta_j_h_kernel():
+    """Checkerboard on PeriodicIsing2D(βJ, βh) (what ising_checkerboard builds now) is the
+    former ising_checkerboard kernel, thresholds ⌊2³² σ(2β(Jk + h))⌋, step for step."""
+    beta, J, h = 0.5, 0.8, -0.1
+    kernel = samplers.lattice.build_kernel()
+    legacy = samplers.SamplingAlgorithm(
+        samplers.lattice.init, lambda key, state: kernel(key, state, beta, J, h)
+    )
+    x0 = jnp.asarray(np.random.default_rng(0).choice([-1, 1], size=(16, 4, 6)))
+    a = samplers.run(jax.random.key(3), legacy, x0, num_steps=5)
+    b = samplers.run(jax.random.key(3), samplers.ising_checkerboard(beta, J, h), x0, num_steps=5)
+    np.testing.assert_array_equal(a.trace, b.trace)
+
+
+@pytest.mark.parametrize(("beta", "start"), BM_BETAS)
+def test_block_gibbs_class_rbm(beta, start):
+    """Joint (v, h) law of a 4×3 Bernoulli RBM (128 states), as in test_discrete_exact."""
+    rng = np.random.default_rng(6)
+    W, b, c = rng.normal(size=(4, 3)), rng.normal(size=4) * 0.5, rng.normal(size=3) * 0.5
+    gibbs = samplers.BlockGibbs()(targets.BernoulliRBM(beta * W, beta * b, beta * c))
+    alg = samplers.SamplingAlgorithm(lambda x, rng_key=None: gibbs.init((x[:4], x[4:])), gibbs.step)
+    W_full = np.zeros((7, 7))
+    W_full[:4, 4:] = W
+    W_full[4:, :4] = W.T
+    check_kernel(alg, W_full, np.concatenate([b, c]), beta, "bits", (7,), start, 30)
+
+
+# ---- moved from tests/partition/test_transitions.py (FlipGibbs is now samplers.HeatBath) --------
+
+
+def _chi2_pvalue(states, logp, samples):
+    idx = {tuple(s): i for i, s in enumerate(states)}
+    counts = np.zeros(len(states))
+    for s in np.asarray(samples):
+        counts[idx[tuple(s)]] += 1
+    p = np.exp(logp - np.logaddexp.reduce(logp))
+    expected = p * counts.sum()
+    stat = np.sum((counts - expected) ** 2 / expected)
+    return chi2.sf(stat, len(states) - 1)
+
+
+def _final(kernel, logdensity, x0, key, num_steps):
+    def chain(k, x):
+        def body(s, kk):
+            return kernel.step(kk, s, logdensity)[0], None
+
+        s, _ = jax.lax.scan(body, kernel.init(x, logdensity), jax.random.split(k, num_steps))
+        return s.position
+
+    return jax.jit(jax.vmap(chain))(jax.random.split(key, jax.tree.leaves(x0)[0].shape[0]), x0)
+
+
+def test_heat_bath_non_pairwise_density_and_pytree_position():
+    """A 3-body, squared-magnetisation density (sequential sweep) and an RBM-like pytree (v, h)
+    of bits with the two layers as colours and the one-gradient Δ. 4000 chains × 20 sweeps:
+    the χ² p-value must exceed 1e-3 (false-failure rate 0.1 % per check, as in the physebm
+    test this copies)."""
+    states = np.array(list(itertools.product((-1.0, 1.0), repeat=4)))
+
+    def generic(x):
+        return 0.8 * x[0] * x[1] * x[2] - 0.3 * jnp.sum(x) ** 2 / 4 + 0.5 * x[3]
+
+    samples = _final(samplers.HeatBath("spin"), generic, jnp.ones((4000, 4)), jax.random.key(0), 20)
+    ref = np.array([float(generic(jnp.asarray(s))) for s in states])
+    assert _chi2_pvalue(states, ref, samples) > 1e-3
+
+    Wv = jnp.array([[0.8, -0.5], [0.3, 1.1]])
+
+    def logp(x):
+        v, h = x
+        return v @ Wv @ h + 0.2 * v[0] - 0.4 * h[1]
+
+    kernel = samplers.HeatBath("bits", colors=(0, 0, 1, 1), multilinear=True)
+    x0 = (jnp.zeros((4000, 2)), jnp.zeros((4000, 2)))
+    v, h = _final(kernel, logp, x0, jax.random.key(9), 20)
+    bits = np.array(list(itertools.product((0.0, 1.0), repeat=4)))
+    ref = np.array([float(logp((jnp.asarray(s[:2]), jnp.asarray(s[2:])))) for s in bits])
+    assert _chi2_pvalue(bits, ref, np.concatenate([v, h], axis=1)) > 1e-3
+
+
+def test_greedy_coloring_is_proper():
+    rng = np.random.default_rng(0)
+    A = (rng.random((12, 12)) < 0.3).astype(float)
+    A = np.triu(A, 1) + np.triu(A, 1).T
+    c = samplers.greedy_coloring(A)
+    i, j = np.nonzero(A)
+    assert np.all(c[i] != c[j])
+    ring = np.roll(np.eye(6), 1, 1) + np.roll(np.eye(6), -1, 1)
+    assert samplers.greedy_coloring(ring).max() == 1  # an even ring is 2-coloured
+    with pytest.raises(ValueError, match="W must be a square"):
+        samplers.greedy_coloring(np.ones(3))
+
+
+def test_replica_exchange_class_matches_replica_exchange():
+    """ReplicaExchange(MALA(ε), betas) on family is replica_exchange with inner MALA(ε): same
+    chain, same swap statistics (an identity, not a statistical test)."""
+    betas = jnp.array([0.25, 0.5, 1.0])
+
+    def family(beta):
+        return lambda x: -beta * 10.0 * (x[0] ** 2 - 1.0) ** 2
+
+    old = samplers.replica_exchange(family, betas, lambda beta: samplers.mala(family(beta), 0.05))
+    new = samplers.ReplicaExchange(samplers.MALA(0.05), betas)(family)
+    x0 = jnp.ones((8, 3, 1))
+    a = samplers.run(jax.random.key(1), old, x0, num_steps=20)
+    b = samplers.run(jax.random.key(1), new, x0, num_steps=20)
+    np.testing.assert_array_equal(a.trace, b.trace)
+    np.testing.assert_array_equal(a.info["is_swapped"], b.info["is_swapped"])
