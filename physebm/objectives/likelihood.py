@@ -12,14 +12,13 @@ is the ML gradient with the model expectation replaced by negatives x⁻ from a 
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from physebm import enumeration
 from physebm._validation import check_beta, check_enumerable
 from physebm.objectives.base import (
     Objective,
@@ -42,15 +41,15 @@ ENUMERATION_LIMIT_LOG2 = 20
 def enumerate_states(num_units: int, domain: str = "spin") -> jax.Array:
     """All 2ⁿ configurations of ``num_units`` spins (±1) or bits ({0, 1}), shape (2ⁿ, n).
 
+    Row k is state k in the bit order of :mod:`physebm.enumeration` (unit 0 most significant):
+    ``physebm.enumeration.states(num_units, domain)``, with a size limit.
+
     Raises:
         ValueError: ``domain`` is not ``"spin"``/``"bits"`` or 2ⁿ exceeds 2²⁰ states.
     """
     num_units = check_count(num_units, "num_units")
-    if domain not in ("spin", "bits"):
-        raise ValueError(f"domain must be 'spin' (±1) or 'bits' ({{0,1}}), got {domain!r}")
     check_enumerable(num_units, ENUMERATION_LIMIT_LOG2, f"{num_units} units", "a sampled kernel")
-    bits = np.array(list(itertools.product((0, 1), repeat=num_units)), dtype=float)
-    return jnp.asarray(2 * bits - 1 if domain == "spin" else bits)
+    return enumeration.states(num_units, domain)
 
 
 def default_init_fn(key, batch):

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln, logsumexp
 
+from physebm import enumeration
 from physebm._validation import check_beta
 from physebm.gibbs import Gibbs, as_energy_pytree
 from physebm.models import RBM, BoltzmannMachine, CurieWeiss, Gaussian, Ising
@@ -94,11 +95,6 @@ def check_base(base) -> B.Base:
     return base
 
 
-def _all_states(n: int, domain: str) -> np.ndarray:
-    bits = ((np.arange(2**n)[:, None] >> np.arange(n)[::-1]) & 1).astype(float)
-    return 2.0 * bits - 1.0 if domain == "spin" else bits
-
-
 def _categorical_rows(key, log_p, states, num):
     idx = jax.random.categorical(key, log_p, shape=(num,))
     return jnp.asarray(states)[idx]
@@ -146,13 +142,13 @@ def exact_samples(energy, beta, key, num: int):
     if isinstance(energy, RBM):
         k1, k2 = jax.random.split(key)
         if energy.num_hidden <= energy.num_visible:
-            hs = _all_states(energy.num_hidden, "bits")
+            hs = enumeration.states(energy.num_hidden, "bits")
             log_p = -beta * energy.free_energy_hidden(jnp.asarray(hs), beta)
             h = _categorical_rows(k1, log_p - logsumexp(log_p), hs, num)
             p_v = energy.visible_probs(h, beta)
             v = (jax.random.uniform(k2, p_v.shape) < p_v).astype(float)
         else:
-            vs = _all_states(energy.num_visible, "bits")
+            vs = enumeration.states(energy.num_visible, "bits")
             log_p = -beta * energy.free_energy(jnp.asarray(vs), beta)
             v = _categorical_rows(k1, log_p - logsumexp(log_p), vs, num)
             p_h = energy.hidden_probs(v, beta)
@@ -161,6 +157,6 @@ def exact_samples(energy, beta, key, num: int):
     # BoltzmannMachine / Ising by enumeration of every configuration
     shape = energy.event_shape
     n = int(np.prod(shape))
-    states = _all_states(n, energy.domain).reshape(-1, *shape)
+    states = enumeration.states(n, energy.domain).reshape(-1, *shape)
     log_p = -beta * jax.vmap(energy)(jnp.asarray(states))
     return _categorical_rows(key, log_p, states, num)

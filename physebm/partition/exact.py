@@ -29,8 +29,8 @@ import numpy as np
 from jax.scipy.special import gammaln, logsumexp
 
 from physebm._validation import check_beta, is_concrete
+from physebm.enumeration import logsumexp_over_states
 from physebm.models import RBM, BoltzmannMachine, CurieWeiss, Gaussian, Ising
-from physebm.partition._enumerate import logsumexp_over_states
 from physebm.partition._kaufman import kaufman_log_z
 from physebm.partition._transfer import chain_log_z, lattice_log_z
 from physebm.partition.result import LogZ
