@@ -1,4 +1,8 @@
-"""Every example runs with tiny arguments, and what it prints is checked where it can be."""
+"""Every example runs with tiny arguments, and what it prints is checked where it can be.
+
+The list of examples is the files in ``examples/``: each needs a smoke check registered here with
+``@smoke(name, argv)``, or the test run fails for it (a new example cannot go untested).
+"""
 
 import importlib.util
 import pathlib
@@ -7,6 +11,19 @@ import numpy as np
 import pytest
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
+NAMES = sorted(p.stem for p in EXAMPLES.glob("*.py") if not p.stem.startswith("_"))
+CHECKS = {}
+
+
+def smoke(name, argv):
+    """Register ``check(out, printed)`` as the smoke check of ``examples/<name>.py`` run with
+    ``main(argv)``; ``out`` is what ``main`` returns, ``printed`` its standard output."""
+
+    def register(check):
+        CHECKS[name] = (argv, check)
+        return check
+
+    return register
 
 
 def load(name):
@@ -16,22 +33,37 @@ def load(name):
     return module
 
 
-def test_kmeans_to_gmm_phase_transition(capsys):
-    out = load("kmeans_to_gmm").main(["--num-samples", "300", "--num-iters", "150"])
+@pytest.mark.parametrize("name", NAMES)
+def test_example(name, capsys):
+    if name not in CHECKS:
+        pytest.fail(f"examples/{name}.py has no smoke check: add one with @smoke in {__file__}")
+    argv, check = CHECKS[name]
+    out = load(name).main(argv)
+    check(out, capsys.readouterr().out)
+
+
+def test_every_smoke_check_has_its_example():
+    assert NAMES, f"no examples found in {EXAMPLES}"
+    assert set(CHECKS) <= set(NAMES), sorted(set(CHECKS) - set(NAMES))
+
+
+@smoke("kmeans_to_gmm", ["--num-samples", "300", "--num-iters", "150"])
+def check_kmeans_to_gmm_phase_transition(out, printed):
     lo, hi = out["split_interval"]
     # the first split of the centres happens at beta_c = 1 / (2 lambda_max(C)) (grid resolution)
     assert lo <= out["beta_c"] <= hi
     # the likelihood-optimal temperature matches the cluster variance 0.49 to within 25 %
     assert 0.75 < (1 / (2 * out["best_beta"])) / 0.49 < 1.25
-    assert "first split observed" in capsys.readouterr().out
+    assert "first split observed" in printed
 
 
-def test_ising_beta_inference_posterior(capsys):
+@smoke(
+    "ising_beta_inference",
+    ["--size", "8", "--num-obs", "10", "--num-sweeps", "200", "--num-samples", "400"],
+)
+def check_ising_beta_inference_posterior(out, printed):
     from numpyro.diagnostics import effective_sample_size
 
-    out = load("ising_beta_inference").main(
-        ["--size", "8", "--num-obs", "10", "--num-sweeps", "200", "--num-samples", "400"]
-    )
     post, mle, sd = out["posterior"], out["mle"], out["fisher_sd"]
     mcse = post.std() / np.sqrt(float(effective_sample_size(post[None])))
     # posterior mean = MLE up to MCMC error and an O(1/n) skew (10 % of the sd allowed)
@@ -40,42 +72,27 @@ def test_ising_beta_inference_posterior(capsys):
     assert 0.75 < post.std() / sd < 1.25
     # and the truth is inside the posterior (5 sd: false-failure rate < 1e-6)
     assert abs(out["beta_true"] - post.mean()) < 5 * post.std()
-    assert "posterior mean" in capsys.readouterr().out
+    assert "posterior mean" in printed
 
 
-def test_ising_thermodynamics(capsys):
-    out = load("ising_thermodynamics").main(
-        ["--size", "8", "--num-temperatures", "300", "--betas", "0.3", "--methods", "ti,smc"]
-    )
+@smoke(
+    "ising_thermodynamics",
+    ["--size", "8", "--num-temperatures", "300", "--betas", "0.3", "--methods", "ti,smc"],
+)
+def check_ising_thermodynamics(out, printed):
     assert abs(out["peak_beta"] - 0.4406868) < 0.3 / 8 + 0.005  # finite-size shift, grid step
     for row in out["rows"]:
         assert abs(row["z"]) < 5, row  # 5 stderr: false-failure rate < 1e-6 per estimate
-    assert "heat capacity per site peaks" in capsys.readouterr().out
+    assert "heat capacity per site peaks" in printed
 
 
-def test_conditional_classifier():
-    out = load("conditional_classifier").main(["--num-steps", "300"])
+@smoke("conditional_classifier", ["--num-steps", "300"])
+def check_conditional_classifier(out, printed):
     for loss, r in out.items():
         assert r["accuracy"] > 0.9, (loss, r)  # chance is 1/3, Bayes accuracy about 0.987
 
 
-def test_every_example_has_a_smoke_test():
-    tested = {
-        "kmeans_to_gmm",
-        "ising_beta_inference",
-        "ising_thermodynamics",
-        "conditional_classifier",
-        "rbm_digits",
-    }
-    present = {p.stem for p in EXAMPLES.glob("*.py")}
-    missing = present - tested
-    if missing:
-        pytest.fail(f"examples without a smoke test in tests/test_examples.py: {sorted(missing)}")
-
-
-def test_rbm_digits_ais_matches_exact():
-    out = load("rbm_digits").main(
-        ["--num-hidden", "8", "--num-steps", "200", "--num-temperatures", "500"]
-    )
+@smoke("rbm_digits", ["--num-hidden", "8", "--num-steps", "200", "--num-temperatures", "500"])
+def check_rbm_digits_ais_matches_exact(out, printed):
     assert abs(out["z"]) < 5  # AIS within 5 stderr of the exact log Z (rate < 1e-6)
     assert out["heldout_ll"] > -44.4  # better than independent fair coins: 64 log(1/2)
