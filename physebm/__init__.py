@@ -6,7 +6,6 @@ explicit inverse temperature β.
 
 from physebm import models, objectives, partition
 from physebm.free_energies.continuous import (
-    FreeEnergyEstimate,
     importance_free_energy,
     laplace_free_energy,
     variational_free_energy,
@@ -17,7 +16,7 @@ from physebm.mcmc import SampleResult, sample
 from physebm.numpyro import GibbsDistribution, gibbs_factor, sample_gibbs
 from physebm.partition.result import LogZ
 from physebm.thermo import Thermodynamics, thermodynamics, thermodynamics_from_log_z
-from physebm.training import FitResult, fit
+from physebm.training import FitResult, fit, make_step
 
 __version__ = "0.1.0"
 
@@ -26,7 +25,6 @@ __all__ = [
     "free_energy",
     "responsibilities",
     "soft_min",
-    "FreeEnergyEstimate",
     "importance_free_energy",
     "laplace_free_energy",
     "variational_free_energy",
@@ -44,4 +42,5 @@ __all__ = [
     "objectives",
     "fit",
     "FitResult",
+    "make_step",
 ]

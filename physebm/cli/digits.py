@@ -177,6 +177,8 @@ def compare_rbms(
             "log_z_exact": log_z,
             "log_z_ais": float(est.log_z),
             "log_z_ais_stderr": float(est.stderr),
+            "log_z_ais_reliable": bool(est.reliable),
+            "log_z_ais_warnings": list(est.warnings),
             "ais_minus_exact_in_sd": z,
             "train_seconds": seconds,
             "params": fitted.params,

@@ -183,7 +183,7 @@ def quadrature_holding_the_mass(energy, bounds, num_points, tol=1e-9, max_wideni
     spacing = (bounds[:, 1] - bounds[:, 0]).max() / (num_points - 1)
     for _ in range(max_widenings + 1):
         quad = quadrature(energy, 1.0, bounds, num_points=num_points)
-        if float(quad.diagnostics["boundary_density_ratio"]) < tol:
+        if float(quad.info["boundary_density_ratio"]) < tol:
             break
         centre, half = bounds.mean(1), 0.75 * (bounds[:, 1] - bounds[:, 0])
         bounds = np.stack([centre - half, centre + half], 1)
@@ -226,10 +226,10 @@ def evaluate(name, energy_params, s: Settings, train, test, bounds, key) -> dict
     return dict(
         log_z_quad=float(quad.log_z),
         log_z_quad_err=float(quad.stderr),
-        boundary_ratio=float(quad.diagnostics["boundary_density_ratio"]),
+        boundary_ratio=float(quad.info["boundary_density_ratio"]),
         log_z_ais=float(res_ais.log_z),
         log_z_ais_stderr=float(res_ais.stderr),
-        ais_ess=float(res_ais.diagnostics["ess"]),
+        ais_ess=float(res_ais.info["ess"]),
         ais_result=res_ais,
         heldout_ll_quad=-e_test - float(quad.log_z),
         heldout_ll_ais=-e_test - float(res_ais.log_z),
@@ -274,6 +274,7 @@ def run_comparison(s: Settings, log=print) -> dict:
         log(f"[{name}] evaluating: quadrature and AIS log Z, replica-exchange chains")
         ev = evaluate(name, params, s, train, test, bounds, k_eval)
         warnings = list(ev["chain_summary"].warnings)
+        warnings += [f"AIS: {w}" for w in ev["ais_result"].warnings]
         if fitted.stopped_early:
             warnings.append(f"training stopped early: {fitted.message}")
         if abs(ev["agreement_z"]) > 4:

@@ -110,6 +110,10 @@ def run(args) -> int:
             sd = float(res.stderr)
             z = f" = {err / sd:+.2f} stderr" if sd > 0 else ""
             print(f"exact    {truth:.12f}   error {err:+.3e}{z}")
-    for w in res.diagnostics.get("warnings", ()) if isinstance(res.diagnostics, dict) else ():
+    print(f"reliable {'yes' if res.reliable else 'no'}")
+    source = res.info.get("stderr_source")
+    if isinstance(source, str):
+        print(f"stderr   from {source}")
+    for w in res.warnings:
         print(f"warning  {w}")
     return 0

@@ -77,6 +77,7 @@ def results_json(run: dict) -> dict:
             "quadrature_boundary_density_ratio": r.boundary_ratio,
             "log_z_ais": r.log_z_ais,
             "log_z_ais_stderr": r.log_z_ais_stderr,
+            "log_z_ais_reliable": bool(r.ais_result.reliable),
             "ais_weight_ess": r.ais_ess,
             "ais_minus_quadrature_in_sd": r.agreement_z,
             "chains_max_rhat": cs.max_rhat,

@@ -1,19 +1,26 @@
-"""Importance-weight report of an AIS/SMC run."""
+"""Importance-weight report of an AIS/SMC run.
+
+The weight statistics come from :func:`physebm.partition.weights.weight_statistics`, the one
+implementation the estimators use too; for a :class:`~physebm.LogZ` (or a ``DataTree`` made
+from one by :func:`~physebm.diagnostics.logz_to_datatree`) the reported ``log_z`` and
+``stderr`` are the estimator's own fields, so the report and the result never disagree.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
 import xarray as xr
-from scipy.special import logsumexp
 
 from physebm.diagnostics._checks import positive as _positive
 from physebm.diagnostics.convert import logz_to_datatree
 from physebm.diagnostics.warning_types import LowWeightESSWarning, SamplerWarning, emit
+from physebm.partition import weights
+from physebm.partition.result import LogZ
 
 __all__ = ["AISSummary", "summarize_ais"]
 
@@ -24,14 +31,19 @@ class AISSummary:
 
     Attributes:
         num_chains: number of weighted chains (particles).
-        log_z: ``log((1/n) Σ w_i)`` recomputed from the log-weights.
-        stderr: delta-method standard error of ``log_z``, ``sqrt((n/ESS − 1)/(n − 1))``
-            (see :func:`physebm.diagnostics.log_mean_exp_stderr`).
+        log_z: the estimator's ``log_z`` when summarising a :class:`~physebm.LogZ`, else
+            ``log((1/n) Σ w_i)`` of the log-weights.
+        stderr: the estimator's ``stderr`` when summarising a :class:`~physebm.LogZ` (for AIS
+            the delta method floored by the log-normal value), else the delta-method standard
+            error ``sqrt((n/ESS − 1)/(n − 1))`` (:func:`physebm.diagnostics.log_mean_exp_stderr`).
         weight_ess: ``(Σw)²/Σw²``.
         ess_fraction: ``weight_ess / num_chains``.
         log_weight_var: sample variance of the finite log-weights (bias of log Ẑ ≈ var/(2n)).
         num_dropped: NaN/+∞ log-weights left out (``num_chains`` counts the valid ones).
-        warnings: warning messages.
+        warnings: warning messages: the estimator's own (``LogZ.warnings``) first, then this
+            report's.
+        reliable: the estimator's verdict (``LogZ.reliable``) and no warning of this report;
+            for bare log-weights, no warning of this report.
     """
 
     num_chains: int
@@ -42,6 +54,7 @@ class AISSummary:
     log_weight_var: float
     num_dropped: int = 0
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    reliable: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable copy."""
@@ -54,6 +67,7 @@ class AISSummary:
             "log_weight_var": self.log_weight_var,
             "num_dropped": self.num_dropped,
             "warnings": list(self.warnings),
+            "reliable": self.reliable,
         }
 
 
@@ -73,7 +87,8 @@ def summarize_ais(
 
     Args:
         run: log-weights ``(num_chains,)``, a ``DataTree`` from :func:`ais_to_datatree`, or a
-            :class:`physebm.LogZ` whose ``diagnostics`` holds ``log_weights``.
+            :class:`physebm.LogZ` whose ``info`` holds ``log_weights`` (then ``log_z``, ``stderr``,
+            ``warnings`` and ``reliable`` are the estimator's).
         min_ess_fraction: lowest acceptable ``weight_ess / num_chains``.
         min_ess: lowest acceptable absolute weight ESS.
         warn: also issue Python warnings.
@@ -83,39 +98,27 @@ def summarize_ais(
     """
     _positive(min_ess_fraction, "min_ess_fraction", allow_zero=True)
     _positive(min_ess, "min_ess", allow_zero=True)
-    if isinstance(run, xr.DataTree):
-        if "ais" not in run.children:
-            raise ValueError("run DataTree must have an 'ais' group (ais_to_datatree)")
-        lw = run["ais"]["log_weights"].values
-    elif hasattr(run, "diagnostics") and isinstance(run.diagnostics, Mapping):
-        lw = logz_to_datatree(run)["ais"]["log_weights"].values
-    else:
-        lw = np.asarray(run, dtype=float)
+    lw, estimate = _log_weights_and_estimate(run)
     if lw.ndim != 1 or lw.size < 2:
         raise ValueError(f"log_weights must have shape (num_chains,) with >= 2, got {lw.shape}")
-    msgs: list[str] = []
-    invalid = np.isnan(lw) | np.isposinf(lw)
-    if invalid.any():
+    stats = weights.to_float_dict(weights.weight_statistics(jnp.asarray(lw)))
+    msgs: list[str] = list(estimate["warnings"])
+    dropped, n = stats["num_dropped"], stats["num_valid"]
+    if dropped:
         emit(
             msgs,
-            f"{int(invalid.sum())} of {lw.size} log-weights are NaN or +inf and were dropped: "
+            f"{dropped} of {lw.size} log-weights are NaN or +inf and were dropped: "
             "the sampler or the energy overflowed on some chains. Check the step size and the "
             "energy's numerical range; the estimate uses the remaining chains.",
             SamplerWarning,
             warn,
             1,
         )
-        lw = lw[~invalid]
-        if lw.size < 2:
-            raise ValueError(f"fewer than 2 valid log-weights remain ({lw.size})")
-    n = lw.size
-    # float64 on the host: (Σw)²/Σw² and the delta-method stderr, in log space
-    lse = logsumexp(lw)
-    e = float(np.exp(2.0 * lse - logsumexp(2.0 * lw))) if np.isfinite(lse) else 0.0
-    se = math.sqrt(max(n / e - 1.0, 0.0) / (n - 1)) if e > 0 else math.inf
-    log_z = float(lse - math.log(n))
-    finite = lw[np.isfinite(lw)]
-    var = float(finite.var(ddof=1)) if finite.size > 1 else math.nan
+        if n < 2:
+            raise ValueError(f"fewer than 2 valid log-weights remain ({n})")
+    e = stats["ess"] if math.isfinite(stats["ess"]) else 0.0
+    num_finite = int(np.isfinite(lw).sum())
+    var = stats["log_weight_variance"] if num_finite > 1 else math.nan
     if e < min_ess or e < min_ess_fraction * n:
         emit(
             msgs,
@@ -127,4 +130,34 @@ def summarize_ais(
             warn,
             1,
         )
-    return AISSummary(n, log_z, se, e, e / n, var, int(invalid.sum()), tuple(msgs))
+    log_z = stats["log_z"] if estimate["log_z"] is None else estimate["log_z"]
+    se = stats["stderr"] if e > 0 else math.inf
+    se = se if estimate["stderr"] is None else estimate["stderr"]
+    reliable = estimate["reliable"] and len(msgs) == len(estimate["warnings"])
+    return AISSummary(n, log_z, se, e, e / n, var, dropped, tuple(msgs), reliable)
+
+
+def _log_weights_and_estimate(run) -> tuple[np.ndarray, dict]:
+    """The log-weights of ``run`` and the estimator's own log_z/stderr/verdict, if any."""
+    estimate = {"log_z": None, "stderr": None, "warnings": (), "reliable": True}
+    if isinstance(run, xr.DataTree):
+        if "ais" not in run.children:
+            raise ValueError("run DataTree must have an 'ais' group (ais_to_datatree)")
+        attrs = run["ais"].attrs
+        for k in ("log_z", "stderr"):  # written by logz_to_datatree
+            if k in attrs:
+                estimate[k] = float(attrs[k])
+        if "warnings" in attrs:
+            estimate["warnings"] = tuple(attrs["warnings"])
+            estimate["reliable"] = bool(attrs.get("reliable", True))
+        return np.asarray(run["ais"]["log_weights"].values, dtype=float), estimate
+    if isinstance(run, LogZ):
+        lw = logz_to_datatree(run)["ais"]["log_weights"].values
+        estimate.update(
+            log_z=float(np.asarray(run.log_z)),
+            stderr=float(np.asarray(run.stderr)),
+            warnings=tuple(run.warnings),
+            reliable=bool(run.reliable),
+        )
+        return np.asarray(lw, dtype=float), estimate
+    return np.asarray(run, dtype=float), estimate

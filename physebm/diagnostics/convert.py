@@ -368,32 +368,38 @@ def ais_to_datatree(
 def logz_to_datatree(result) -> xr.DataTree:
     """Convert an estimator result (:class:`physebm.LogZ`) to a ``DataTree`` group ``ais``.
 
-    Reads from ``result.diagnostics``: ``"log_weights"`` (required), and when present
+    Reads from ``result.info``: ``"log_weights"`` (required), and when present
     ``"log_increments"`` (``(num_chains, num_steps)``), ``"increment_variance"``
     (``(num_steps,)``) and the schedule: ``"betas"`` (inverse temperatures, coordinate
-    ``beta``) or ``"schedule"`` (path parameter t ∈ [0, 1], coordinate ``t``); stores ``log_z``,
-    ``stderr``, ``lower``, ``upper`` and ``method`` as attributes.
+    ``beta``) or ``"schedule"`` (path parameter t ∈ [0, 1], coordinate ``t``). Stores as
+    attributes ``method``, ``log_z``, ``stderr``, ``lower``, ``upper``, ``reliable`` (0 or 1,
+    so that the tree can be written to netCDF), ``warnings`` (a list of strings) and, when the
+    result states it, ``stderr_source``.
 
     Raises:
         ValueError: when the result carries no ``log_weights`` (exact methods have none).
     """
-    diag = getattr(result, "diagnostics", None)
-    if not isinstance(diag, Mapping) or "log_weights" not in diag:
+    info = getattr(result, "info", None)
+    if not isinstance(info, Mapping) or "log_weights" not in info:
         raise ValueError(
-            "result.diagnostics must contain 'log_weights' (an AIS/SMC/importance result); "
-            f"got keys {sorted(diag) if isinstance(diag, Mapping) else None}"
+            "result.info must contain 'log_weights' (an AIS/SMC/importance result); "
+            f"got keys {sorted(info) if isinstance(info, Mapping) else None}"
         )
     attrs = {"method": result.method}
     for k in ("log_z", "stderr", "lower", "upper"):
         attrs[k] = float(np.asarray(getattr(result, k)))
-    name = "beta" if "betas" in diag else "t"
-    betas = diag.get("betas", diag.get("schedule"))
+    attrs["reliable"] = int(bool(result.reliable))
+    attrs["warnings"] = [str(w) for w in result.warnings]
+    if isinstance(info.get("stderr_source"), str):
+        attrs["stderr_source"] = info["stderr_source"]
+    name = "beta" if "betas" in info else "t"
+    betas = info.get("betas", info.get("schedule"))
     if betas is not None and np.ndim(betas) != 1:
         betas = None  # a callable or a name, not an array
     return ais_to_datatree(
-        diag["log_weights"],
-        log_increments=diag.get("log_increments"),
-        increment_variance=diag.get("increment_variance"),
+        info["log_weights"],
+        log_increments=info.get("log_increments"),
+        increment_variance=info.get("increment_variance"),
         betas=betas,
         schedule_name=name,
         attrs=attrs,

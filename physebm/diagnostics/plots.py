@@ -184,7 +184,7 @@ def plot_ais(run, path, *, max_paths: int = 64) -> Path:
 
     Args:
         run: a ``DataTree`` from :func:`ais_to_datatree` / :func:`logz_to_datatree`, a
-            :class:`physebm.LogZ` with ``log_weights`` in its diagnostics, or final
+            :class:`physebm.LogZ` with ``log_weights`` in its ``info``, or final
             log-weights ``(num_chains,)``.
         path: output ``.png`` file.
         max_paths: number of chain paths drawn.
@@ -199,7 +199,7 @@ def plot_ais(run, path, *, max_paths: int = 64) -> Path:
         raise ValueError(f"max_paths must be an int >= 1, got {max_paths!r}")
     if isinstance(run, xr.DataTree):
         dt = run
-    elif hasattr(run, "diagnostics"):
+    elif hasattr(run, "info"):  # a LogZ
         dt = logz_to_datatree(run)
     else:
         dt = ais_to_datatree(run)

@@ -5,8 +5,9 @@ ESS (Vehtari, Gelman, Simpson, Carpenter & Bürkner 2021), and the Monte Carlo s
 Arrays are ``(num_chains, num_draws, *event_shape)``; every statistic is returned per event site
 with shape ``event_shape``. A site whose draws are all equal has an undefined R-hat/ESS: NaN.
 
-The importance-weight statistics work in log space and are plain ``jax.numpy`` functions, so an
-estimator can call them under ``jit``.
+The importance-weight statistics are those of :func:`physebm.partition.weights.weight_statistics`
+(the one implementation the estimators use), applied along an axis; they work in log space and
+under ``jit``.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import warnings
 from typing import NamedTuple
 
 import arviz_stats
+import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import logsumexp
 
 from physebm._validation import is_concrete
+from physebm.partition import weights
 
 __all__ = [
     "AcceptanceSummary",
@@ -137,11 +139,20 @@ def _check_log_weights(log_weights):
     return lw
 
 
+def _weight_statistics_along(log_weights, axis: int) -> dict:
+    """:func:`physebm.partition.weights.weight_statistics` of every slice along ``axis``."""
+    lw = jnp.moveaxis(_check_log_weights(log_weights), axis, -1)
+    batch = lw.shape[:-1]
+    stats = jax.vmap(weights.weight_statistics)(lw.reshape((-1, lw.shape[-1])))
+    return {k: v.reshape(batch) for k, v in stats.items()}
+
+
 def weight_ess(log_weights, axis: int = -1):
     """Importance-sampling effective sample size from log-weights.
 
     ``ESS = (Σ w)² / Σ w² = exp(2·logsumexp(log w) − logsumexp(2·log w))``, computed in log
-    space (any common offset of the log-weights cancels). It lies in [1, n]: n for equal
+    space (any common offset of the log-weights cancels) by
+    :func:`physebm.partition.weights.weight_statistics`. It lies in [1, n]: n for equal
     weights, 1 when one weight dominates. ``-inf`` log-weights (zero weights) are allowed.
 
     Args:
@@ -154,28 +165,30 @@ def weight_ess(log_weights, axis: int = -1):
     Raises:
         ValueError: on NaN or +inf log-weights (checked when the input is concrete).
     """
-    lw = _check_log_weights(log_weights)
-    log_ess = 2.0 * logsumexp(lw, axis=axis) - logsumexp(2.0 * lw, axis=axis)
-    return jnp.where(jnp.isfinite(log_ess), jnp.exp(log_ess), 0.0)
+    ess = _weight_statistics_along(log_weights, axis)["ess"]
+    return jnp.where(jnp.isfinite(ess), ess, 0.0)
 
 
 def log_mean_exp_stderr(log_weights, axis: int = -1):
     """Delta-method standard error of ``log Ẑ = log((1/n) Σ w_i)``.
 
     ``se(log Ẑ) = sd(w) / (sqrt(n)·mean(w)) = sqrt((n/ESS − 1) / (n − 1))`` with the sample
-    standard deviation (divisor n−1) and ESS from :func:`weight_ess`. Only as reliable as the
-    ESS is large: with heavy-tailed weights it underestimates the error.
+    standard deviation (divisor n−1), from :func:`physebm.partition.weights.weight_statistics`.
+    Only as reliable as the ESS is large: with heavy-tailed weights it underestimates the
+    error (the AIS estimator floors it; its ``LogZ.stderr`` is the number to report).
 
     Args:
         log_weights: array of log importance weights (n ≥ 2 along ``axis``).
         axis: axis to reduce.
+
+    Returns:
+        The stderr with ``axis`` removed (+inf where all weights are zero).
     """
-    lw = _check_log_weights(log_weights)
-    n = lw.shape[axis]
+    n = jnp.shape(log_weights)[axis]
     if n < 2:
         raise ValueError(f"log_weights needs at least 2 samples along axis {axis}, got {n}")
-    e = weight_ess(lw, axis=axis)
-    return jnp.sqrt(jnp.maximum(n / e - 1.0, 0.0) / (n - 1))
+    stats = _weight_statistics_along(log_weights, axis)
+    return jnp.where(stats["ess"] > 0, stats["stderr"], jnp.inf)
 
 
 class AcceptanceSummary(NamedTuple):

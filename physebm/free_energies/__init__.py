@@ -10,7 +10,6 @@ shadow it.
 """
 
 from physebm.free_energies.continuous import (
-    FreeEnergyEstimate,
     importance_free_energy,
     laplace_free_energy,
     variational_free_energy,
@@ -18,7 +17,6 @@ from physebm.free_energies.continuous import (
 from physebm.free_energies.discrete import free_energy, responsibilities, soft_min
 
 __all__ = [
-    "FreeEnergyEstimate",
     "free_energy",
     "importance_free_energy",
     "laplace_free_energy",

@@ -4,58 +4,53 @@ For a joint energy E(x, z) with a continuous latent z ∈ ℝ^d and β multiplyi
 
     F_β(x) = −(1/β) log Z_x(β),   Z_x(β) = ∫ exp(−β E(x, z)) dz.
 
+Every function returns a :class:`~physebm.LogZ` for log Z_x(β) = −β F_β(x): ``log_z``, its
+``stderr``, bounds on log Z, and ``info["free_energy"]`` (F, also ``result.free_energy(beta)``)
+and ``info["beta"]``. An upper bound on F is a lower bound on log Z.
+
 * Laplace: with z* = argmin_z E(x, z) and H = ∇²_z E(x, z*),
   log Z_x ≈ −βE(x, z*) + (d/2) log 2π − ½ log det(βH), i.e.
   F ≈ E(x, z*) − (d/2β) log 2π + (1/2β) log det(βH). Exact for E quadratic in z; no bound.
 * Importance sampling from q (default the Laplace Gaussian N(z*, (βH)⁻¹)):
-  log Ẑ_x = log mean exp(−βE(x, z_i) − log q(z_i)); F̂ = −log Ẑ_x/β is a stochastic UPPER
-  bound on F (E[log Ẑ] ≤ log Z by Jensen), with delta-method stderr.
-* Variational: for any q, F ≤ ⟨E⟩_q − S(q)/β (Gibbs–Bogoliubov); q = N(μ, LLᵀ) is fitted by
-  reparameterised gradient steps from the Laplace solution and the bound is estimated with
-  fresh samples (S(q) = ½ log det(2πe LLᵀ) in closed form): a stochastic UPPER bound on F.
+  log Ẑ_x = log mean exp(−βE(x, z_i) − log q(z_i)), a stochastic LOWER bound on log Z_x
+  (E[log Ẑ] ≤ log Z by Jensen; F̂ = −log Ẑ_x/β an upper bound on F), with the delta-method
+  stderr of :func:`physebm.partition.weights.weight_statistics`.
+* Variational: for any q, F ≤ ⟨E⟩_q − S(q)/β (Gibbs–Bogoliubov), i.e.
+  log Z_x ≥ −β⟨E⟩_q + S(q); q = N(μ, LLᵀ) is fitted by reparameterised gradient steps from the
+  Laplace solution and the bound is estimated with fresh samples (S(q) = ½ log det(2πe LLᵀ) in
+  closed form): a stochastic LOWER bound on log Z_x.
 
-All functions take ONE x (vmap over a batch) and ``energy_fn(x, z) -> scalar``.
+All functions take ONE x (vmap over a batch: the results are then batched :class:`LogZ`) and
+``energy_fn(x, z) -> scalar``. The reliability checks run under ``jit``/``vmap`` too (there
+``reliable`` is a traced boolean and only value-independent warnings are written; see
+:mod:`physebm.partition.assemble`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
 
+from physebm.partition.assemble import Check, finish, from_log_weights
 from physebm.partition.bases import GaussianBase, minimize_energy
-from physebm.partition.weights import weight_statistics
+from physebm.partition.result import LogZ
 
 __all__ = [
-    "FreeEnergyEstimate",
     "importance_free_energy",
     "laplace_free_energy",
     "minimize_energy",
     "variational_free_energy",
 ]
 
-
-class FreeEnergyEstimate(eqx.Module):
-    """F_β(x) with its uncertainty and the side it bounds.
-
-    Attributes:
-        free_energy: the estimate of F.
-        stderr: its standard error (0 for deterministic approximations).
-        lower, upper: bounds on F where the method gives one (±∞ otherwise).
-        method: ``"laplace"``, ``"importance"`` or ``"variational"``.
-        diagnostics: method-specific arrays (mode, log det, ESS, ...).
-    """
-
-    free_energy: Any
-    stderr: Any
-    lower: Any
-    upper: Any
-    method: str = eqx.field(static=True)
-    diagnostics: dict
+LAPLACE_NO_ERROR = (
+    "Laplace approximation: no error estimate (stderr 0); exact only for an energy quadratic in z"
+)
+VARIATIONAL_BOUND = (
+    "variational bound: log Z >= this estimate (within stderr); the gap KL(q || p) is not estimated"
+)
 
 
 def _laplace_gaussian(energy_fn, x, beta, z0, num_iterations):
@@ -71,29 +66,47 @@ def _laplace_gaussian(energy_fn, x, beta, z0, num_iterations):
     return e(mode), mode, jnp.linalg.cholesky(0.5 * (cov + cov.T)), log_det_beta_h
 
 
-def laplace_free_energy(
-    energy_fn: Callable, x, beta=1.0, *, z0, num_iterations: int = 200
-) -> FreeEnergyEstimate:
-    """Laplace approximation of F_β(x) (module docstring). No bound; NaN (and
-    ``diagnostics["positive_definite"] = False``) when ∇²E is not positive definite at z*."""
+def _with_free_energy(res: LogZ, beta) -> LogZ:
+    """``res`` with F = −log Z/β and β in ``info``."""
+    return res.replace(info={"free_energy": -res.log_z / beta, "beta": beta})
+
+
+def _not_finite(log_z, method: str) -> Check:
+    return Check(~jnp.all(jnp.isfinite(log_z)), f"the {method} estimate is not finite")
+
+
+def laplace_free_energy(energy_fn: Callable, x, beta=1.0, *, z0, num_iterations: int = 200) -> LogZ:
+    """Laplace approximation of log Z_x(β) = −β F_β(x) (module docstring).
+
+    log Z_x ≈ −βE(x, z*) + (d/2) log 2π − ½ log det(βH), z* = argmin_z E(x, z) found from
+    ``z0`` by :func:`~physebm.partition.bases.minimize_energy`, H = ∇²_z E(x, z*).
+
+    Returns:
+        :class:`LogZ` (method ``"laplace"``): ``stderr`` 0, no bounds, ``reliable=False``
+        (an approximation without an error estimate); ``info``: ``free_energy``, ``beta``,
+        ``mode``, ``energy_at_mode``, ``log_det_beta_hessian``, ``positive_definite``. NaN
+        (and ``positive_definite = False``, with a warning) when H is not positive definite.
+    """
     beta = jnp.asarray(beta, dtype=jnp.result_type(float))
     e_min, mode, _, log_det = _laplace_gaussian(energy_fn, x, beta, z0, num_iterations)
     d = mode.shape[0]
     log_z = -beta * e_min + 0.5 * d * jnp.log(2 * jnp.pi) - 0.5 * log_det
-    f = -log_z / beta
-    return FreeEnergyEstimate(
-        free_energy=f,
-        stderr=jnp.zeros_like(f),
-        lower=-jnp.inf * jnp.ones_like(f),
-        upper=jnp.inf * jnp.ones_like(f),
+    pd = jnp.isfinite(log_det)
+    res = finish(
+        log_z,
+        jnp.zeros_like(log_z),
         method="laplace",
-        diagnostics={
+        checks=[Check(~pd, "the Hessian of E in z is not positive definite at the mode found")],
+        notes=[LAPLACE_NO_ERROR],
+        info={
             "mode": mode,
             "energy_at_mode": e_min,
             "log_det_beta_hessian": log_det,
-            "positive_definite": jnp.isfinite(log_det),
+            "positive_definite": pd,
+            "stderr_source": "none (a deterministic approximation)",
         },
     )
+    return _with_free_energy(res, beta)
 
 
 def importance_free_energy(
@@ -106,8 +119,11 @@ def importance_free_energy(
     proposal: GaussianBase | None = None,
     num_samples: int = 1000,
     num_iterations: int = 200,
-) -> FreeEnergyEstimate:
-    """F_β(x) by importance sampling over z (module docstring): a stochastic upper bound.
+) -> LogZ:
+    """log Z_x(β) by importance sampling over z (module docstring): a stochastic lower bound.
+
+    log Ẑ_x = log (1/N) Σ_i w_i, log w_i = −βE(x, z_i) − log q(z_i), z_i ~ q, with the
+    delta-method stderr sd(w)/(√N mean(w)) (:func:`physebm.partition.weights.weight_statistics`).
 
     Args:
         energy_fn: ``(x, z) -> E(x, z)``.
@@ -117,6 +133,13 @@ def importance_free_energy(
         z0: start of the mode search for the default Laplace proposal.
         proposal: a :class:`~physebm.partition.bases.GaussianBase` over z (default Laplace).
         num_samples: number of proposal draws.
+
+    Returns:
+        :class:`LogZ` (method ``"importance"``, assembled by
+        :func:`physebm.partition.assemble.from_log_weights`): ``lower`` = ``log_z`` (so
+        F̂ = −log_z/β is a stochastic upper bound on F); ``info``: ``free_energy``, ``beta``,
+        ``ess``, ``pareto_k``, ``num_dropped``, ``log_weight_variance``, ``mean_log_weight``,
+        ``log_weights``, .... ``warnings`` flag a small ESS, a heavy tail or dropped weights.
     """
     beta = jnp.asarray(beta, dtype=jnp.result_type(float))
     if proposal is None:
@@ -126,20 +149,10 @@ def importance_free_energy(
         proposal = GaussianBase(mode, scale_tril)
     z = proposal.sample(key, num_samples)
     log_w = jax.vmap(lambda zi: -beta * energy_fn(x, zi) - proposal.log_prob(zi))(z)
-    stats = weight_statistics(log_w)
-    f = -stats["log_z"] / beta
-    return FreeEnergyEstimate(
-        free_energy=f,
-        stderr=stats["stderr"] / beta,
-        lower=-jnp.inf * jnp.ones_like(f),
-        upper=f,
-        method="importance",
-        diagnostics={
-            "ess": stats["ess"],
-            "num_dropped": stats["num_dropped"],
-            "log_weight_variance": stats["log_weight_variance"],
-        },
+    res = from_log_weights(
+        log_w, "importance", info={"stderr_source": "delta method on the importance weights"}
     )
+    return _with_free_energy(res, beta)
 
 
 def _standardized_normal(key, num, d):
@@ -163,15 +176,22 @@ def variational_free_energy(
     num_particles: int = 256,
     num_samples: int = 1000,
     num_iterations: int = 200,
-) -> FreeEnergyEstimate:
-    """Gaussian variational upper bound F ≤ ⟨E⟩_q − S(q)/β (module docstring).
+) -> LogZ:
+    """Gaussian variational lower bound log Z_x ≥ −β(⟨E⟩_q − S(q)/β), i.e. F ≤ ⟨E⟩_q − S(q)/β.
 
     q = N(μ, LLᵀ) starts at the Laplace solution and is refined by Adam on the reparameterised
     bound averaged over ``num_particles`` fixed draws, whitened to exact zero mean and unit
     covariance (a deterministic sample-average objective, exact for quadratic E); the refined q
     is kept only if it beats the Laplace q on independent draws. The bound is then estimated
     from ``num_samples`` fresh draws (stderr from their spread): an unbiased estimate of a
-    valid upper bound.
+    valid bound.
+
+    Returns:
+        :class:`LogZ` (method ``"variational"``): ``log_z`` = ``lower`` = −β(⟨E⟩_q − S(q)/β)
+        estimated from the draws, ``stderr`` = β sd(E)/√num_samples, ``reliable=False`` (a
+        bound whose gap KL(q‖p) is unknown); ``info``: ``free_energy`` (the upper bound on F),
+        ``beta``, ``mean``, ``scale_tril``, ``entropy``, ``refined`` (whether the Adam
+        refinement beat the Laplace q and was kept).
     """
     beta = jnp.asarray(beta, dtype=jnp.result_type(float))
     _, mode, scale_tril, _ = _laplace_gaussian(energy_fn, x, beta, z0, num_iterations)
@@ -207,19 +227,27 @@ def variational_free_energy(
     # keep the refinement only if it is better on independent draws (never worse than Laplace)
     eps_select = _standardized_normal(k_select, num_particles, d)
     better = bound(raw, eps_select) < bound(init, eps_select)
-    raw = jax.tree.map(
-        lambda a, b: jnp.where(better | ~jnp.isfinite(bound(init, eps_select)), a, b), raw, init
-    )
+    better = better | ~jnp.isfinite(bound(init, eps_select))
+    raw = jax.tree.map(lambda a, b: jnp.where(better, a, b), raw, init)
     mu, L = unpack(raw)
     eps = jax.random.normal(k_eval, (num_samples, d))
     energies = jax.vmap(lambda zi: energy_fn(x, zi))(mu + eps @ L.T)
-    f = jnp.mean(energies) - entropy(L) / beta
-    se = jnp.std(energies, ddof=1) / jnp.sqrt(num_samples)
-    return FreeEnergyEstimate(
-        free_energy=f,
-        stderr=se,
-        lower=-jnp.inf * jnp.ones_like(f),
-        upper=f,
+    log_z = -beta * jnp.mean(energies) + entropy(L)
+    se = beta * jnp.std(energies, ddof=1) / jnp.sqrt(num_samples)
+    info = {
+        "mean": mu,
+        "scale_tril": L,
+        "entropy": entropy(L),
+        "refined": better,
+        "stderr_source": "sample spread of the energies over the fresh draws",
+    }
+    res = finish(
+        log_z,
+        se,
         method="variational",
-        diagnostics={"mean": mu, "scale_tril": L, "entropy": entropy(L)},
+        lower=log_z,
+        checks=[_not_finite(log_z, "variational")],
+        notes=[VARIATIONAL_BOUND],
+        info=info,
     )
+    return _with_free_energy(res, beta)

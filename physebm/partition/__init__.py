@@ -1,8 +1,8 @@
 """Partition functions: exact routes and estimators, all returning :class:`LogZ`."""
 
-from physebm.partition import bases, schedules, transitions
+from physebm.partition import assemble, bases, kernels, schedules
 from physebm.partition.ais import adaptive_schedule, ais, reverse_ais
-from physebm.partition.bar import BARResult, MBARResult, bar, bar_log_z_ratio, mbar, mbar_log_z
+from physebm.partition.bar import bar, bar_log_z_ratio, mbar, mbar_log_z
 from physebm.partition.bidirectional import bidirectional_ais
 from physebm.partition.exact import exact
 from physebm.partition.importance import importance
@@ -12,10 +12,9 @@ from physebm.partition.ti import thermodynamic_integration
 from physebm.partition.variational import elbo, iwae, mean_field, tap
 
 __all__ = [
-    "BARResult",
     "LogZ",
-    "MBARResult",
     "adaptive_schedule",
+    "assemble",
     "ais",
     "bar",
     "bar_log_z_ratio",
@@ -24,6 +23,7 @@ __all__ = [
     "elbo",
     "exact",
     "importance",
+    "kernels",
     "iwae",
     "mbar",
     "mbar_log_z",
@@ -33,5 +33,4 @@ __all__ = [
     "smc",
     "tap",
     "thermodynamic_integration",
-    "transitions",
 ]

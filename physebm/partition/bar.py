@@ -41,35 +41,14 @@ from jax.scipy.special import logsumexp
 from physebm._validation import check_beta
 from physebm.partition.result import LogZ
 
-__all__ = ["BARResult", "MBARResult", "bar", "bar_log_z_ratio", "mbar", "mbar_log_z"]
+__all__ = ["bar", "bar_log_z_ratio", "mbar", "mbar_log_z"]
 
-
-class BARResult(eqx.Module):
-    """ΔF = f_1 − f_0 = −log(Z_1/Z_0) from BAR, with its asymptotic standard error."""
-
-    delta_f: jax.Array
-    stderr: jax.Array
-    num_iterations: jax.Array
-
-
-class MBARResult(eqx.Module):
-    """Reduced free energies of K states from MBAR.
-
-    Attributes:
-        f: (K,) reduced free energies with f[0] = 0 (so f_k = −log(Z_k / Z_0)).
-        delta_f: (K, K) matrix Δf_ij = f_j − f_i.
-        delta_f_stderr: (K, K) asymptotic standard errors of ``delta_f``.
-        theta: (K, K) asymptotic covariance Θ of the f_k.
-        log_weights: (N, K) log W_nk (each column sums to one in probability space).
-        gradient_norm: max |∂L/∂f| at the solution (≈ 0 when converged).
-    """
-
-    f: jax.Array
-    delta_f: jax.Array
-    delta_f_stderr: jax.Array
-    theta: jax.Array
-    log_weights: jax.Array
-    gradient_norm: jax.Array
+BAR_STDERR_SOURCE = "asymptotic (Bennett 1976, Eq. 10a; pymbar uncertainty_method='BAR')"
+MBAR_STDERR_SOURCE = "asymptotic covariance (Shirts & Chodera 2008; pymbar 'svd-ew')"
+MIN_RELIABLE_SAMPLES = 10
+"""Fewer work values than this in either BAR direction: the asymptotic stderr is flagged."""
+MAX_GRADIENT_NORM = 1e-6
+"""MBAR is flagged as unconverged when max |∂L/∂f| exceeds this times the number of samples."""
 
 
 def _as_work(w, name: str) -> jax.Array:
@@ -134,29 +113,65 @@ def _bar_solve(w_F, w_R):
     return df, jnp.sqrt(jnp.maximum(var, 0.0)), iters
 
 
-def bar(w_F, w_R) -> BARResult:
+def bar(w_F, w_R) -> LogZ:
     """Bennett acceptance ratio on reduced work values (pymbar's ``bar`` convention).
+
+    Solves Σ_F σ(ΔF − M − w_F) = Σ_R σ(M − ΔF − w_R), M = log(N_F/N_R), for ΔF = f_1 − f_0
+    by bisection and returns the log ratio log(Z_1/Z_0) = −ΔF with the asymptotic stderr
+    δ²ΔF = (⟨f_F²⟩/⟨f_F⟩² − 1)/N_F + (⟨f_R²⟩/⟨f_R⟩² − 1)/N_R (module docstring).
 
     Args:
         w_F: forward reduced work u_1(x) − u_0(x) for samples x ~ p_0, shape (N_F,).
         w_R: reverse reduced work u_0(x) − u_1(x) for samples x ~ p_1, shape (N_R,).
 
     Returns:
-        :class:`BARResult` with ΔF = f_1 − f_0 = −log(Z_1/Z_0) and its asymptotic stderr
-        (Bennett's Eq. 10a, pymbar's ``uncertainty_method="BAR"``).
+        :class:`LogZ` (method ``"bar"``): ``log_z`` = log(Z_1/Z_0), ``stderr`` its asymptotic
+        standard error (Bennett's Eq. 10a, pymbar's ``uncertainty_method="BAR"``), no bounds;
+        ``info``: ``delta_f`` (= −log_z), ``num_iterations``, ``num_samples`` (N_F, N_R),
+        ``quantity``, ``stderr_source``. ``warnings`` flag fewer than
+        :data:`MIN_RELIABLE_SAMPLES` work values in a direction or a non-finite stderr.
 
     Raises:
         ValueError: empty, non-1-D, or NaN work values.
     """
     w_F, w_R = _as_work(w_F, "w_F"), _as_work(w_R, "w_R")
     df, se, iters = _bar_solve(w_F, w_R)
-    return BARResult(df, se, iters)
+    n_f, n_r = int(w_F.shape[0]), int(w_R.shape[0])
+    warns = [
+        f"only {n} {name} work values: the asymptotic stderr is not trustworthy"
+        for n, name in ((n_f, "forward"), (n_r, "reverse"))
+        if n < MIN_RELIABLE_SAMPLES
+    ]
+    warns += _nonfinite_warnings(df, se)
+    return LogZ(
+        log_z=-df,
+        stderr=se,
+        method="bar",
+        warnings=warns,
+        info={
+            "delta_f": df,
+            "num_iterations": iters,
+            "num_samples": (n_f, n_r),
+            "quantity": "log(Z_1/Z_0)",
+            "stderr_source": BAR_STDERR_SOURCE,
+        },
+    )
+
+
+def _nonfinite_warnings(estimate, stderr) -> list[str]:
+    out = []
+    if not bool(jnp.all(jnp.isfinite(estimate))):
+        out.append("the estimate is not finite: the work values overflow or do not overlap")
+    elif not bool(jnp.all(jnp.isfinite(stderr))):
+        out.append("the stderr is not finite: the two states barely overlap")
+    return out
 
 
 def bar_log_z_ratio(energy_fn: Callable, beta_0, beta_1, samples_0, samples_1) -> LogZ:
     """log Z(β_1) − log Z(β_0) by BAR from samples of p_{β_0} and p_{β_1} of one energy.
 
-    Reduced work: w_F = (β_1 − β_0) E(x) for x ~ p_{β_0}, w_R = (β_0 − β_1) E(x) for x ~ p_{β_1}.
+    Reduced work: w_F = (β_1 − β_0) E(x) for x ~ p_{β_0}, w_R = (β_0 − β_1) E(x) for x ~ p_{β_1};
+    then :func:`bar`.
 
     Args:
         energy_fn: ``x -> E(x)`` for one configuration (a model or function).
@@ -164,18 +179,14 @@ def bar_log_z_ratio(energy_fn: Callable, beta_0, beta_1, samples_0, samples_1) -
         samples_0, samples_1: batches (leading axis) of equilibrium samples at β_0 and β_1.
 
     Returns:
-        :class:`LogZ` holding the *difference* log Z(β_1) − log Z(β_0) (method ``"bar"``).
+        :class:`LogZ` holding the *difference* log Z(β_1) − log Z(β_0) (method ``"bar"``,
+        ``info`` as :func:`bar`'s plus ``betas`` = (β_0, β_1)).
     """
     beta_0, beta_1 = check_beta(beta_0, "beta_0"), check_beta(beta_1, "beta_1")
     e0 = jax.vmap(energy_fn)(samples_0)
     e1 = jax.vmap(energy_fn)(samples_1)
     res = bar((beta_1 - beta_0) * e0, (beta_0 - beta_1) * e1)
-    return LogZ(
-        log_z=-res.delta_f,
-        stderr=res.stderr,
-        method="bar",
-        diagnostics={"num_samples": (int(e0.shape[0]), int(e1.shape[0])), "quantity": "ratio"},
-    )
+    return res.replace(info={"betas": (beta_0, beta_1)})
 
 
 def _mbar_arrays(u_kn, N_k):
@@ -247,12 +258,22 @@ def _mbar_solve(u_kn, N_k, num_iterations: int):
     theta = v @ sig @ jnp.linalg.pinv(inner, hermitian=True) @ sig @ v.T
     d = jnp.diag(theta)
     var = d[:, None] + d[None, :] - 2 * theta
-    delta_f = f[None, :] - f[:, None]
-    return MBARResult(f, delta_f, jnp.sqrt(jnp.maximum(var, 0.0)), theta, log_w, gnorm)
+    return {
+        "f": f,
+        "delta_f": f[None, :] - f[:, None],
+        "delta_f_stderr": jnp.sqrt(jnp.maximum(var, 0.0)),
+        "theta": theta,
+        "log_weight_matrix": log_w,
+        "gradient_norm": gnorm,
+    }
 
 
-def mbar(u_kn, N_k, *, num_iterations: int = 50) -> MBARResult:
+def mbar(u_kn, N_k, *, num_iterations: int = 50) -> LogZ:
     """Multistate Bennett acceptance ratio on the reduced-potential matrix (pymbar convention).
+
+    Solves the MBAR equations f_i = −log Σ_n exp(−u_in) / Σ_k N_k exp(f_k − u_kn) with f_0 = 0
+    (Newton's method on the convex L(f) of the module docstring) and returns
+    log(Z_k/Z_0) = −f_k with the asymptotic errors δ(f_k − f_0) = √(Θ_00 + Θ_kk − 2Θ_0k).
 
     Args:
         u_kn: (K, N) reduced potentials u_k(x_n) of every pooled sample in every state.
@@ -261,7 +282,13 @@ def mbar(u_kn, N_k, *, num_iterations: int = 50) -> MBARResult:
         num_iterations: Newton iterations after 20 self-consistent iterations.
 
     Returns:
-        :class:`MBARResult` (f_0 = 0; f_k = −log(Z_k/Z_0)) with asymptotic errors.
+        :class:`LogZ` (method ``"mbar"``) whose ``log_z`` is the (K,) array log(Z_k/Z_0)
+        (``log_z[0] = 0``) and ``stderr`` the (K,) asymptotic errors relative to state 0; no
+        bounds. ``info``: ``f`` (reduced free energies, = −log_z), ``delta_f`` (K, K)
+        Δf_ij = f_j − f_i, ``delta_f_stderr`` (K, K), ``theta`` (K, K) covariance Θ of the f_k,
+        ``log_weight_matrix`` (N, K) log W_nk (each column sums to one in probability space),
+        ``gradient_norm`` max |∂L/∂f| (≈ 0 when converged), ``N_k``, ``quantity``,
+        ``stderr_source``. ``warnings`` flag an unconverged solve or non-finite errors.
 
     Raises:
         ValueError: shapes disagree, counts are not non-negative integers summing to N,
@@ -274,13 +301,33 @@ def mbar(u_kn, N_k, *, num_iterations: int = 50) -> MBARResult:
         or num_iterations < 1
     ):
         raise ValueError(f"num_iterations must be a positive integer, got {num_iterations!r}")
-    return _mbar_solve(u_kn, N_k, num_iterations)
+    sol = _mbar_solve(u_kn, N_k, num_iterations)
+    log_z, stderr = -sol["f"], sol["delta_f_stderr"][0]
+    warns = _nonfinite_warnings(log_z, stderr)
+    gnorm, n = float(sol["gradient_norm"]), u_kn.shape[1]
+    if not gnorm <= MAX_GRADIENT_NORM * n:
+        warns.append(
+            f"MBAR did not converge: max |dL/df| = {gnorm:.3g} > {MAX_GRADIENT_NORM:g} N "
+            "(raise num_iterations, or check that the states overlap)"
+        )
+    info = dict(sol, N_k=np.asarray(N_k, dtype=int), quantity="log(Z_k/Z_0)")
+    info["stderr_source"] = MBAR_STDERR_SOURCE
+    return LogZ(
+        log_z=log_z,
+        stderr=stderr,
+        lower=jnp.full_like(log_z, -jnp.inf),
+        upper=jnp.full_like(log_z, jnp.inf),
+        method="mbar",
+        warnings=warns,
+        info=info,
+    )
 
 
-def mbar_log_z(energy_fn: Callable, betas, samples, *, log_z_0=0.0) -> tuple[LogZ, MBARResult]:
+def mbar_log_z(energy_fn: Callable, betas, samples, *, log_z_0=0.0) -> LogZ:
     """log Z(β_k) for a ladder of inverse temperatures by MBAR, from samples at each β_k.
 
-    The reduced potentials are u_kn = β_k E(x_n) over all pooled samples.
+    The reduced potentials are u_kn = β_k E(x_n) over all pooled samples; then :func:`mbar`,
+    and log Z(β_k) = log_z_0 + log(Z_k/Z_0).
 
     Args:
         energy_fn: ``x -> E(x)`` for one configuration.
@@ -291,8 +338,8 @@ def mbar_log_z(energy_fn: Callable, betas, samples, *, log_z_0=0.0) -> tuple[Log
             stderr is taken as 0. With the default 0 the result is log Z(β_k) − log Z(β_0).
 
     Returns:
-        ``(LogZ of log Z(β_k) for all k as arrays, MBARResult)``; ``stderr`` is relative to
-        state 0.
+        :class:`LogZ` (method ``"mbar"``) with (K,) arrays ``log_z`` and ``stderr`` (relative
+        to state 0), ``info`` as :func:`mbar`'s plus ``betas`` and ``log_z_0``.
     """
     betas = check_beta(jnp.asarray(betas, dtype=float), "betas")
     if betas.ndim != 1 or len(samples) != betas.shape[0]:
@@ -305,13 +352,9 @@ def mbar_log_z(energy_fn: Callable, betas, samples, *, log_z_0=0.0) -> tuple[Log
     ]
     N_k = np.array([e.shape[0] for e in energies])
     e_all = jnp.concatenate(energies)
-    u_kn = betas[:, None] * e_all[None, :]
-    res = mbar(u_kn, N_k)
-    log_z = log_z_0 - res.f
-    out = LogZ(
-        log_z=log_z,
-        stderr=res.delta_f_stderr[0],
-        method="mbar",
-        diagnostics={"N_k": N_k, "gradient_norm": float(res.gradient_norm)},
+    res = mbar(betas[:, None] * e_all[None, :], N_k)
+    quantity = "log Z(beta_k)" if log_z_0 != 0.0 else "log Z(beta_k) - log Z(beta_0)"
+    return res.replace(
+        log_z=log_z_0 + res.log_z,
+        info={"betas": betas, "log_z_0": log_z_0, "quantity": quantity},
     )
-    return out, res

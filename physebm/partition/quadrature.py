@@ -19,6 +19,10 @@ from jax.scipy.special import logsumexp
 from physebm._validation import check_beta
 from physebm.partition.result import LogZ
 
+MAX_BOUNDARY_DENSITY_RATIO = 1e-6
+"""A density on the box faces above this fraction of the peak flags the box as too small."""
+STDERR_SOURCE = "Richardson: |log Z_h - log Z_2h| / 15 (composite Simpson, error O(h^4))"
+
 
 def simpson_log_weights(num_points: int, width: float) -> np.ndarray:
     """log of composite Simpson weights on ``num_points`` (odd) equally spaced points."""
@@ -51,9 +55,11 @@ def quadrature(
 
     Returns:
         ``LogZ`` with ``method="quadrature"``, ``stderr`` the Richardson estimate
-        |log Z_h − log Z_{2h}| / 15, and in ``diagnostics`` the largest density on the
-        box faces relative to the largest inside (``boundary_density_ratio``); a large value
-        means the box is too small.
+        |log Z_h − log Z_{2h}| / 15, no bounds, and in ``info`` the largest density on the
+        box faces relative to the largest inside (``boundary_density_ratio``), ``num_points``
+        (in the whole grid) and ``stderr_source``. ``reliable`` is False (with a warning) when
+        ``boundary_density_ratio`` exceeds :data:`MAX_BOUNDARY_DENSITY_RATIO`: the box is too
+        small and mass outside it is missed (the stderr does not include that bias).
     """
     beta = check_beta(beta)
     if num_points < 5 or num_points % 4 != 1:
@@ -97,9 +103,20 @@ def quadrature(
     for axis, side in itertools.product(range(d), (0, -1)):
         faces.append(jnp.take(log_e, side, axis=axis).max())
     boundary = jnp.exp(jnp.max(jnp.stack(faces)) - log_e.max())
+    warns = []
+    if not float(boundary) <= MAX_BOUNDARY_DENSITY_RATIO:
+        warns.append(
+            f"the density on the box faces is {float(boundary):.2g} of its peak (> "
+            f"{MAX_BOUNDARY_DENSITY_RATIO:g}): the box misses mass; widen the bounds"
+        )
     return LogZ(
         log_z=fine,
         stderr=jnp.abs(fine - coarse) / 15.0,
         method="quadrature",
-        diagnostics={"boundary_density_ratio": boundary, "num_points": num_points**d},
+        warnings=warns,
+        info={
+            "boundary_density_ratio": boundary,
+            "num_points": num_points**d,
+            "stderr_source": STDERR_SOURCE,
+        },
     )

@@ -36,29 +36,36 @@ def test_bar_gaussians_within_stderr():
     u1 = lambda x: (x - 1.0) ** 2 / (2 * 0.25)  # noqa: E731
     res = bar(u1(x0) - u0(x0), u0(x1) - u1(x1))
     exact = -np.log(SIG[1] / SIG[0])  # f_1 − f_0
-    err = float(res.delta_f) - exact
-    assert abs(err) <= 3 * float(res.stderr), (float(res.delta_f), exact, float(res.stderr))
+    err = float(-res.log_z) - exact  # log_z = log(Z_1/Z_0) = −ΔF
+    assert abs(err) <= 3 * float(res.stderr), (float(-res.log_z), exact, float(res.stderr))
     assert 0.005 < float(res.stderr) < 0.1
+    assert res.method == "bar" and res.reliable and not res.warnings
+    assert float(res.info["delta_f"]) == -float(res.log_z)
+    assert "Bennett" in res.info["stderr_source"]
 
 
 def test_mbar_gaussians_and_identities():
     rng = np.random.default_rng(1)
     n = [1500, 1500, 1000]
     _, u = _states(rng, n)
-    res = mbar(u, n)
+    out = mbar(u, n)
+    res = out.info
     exact = -np.log(SIG / SIG[0])
     for k in (1, 2):
-        err = float(res.delta_f[0, k]) - exact[k]
-        assert abs(err) <= 3 * float(res.delta_f_stderr[0, k]), (k, err, res.delta_f_stderr[0, k])
+        err = float(res["delta_f"][0, k]) - exact[k]
+        assert abs(err) <= 3 * float(res["delta_f_stderr"][0, k]), (k, err, res["delta_f_stderr"])
+    np.testing.assert_array_equal(out.log_z, -res["f"])
+    np.testing.assert_array_equal(out.stderr, res["delta_f_stderr"][0])
+    assert out.method == "mbar" and out.reliable and "Shirts" in res["stderr_source"]
     # the f_k solve the MBAR self-consistent equations to rounding
     log_denom = jax.scipy.special.logsumexp(
-        jnp.log(jnp.asarray(n))[:, None] + res.f[:, None] - u, axis=0
+        jnp.log(jnp.asarray(n))[:, None] + res["f"][:, None] - u, axis=0
     )
     f_sc = -jax.scipy.special.logsumexp(-u - log_denom, axis=1)
-    np.testing.assert_allclose(np.asarray(f_sc - f_sc[0]), np.asarray(res.f), atol=1e-10)
+    np.testing.assert_allclose(np.asarray(f_sc - f_sc[0]), np.asarray(res["f"]), atol=1e-10)
     # covariance: symmetric, Θ rows sum to ~0 in the gauge sense is not required; errors ≥ 0
-    assert np.allclose(res.theta, res.theta.T, atol=1e-12)
-    assert float(res.delta_f_stderr[0, 0]) == pytest.approx(0.0, abs=1e-7)
+    assert np.allclose(res["theta"], res["theta"].T, atol=1e-12)
+    assert float(res["delta_f_stderr"][0, 0]) == pytest.approx(0.0, abs=1e-7)
 
 
 def test_mbar_two_states_equals_bar():
@@ -66,9 +73,9 @@ def test_mbar_two_states_equals_bar():
     (x0, x1, _), u = _states(rng, [800, 600, 0])
     m = mbar(u[:2], [800, 600])
     b = bar(u[1, :800] - u[0, :800], u[0, 800:] - u[1, 800:])
-    assert float(m.delta_f[0, 1]) == pytest.approx(float(b.delta_f), abs=1e-9)
+    assert float(m.log_z[1]) == pytest.approx(float(b.log_z), abs=1e-9)
     # the two asymptotic variances agree to leading order (pymbar: "BAR" vs "MBAR" methods)
-    assert float(m.delta_f_stderr[0, 1]) == pytest.approx(float(b.stderr), rel=0.05)
+    assert float(m.stderr[1]) == pytest.approx(float(b.stderr), rel=0.05)
 
 
 def test_bar_stderr_calibrated_over_replicates():
@@ -94,11 +101,11 @@ def test_high_level_bar_and_mbar_on_a_gaussian_model(gaussian):
     exact = np.array([float(model.log_z(b)) for b in betas])
     r = bar_log_z_ratio(model, betas[0], betas[1], samples[0], samples[1])
     within(r, exact[1] - exact[0])
-    logz, res = mbar_log_z(model, betas, samples, log_z_0=exact[0])
+    logz = mbar_log_z(model, betas, samples, log_z_0=exact[0])
     for k in (1, 2):
         err = float(logz.log_z[k]) - exact[k]
         assert abs(err) <= 3 * float(logz.stderr[k]), (k, err, float(logz.stderr[k]))
-    assert float(res.gradient_norm) < 1e-8
+    assert float(logz.info["gradient_norm"]) < 1e-8
 
 
 def test_bad_inputs():
@@ -159,7 +166,32 @@ def test_matches_pymbar_in_a_subprocess():
     assert out.returncode == 0, out.stderr
     ref = json.loads(out.stdout.strip().splitlines()[-1])
     b, m = bar(jnp.asarray(wf), jnp.asarray(wr)), mbar(u, n)
-    assert float(b.delta_f) == pytest.approx(ref[0], abs=1e-8)
+    assert float(-b.log_z) == pytest.approx(ref[0], abs=1e-8)
     assert float(b.stderr) == pytest.approx(ref[1], rel=1e-6)
-    np.testing.assert_allclose(np.asarray(m.delta_f[0]), ref[2], atol=1e-8)
-    np.testing.assert_allclose(np.asarray(m.delta_f_stderr[0]), ref[3], rtol=1e-5, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(-m.log_z), ref[2], atol=1e-8)
+    np.testing.assert_allclose(np.asarray(m.stderr), ref[3], rtol=1e-5, atol=1e-10)
+
+
+def test_results_are_logz_with_stated_stderr_source_and_warnings():
+    rng = np.random.default_rng(6)
+    (x0, x1, _), u = _states(rng, [5, 400, 300])
+    few = bar(u[1, :5] - u[0, :5], u[0, 5:405] - u[1, 5:405])
+    assert not few.reliable and "only 5 forward work values" in few.warnings[0]
+    assert np.isneginf(float(few.lower)) and np.isposinf(float(few.upper))
+    m = mbar(u, [5, 400, 300])
+    assert m.log_z.shape == m.stderr.shape == m.lower.shape == (3,)
+    assert float(m.log_z[0]) == 0.0 and m.info["quantity"] == "log(Z_k/Z_0)"
+    assert m.info["log_weight_matrix"].shape == (705, 3)
+    np.testing.assert_array_equal(m.info["N_k"], [5, 400, 300])
+
+
+def test_high_level_results_carry_betas(gaussian):
+    model, _, _ = gaussian
+    keys = jax.random.split(jax.random.key(7), 2)
+    s0, s1 = model.sample(keys[0], 0.5, 200), model.sample(keys[1], 1.0, 200)
+    r = bar_log_z_ratio(model, 0.5, 1.0, s0, s1)
+    assert r.method == "bar" and [float(b) for b in r.info["betas"]] == [0.5, 1.0]
+    assert r.info["num_samples"] == (200, 200)
+    m = mbar_log_z(model, jnp.array([0.5, 1.0]), [s0, s1], log_z_0=2.0)
+    assert float(m.log_z[0]) == 2.0 and m.info["quantity"] == "log Z(beta_k)"
+    assert float(m.log_z[1]) - 2.0 == pytest.approx(float(r.log_z), abs=1e-9)  # K = 2: BAR

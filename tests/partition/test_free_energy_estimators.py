@@ -44,14 +44,15 @@ def test_quadratic_latent_is_exact_for_laplace_and_the_variational_optimum():
     x, beta = jnp.array([0.7, -0.2]), 2.0
     exact = quadratic_exact(x, beta)
     lap = laplace_free_energy(quadratic, x, beta, z0=jnp.zeros(2))
-    assert float(lap.free_energy) == pytest.approx(exact, abs=1e-9)
-    assert bool(lap.diagnostics["positive_definite"])
-    np.testing.assert_allclose(lap.diagnostics["mode"], A @ x, atol=1e-8)
+    assert float(lap.free_energy(beta)) == pytest.approx(exact, abs=1e-9)
+    assert bool(lap.info["positive_definite"])
+    np.testing.assert_allclose(lap.info["mode"], A @ x, atol=1e-8)
     var = variational_free_energy(quadratic, x, beta, key=KEY, z0=jnp.zeros(2), num_samples=4000)
-    np.testing.assert_allclose(var.diagnostics["mean"], A @ x, atol=1e-6)
-    assert abs(float(var.free_energy) - exact) <= 3 * float(var.stderr)
+    np.testing.assert_allclose(var.info["mean"], A @ x, atol=1e-6)
+    # stderr is on log Z = −βF: the stderr of F is stderr / β
+    assert abs(float(var.free_energy(beta)) - exact) <= 3 * float(var.stderr) / beta
     imp = importance_free_energy(quadratic, x, beta, key=KEY, z0=jnp.zeros(2), num_samples=500)
-    assert float(imp.free_energy) == pytest.approx(exact, abs=1e-8)  # exact proposal: w const
+    assert float(imp.free_energy(beta)) == pytest.approx(exact, abs=1e-8)  # exact proposal
 
 
 @pytest.mark.parametrize("beta", [0.5, 2.0])
@@ -59,21 +60,73 @@ def test_quartic_latent(beta):
     x = jnp.array([1.3])
     exact = quartic_exact(1.3, beta)
     imp = importance_free_energy(quartic, x, beta, key=KEY, z0=jnp.zeros(1), num_samples=20000)
-    assert abs(float(imp.free_energy) - exact) <= 3 * float(imp.stderr)
-    assert imp.upper == imp.free_energy and np.isneginf(float(imp.lower))
+    assert abs(float(imp.free_energy(beta)) - exact) <= 3 * float(imp.stderr) / beta
+    # an upper bound on F is a lower bound on log Z = −βF
+    assert imp.lower == imp.log_z and np.isposinf(float(imp.upper))
     var = variational_free_energy(quartic, x, beta, key=KEY, z0=jnp.zeros(1), num_samples=20000)
-    assert float(var.free_energy) >= exact - 3 * float(var.stderr)  # an upper bound on F
+    assert float(var.free_energy(beta)) >= exact - 3 * float(var.stderr) / beta  # F upper bound
     lap = laplace_free_energy(quartic, x, beta, z0=jnp.zeros(1))
-    assert abs(float(lap.free_energy) - exact) < 0.1  # an approximation, no bound claimed
+    assert abs(float(lap.free_energy(beta)) - exact) < 0.1  # an approximation, no bound claimed
     assert np.isinf(float(lap.upper)) and np.isneginf(float(lap.lower))
 
 
 def test_vmap_over_a_batch_of_x():
     xs = jnp.array([[0.7, -0.2], [0.0, 1.0], [-1.0, 0.5]])
-    f = jax.vmap(lambda x: laplace_free_energy(quadratic, x, 1.5, z0=jnp.zeros(2)).free_energy)
+    f = jax.vmap(lambda x: laplace_free_energy(quadratic, x, 1.5, z0=jnp.zeros(2)).free_energy(1.5))
     np.testing.assert_allclose(f(xs), [quadratic_exact(x, 1.5) for x in np.asarray(xs)], atol=1e-8)
 
 
 def test_bad_inputs():
     with pytest.raises(ValueError, match="z0"):
         importance_free_energy(quadratic, jnp.zeros(2), 1.0, key=KEY)
+
+
+@pytest.mark.parametrize("beta", [0.5, 2.0])
+def test_results_are_logz_with_bounds_on_the_right_side(beta):
+    """log Z_x = −βF: the importance and variational estimates are lower bounds on log Z
+    (upper bounds on F), checked against the closed form of the quadratic latent and numpy
+    quadrature of the quartic one; Laplace gives no bound."""
+    x = jnp.array([1.3])
+    log_z_exact = -beta * quartic_exact(1.3, beta)
+    imp = importance_free_energy(quartic, x, beta, key=KEY, z0=jnp.zeros(1), num_samples=20000)
+    var = variational_free_energy(quartic, x, beta, key=KEY, z0=jnp.zeros(1), num_samples=20000)
+    lap = laplace_free_energy(quartic, x, beta, z0=jnp.zeros(1))
+    for res, method in ((imp, "importance"), (var, "variational"), (lap, "laplace")):
+        assert res.method == method
+        assert float(res.info["free_energy"]) == pytest.approx(-float(res.log_z) / beta)
+        assert float(res.free_energy(beta)) == float(res.info["free_energy"])
+        assert float(res.info["beta"]) == beta
+        assert np.isposinf(float(res.upper))
+    # stochastic lower bounds on log Z, within 3 stderr (one-sided)
+    assert float(imp.lower) == float(imp.log_z) <= log_z_exact + 3 * float(imp.stderr)
+    assert float(var.lower) == float(var.log_z) <= log_z_exact + 3 * float(var.stderr)
+    # the Gaussian q has a gap on a quartic: 0.02–0.03, 4–6 stderr, at both β
+    assert float(var.log_z) < log_z_exact
+    assert imp.reliable and not imp.warnings and float(imp.info["ess"]) > 1000
+    assert not var.reliable and "variational bound" in var.warnings[0]
+    assert not lap.reliable and float(lap.stderr) == 0.0 and np.isneginf(float(lap.lower))
+
+
+def test_quadratic_bound_sides_against_the_closed_form():
+    x, beta = jnp.array([0.7, -0.2]), 2.0
+    log_z_exact = -beta * quadratic_exact(x, beta)
+    var = variational_free_energy(quadratic, x, beta, key=KEY, z0=jnp.zeros(2), num_samples=4000)
+    # F ≤ ⟨E⟩_q − S/β is tight at the optimum: |log Z − exact| within 3 stderr
+    assert abs(float(var.log_z) - log_z_exact) <= 3 * float(var.stderr)
+    lap = laplace_free_energy(quadratic, x, beta, z0=jnp.zeros(2))
+    assert float(lap.log_z) == pytest.approx(log_z_exact, abs=1e-9)
+
+
+def test_vmap_returns_a_batched_logz():
+    xs = jnp.array([[0.7, -0.2], [0.0, 1.0], [-1.0, 0.5]])
+    lap = jax.vmap(lambda x: laplace_free_energy(quadratic, x, 1.5, z0=jnp.zeros(2)))(xs)
+    assert lap.log_z.shape == (3,) and lap.method == "laplace"
+    np.testing.assert_allclose(
+        lap.free_energy(1.5), [quadratic_exact(x, 1.5) for x in np.asarray(xs)], atol=1e-8
+    )
+    keys = jax.random.split(KEY, 3)
+    imp = jax.vmap(lambda x, k: importance_free_energy(quadratic, x, 1.5, key=k, z0=jnp.zeros(2)))(
+        xs, keys
+    )
+    assert imp.log_z.shape == (3,) and np.asarray(imp.reliable).shape == (3,)
+    assert np.all(np.asarray(imp.reliable))  # the exact proposal: equal weights, ESS = N

@@ -161,6 +161,37 @@ def test_summarize_ais_warns_on_degenerate_weights():
     json.dumps(healthy.to_dict())
 
 
+def test_summarize_ais_agrees_with_the_ais_result():
+    """One weight-statistics implementation: the report of an AIS result repeats its fields."""
+    from physebm.models import Ising
+    from physebm.partition import ais
+
+    res = ais(Ising((3, 3)), 0.6, key=jax.random.key(0), num_temperatures=30, num_chains=64)
+    lw = res.info["log_weights"]
+    for run in (res, dg.logz_to_datatree(res)):
+        s = dg.summarize_ais(run, warn=False)
+        assert s.stderr == pytest.approx(float(res.stderr), rel=1e-12, abs=1e-12)
+        assert s.log_z == pytest.approx(float(res.log_z), rel=1e-12, abs=1e-12)
+        assert s.weight_ess == pytest.approx(float(res.info["ess"]), rel=1e-12)
+        assert s.log_weight_var == pytest.approx(res.info["log_weight_variance"], rel=1e-12)
+        assert s.num_dropped == res.info["num_dropped"] and s.num_chains == 64
+        assert s.reliable == res.reliable and s.warnings[: len(res.warnings)] == res.warnings
+    assert float(dg.weight_ess(lw)) == pytest.approx(float(res.info["ess"]), rel=1e-12)
+    delta = float(dg.log_mean_exp_stderr(lw))
+    assert delta == pytest.approx(res.info["stderr_delta"], rel=1e-12)
+    # bare log-weights: the delta method, which the AIS stderr floors
+    assert dg.summarize_ais(np.asarray(lw), warn=False).stderr == pytest.approx(delta, rel=1e-12)
+    assert float(res.stderr) >= delta
+
+
+def test_logz_to_datatree_keeps_the_verdict():
+    res = LogZ(1.0, 0.1, method="ais", warnings=["few chains"], info={"log_weights": np.zeros(8)})
+    attrs = dg.logz_to_datatree(res)["ais"].attrs
+    assert attrs["reliable"] == 0 and attrs["warnings"] == ["few chains"]
+    s = dg.summarize_ais(res, warn=False)
+    assert not s.reliable and s.warnings[0] == "few chains" and s.stderr == 0.1
+
+
 # ------------------------------------------------------------------ conversion
 
 
@@ -241,7 +272,7 @@ def test_ais_to_datatree_and_from_logz():
     with pytest.raises(ValueError, match="increment_variance must have num_steps = 20"):
         dg.ais_to_datatree(inc.sum(1), log_increments=inc, increment_variance=np.ones(3))
 
-    res = LogZ(log_z=1.0, stderr=0.1, method="ais", diagnostics={"log_weights": inc.sum(1)})
+    res = LogZ(log_z=1.0, stderr=0.1, method="ais", info={"log_weights": inc.sum(1)})
     dtz = dg.logz_to_datatree(res)
     assert dtz["ais"].attrs["method"] == "ais" and dtz["ais"].attrs["log_z"] == 1.0
     assert dg.summarize_ais(res, warn=False).num_chains == 16
@@ -252,7 +283,7 @@ def test_ais_to_datatree_and_from_logz():
         "increment_variance": jnp.asarray(inc.var(0, ddof=1)),
         "transition": "mala",
     }
-    dtz = dg.logz_to_datatree(LogZ(log_z=1.0, stderr=0.1, method="ais", diagnostics=diag))
+    dtz = dg.logz_to_datatree(LogZ(log_z=1.0, stderr=0.1, method="ais", info=diag))
     np.testing.assert_allclose(dtz["ais"]["t"].values, np.linspace(0, 1, 21)[1:])
     np.testing.assert_allclose(dtz["ais"]["increment_variance"].values, inc.var(0, ddof=1))
     np.testing.assert_allclose(ds["increment_variance"].values, inc.var(0, ddof=1))

@@ -15,7 +15,8 @@ def test_gaussian_2d(beta):
     model = Gaussian(jnp.array([0.5, -0.3]), jnp.array([[2.0, 0.7], [0.7, 1.5]]))
     res = quadrature(model, beta, [(-12, 12), (-12, 12)], num_points=301)
     assert abs(float(res.log_z) - float(model.log_z(beta))) < 1e-9
-    assert float(res.diagnostics["boundary_density_ratio"]) < 1e-12
+    assert float(res.info["boundary_density_ratio"]) < 1e-12
+    assert res.reliable and not res.warnings and "Richardson" in res.info["stderr_source"]
 
 
 def test_mixture_energy_is_normalised():
@@ -53,7 +54,8 @@ def test_error_estimate_flags_a_coarse_grid():
 def test_box_too_small_is_visible():
     model = Gaussian(jnp.zeros(1), jnp.array([[1.0]]))
     res = quadrature(model, 1.0, [(-1, 1)], num_points=101)
-    assert float(res.diagnostics["boundary_density_ratio"]) > 0.5
+    assert float(res.info["boundary_density_ratio"]) > 0.5
+    assert not res.reliable and "widen the bounds" in res.warnings[0]
 
 
 def test_bad_input():
