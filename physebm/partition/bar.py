@@ -39,6 +39,7 @@ import numpy as np
 from jax.scipy.special import logsumexp
 
 from physebm._validation import check_beta
+from physebm.partition import weights
 from physebm.partition.result import LogZ
 
 __all__ = ["bar", "bar_log_z_ratio", "mbar", "mbar_log_z"]
@@ -104,10 +105,8 @@ def _bar_solve(w_F, w_R):
     log_f_f = jax.nn.log_sigmoid(-(w_F + m - df))
     log_f_r = jax.nn.log_sigmoid(-(w_R - m + df))
 
-    def rel_var(log_f, n):
-        log_mean = logsumexp(log_f) - jnp.log(n)
-        log_mean2 = logsumexp(2 * log_f) - jnp.log(n)
-        return (jnp.exp(log_mean2 - 2 * log_mean) - 1.0) / n
+    def rel_var(log_f, n):  # (⟨f²⟩/⟨f⟩² − 1)/n = 1/ESS − 1/n, ESS = (Σf)²/Σf²
+        return 1.0 / weights.weight_statistics(log_f)["ess"] - 1.0 / n
 
     var = rel_var(log_f_f, n_f) + rel_var(log_f_r, n_r)
     return df, jnp.sqrt(jnp.maximum(var, 0.0)), iters
