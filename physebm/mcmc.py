@@ -7,11 +7,15 @@ model                                default kernel
 ===================================  =========================================================
 ``RBM``                              block Gibbs on (v, h): h | v then v | h (bits)
 ``Ising`` 2-D periodic, even sides   fast checkerboard heat-bath Gibbs (``int8`` spins)
-other ``Ising``, ``CurieWeiss``      single-site flip Metropolis (spins)
+other ``Ising``, ``CurieWeiss``,     single-site flip Metropolis (spins or bits)
+any discrete ``EnergyModel``
 ``BoltzmannMachine``                 systematic-scan Gibbs from ``model.local_field``
 continuous energy (``Gaussian``,     NUTS after window adaptation of step size and diagonal
 any callable on ℝ^d)                 mass matrix (``sampler="mala"``/``"hmc"``/``"ula"`` too)
 ===================================  =========================================================
+
+The discrete kernels are registered per model type with
+:func:`physebm.models.capabilities.default_sampler` (below); a new model type registers its own.
 """
 
 from __future__ import annotations
@@ -25,8 +29,11 @@ import numpy as np
 import samplers
 from physebm._validation import check_beta
 from physebm.gibbs import Gibbs
+from physebm.models import capabilities
+from physebm.models.base import EnergyModel, domain_of, is_shape
 from physebm.models.boltzmann import BoltzmannMachine
-from physebm.models.ising import CurieWeiss, Ising
+from physebm.models.capabilities import DefaultSampler
+from physebm.models.ising import Ising
 from physebm.models.rbm import RBM
 
 __all__ = ["SampleResult", "sample"]
@@ -65,32 +72,29 @@ def _count(n, name):
     return int(n)
 
 
-def _discrete_kind(energy) -> str | None:
-    if isinstance(energy, RBM):
-        return "rbm"
-    if isinstance(energy, Ising):
-        fast = len(energy.shape) == 2 and energy.periodic and all(s % 2 == 0 for s in energy.shape)
-        return "ising_lattice" if fast else "spins"
-    if isinstance(energy, CurieWeiss):
-        return "spins"
-    if isinstance(energy, BoltzmannMachine):
-        return "boltzmann"
-    return None
-
-
 def _random_discrete(key, shape, domain):
     bits = jax.random.bernoulli(key, 0.5, shape)
     return (2 * bits.astype(jnp.int8) - 1) if domain == "spin" else bits.astype(jnp.int8)
 
 
-def _initial_positions(key, energy, kind, num_chains, init, event_shape):
+def _random_positions(key, shape, domain, num_chains, dtype):
+    """Uniform random spins/bits of ``shape`` (one key per part of a tuple of shapes)."""
+    if is_shape(shape):
+        return _random_discrete(key, (num_chains, *shape), domain).astype(dtype)
+    keys = jax.random.split(key, len(shape))
+    return tuple(
+        _random_discrete(k, (num_chains, *part), domain).astype(dtype)
+        for k, part in zip(keys, shape, strict=True)
+    )
+
+
+def _initial_positions(key, energy, choice, num_chains, init, event_shape):
     if init is not None:
-        if kind == "rbm":
-            v, h = init
+        if event_shape is not None and not is_shape(event_shape):  # parts, e.g. an RBM's (v, h)
             dt = jnp.result_type(float)
-            return (
-                jnp.broadcast_to(jnp.asarray(v, dt), (num_chains, energy.num_visible)),
-                jnp.broadcast_to(jnp.asarray(h, dt), (num_chains, energy.num_hidden)),
+            return tuple(
+                jnp.broadcast_to(jnp.asarray(part, dt), (num_chains, *shape))
+                for part, shape in zip(init, event_shape, strict=True)
             )
         x = jnp.asarray(init)
         if event_shape is None:  # batched iff the leading axis is num_chains
@@ -114,44 +118,74 @@ def _initial_positions(key, energy, kind, num_chains, init, event_shape):
                 f"leading size {x.shape[0]}"
             )
         return x
-    if kind == "rbm":
-        kv, kh = jax.random.split(key)
-        dt = jnp.result_type(float)
-        return (
-            _random_discrete(kv, (num_chains, energy.num_visible), "bits").astype(dt),
-            _random_discrete(kh, (num_chains, energy.num_hidden), "bits").astype(dt),
+    if choice is not None:
+        return _random_positions(
+            key, energy.event_shape, domain_of(energy), num_chains, choice.position_dtype
         )
-    if kind is not None:
-        x = _random_discrete(key, (num_chains, *energy.event_shape), energy.domain)
-        return x if kind == "ising_lattice" else x.astype(jnp.result_type(float))
     if event_shape is None:
         raise ValueError("a continuous energy needs init (positions) or event_shape to start from")
     return jax.random.normal(key, (num_chains, *tuple(event_shape)))
 
 
-def _discrete_algorithm(energy, kind, beta, sampler):
+def _check_discrete(energy, sampler) -> None:
     if sampler not in (None, *DISCRETE):
         raise ValueError(
             f"sampler must be one of {DISCRETE} for {type(energy).__name__}, got {sampler!r}"
         )
-    if kind == "rbm":
-        if sampler == "metropolis":
-            raise ValueError("sampler='metropolis' is not available for RBM; use 'gibbs'")
-        return "block_gibbs", samplers.block_gibbs(
-            *samplers.bernoulli_rbm_conditionals(energy.W, energy.b, energy.c, beta)
-        )
-    if kind == "ising_lattice" and sampler in (None, "gibbs"):
-        return "checkerboard", samplers.ising_checkerboard(beta, energy.J, energy.h)
-    if kind == "boltzmann" and sampler in (None, "gibbs"):
-        return "gibbs", samplers.colored_gibbs(
-            energy.local_field, beta, np.arange(energy.num_units), energy.domain
-        )
+
+
+@capabilities.default_sampler.register(EnergyModel)
+def _metropolis_sampler(energy, beta, sampler) -> DefaultSampler | None:
+    """Single-site flip Metropolis for spins or bits; None (a gradient kernel) on ℝ^d."""
+    if energy.domain not in ("spin", "bits"):
+        return None
+    _check_discrete(energy, sampler)
     if sampler == "gibbs":
         raise ValueError(
             f"sampler='gibbs' is not available for {type(energy).__name__}; use 'metropolis'"
         )
     g = Gibbs(energy, beta)
-    return "metropolis", samplers.metropolis(g.log_unnormalized, domain=energy.domain)
+    algorithm = samplers.metropolis(g.log_unnormalized, domain=energy.domain)
+    return DefaultSampler("metropolis", algorithm, jnp.result_type(float))
+
+
+@capabilities.default_sampler.register(Ising)
+def _ising_sampler(energy: Ising, beta, sampler) -> DefaultSampler:
+    """Checkerboard heat-bath Gibbs on a periodic 2-D lattice with even sides, else Metropolis.
+
+    On such a lattice the random starts are ``int8`` spins for either kernel.
+    """
+    _check_discrete(energy, sampler)
+    fast = len(energy.shape) == 2 and energy.periodic and all(s % 2 == 0 for s in energy.shape)
+    if fast and sampler in (None, "gibbs"):
+        algorithm = samplers.ising_checkerboard(beta, energy.J, energy.h)
+        return DefaultSampler("checkerboard", algorithm, jnp.int8)
+    choice = _metropolis_sampler(energy, beta, sampler)
+    return choice._replace(position_dtype=jnp.int8) if fast else choice
+
+
+@capabilities.default_sampler.register(BoltzmannMachine)
+def _boltzmann_sampler(energy: BoltzmannMachine, beta, sampler) -> DefaultSampler:
+    """Systematic-scan Gibbs from ``local_field`` (``"gibbs"``, default) or Metropolis."""
+    _check_discrete(energy, sampler)
+    if sampler in (None, "gibbs"):
+        algorithm = samplers.colored_gibbs(
+            energy.local_field, beta, np.arange(energy.num_units), energy.domain
+        )
+        return DefaultSampler("gibbs", algorithm, jnp.result_type(float))
+    return _metropolis_sampler(energy, beta, sampler)
+
+
+@capabilities.default_sampler.register(RBM)
+def _rbm_sampler(energy: RBM, beta, sampler) -> DefaultSampler:
+    """Block Gibbs on (v, h): h | v then v | h."""
+    _check_discrete(energy, sampler)
+    if sampler == "metropolis":
+        raise ValueError("sampler='metropolis' is not available for RBM; use 'gibbs'")
+    algorithm = samplers.block_gibbs(
+        *samplers.bernoulli_rbm_conditionals(energy.W, energy.b, energy.c, beta)
+    )
+    return DefaultSampler("block_gibbs", algorithm, jnp.result_type(float))
 
 
 def _continuous_algorithm(key, logdensity, x0, sampler, step_size, num_warmup, num_leapfrog):
@@ -204,7 +238,8 @@ def sample(
         num_chains: independent chains (vmapped).
         num_steps: kept steps per chain after burn-in (a multiple of ``thin``); one step is a
             full sweep for the Gibbs and Metropolis kernels.
-        sampler: ``None`` (default for the model, see the module table), ``"gibbs"``,
+        sampler: ``None`` (default for the model, see the module table and
+            :func:`physebm.models.capabilities.default_sampler`), ``"gibbs"``,
             ``"metropolis"``, ``"nuts"``, ``"hmc"``, ``"mala"`` or ``"ula"``.
         beta: inverse temperature β > 0 (default: the Gibbs object's, else 1).
         init: one position or ``num_chains`` positions (required for a continuous energy
@@ -245,12 +280,11 @@ def sample(
     beta = check_beta(1.0 if beta is None else beta)
     if event_shape is None:
         event_shape = getattr(energy, "event_shape", None)
-    kind = _discrete_kind(energy)
+    choice = capabilities.default_sampler(energy, beta, sampler)
     key_init, key_warm, key_run = jax.random.split(key, 3)
-    x0 = _initial_positions(key_init, energy, kind, num_chains, init, event_shape)
-    if kind is not None:
-        name, alg = _discrete_algorithm(energy, kind, beta, sampler)
-        params = {}
+    x0 = _initial_positions(key_init, energy, choice, num_chains, init, event_shape)
+    if choice is not None:
+        name, alg, params = choice.name, choice.algorithm, {}
     else:
         logdensity = Gibbs(energy, beta).log_unnormalized
         x0 = jnp.asarray(x0, dtype=jnp.result_type(float))

@@ -15,7 +15,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from physebm.models import RBM, BoltzmannMachine, CurieWeiss, Gaussian, Ising
+from physebm.models import capabilities
 from physebm.partition.exact import check_beta_vector, exact_route, map_over_beta
 
 
@@ -52,21 +52,6 @@ class Thermodynamics(eqx.Module):
             heat_capacity=self.heat_capacity / n,
             num_sites=1,
         )
-
-
-def num_sites(model) -> int:
-    """Degrees of freedom of a built-in model (sites, spins, units, or dimensions)."""
-    if isinstance(model, Ising):
-        return model.num_sites
-    if isinstance(model, CurieWeiss):
-        return model.N
-    if isinstance(model, BoltzmannMachine):
-        return model.num_units
-    if isinstance(model, RBM):
-        return model.num_visible + model.num_hidden
-    if isinstance(model, Gaussian):
-        return model.dim
-    raise TypeError(f"model must be a built-in physebm model, got {type(model).__name__}")
 
 
 def _derivatives(log_z_fn: Callable, beta):
@@ -112,8 +97,14 @@ def thermodynamics_from_log_z(
 def thermodynamics(model, beta, *, method: str = "auto") -> Thermodynamics:
     """F, U, S and C of a built-in model from its exact log Z (see :func:`physebm.partition.exact`).
 
+    The exact route comes from :func:`physebm.models.capabilities.exact_routes` and the count
+    of degrees of freedom for :meth:`Thermodynamics.per_site` from
+    :func:`physebm.models.capabilities.num_sites`, so any model type registering an exact
+    route works here.
+
     Args:
-        model: Gaussian, Ising, CurieWeiss, BoltzmannMachine or RBM.
+        model: Gaussian, Ising, CurieWeiss, BoltzmannMachine or RBM, or any model whose type
+            registers :func:`~physebm.models.capabilities.exact_routes`.
         beta: β > 0, a scalar or a 1-D array (vectorised; β is traced, so no recompilation).
         method: exact route, as in :func:`physebm.partition.exact`.
 
@@ -129,5 +120,5 @@ def thermodynamics(model, beta, *, method: str = "auto") -> Thermodynamics:
     beta = check_beta_vector(beta)
     route = exact_route(model, method)
     return thermodynamics_from_log_z(
-        route.log_z_fn, beta, num_sites=num_sites(model), sequential=route.sequential
+        route.log_z_fn, beta, num_sites=capabilities.num_sites(model), sequential=route.sequential
     )

@@ -12,15 +12,14 @@ F_β(x) → min_z E(x, z).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
 from physebm._validation import check_beta
-from physebm.models.latent import GMMEnergy, KMeansEnergy
-from physebm.models.rbm import RBM
+from physebm.models.capabilities import analytic_free_energy, latent_energies
 
 METHODS = ("auto", "analytic", "enumerate", "min")
 
@@ -44,7 +43,7 @@ def responsibilities(energies, beta, axis: int = -1) -> jax.Array:
 
 
 def free_energy(
-    model: RBM | KMeansEnergy | GMMEnergy | Callable,
+    model: Any,
     x,
     beta=1.0,
     *,
@@ -52,6 +51,11 @@ def free_energy(
     method: str = "auto",
 ) -> jax.Array:
     """F_β(x) = −(1/β) log Σ_z exp(−β E(x, z)), batched over the leading axes of ``x``.
+
+    Which sum applies is looked up by type: a model registering
+    :func:`~physebm.models.capabilities.analytic_free_energy` (the RBM), then one registering
+    :func:`~physebm.models.capabilities.latent_energies` (every
+    :class:`~physebm.models.LatentEnergyModel`), then a plain ``energy_fn``.
 
     Args:
         model: an :class:`~physebm.models.RBM` (hidden units summed out analytically),
@@ -75,22 +79,20 @@ def free_energy(
     if not zero_temperature:
         beta = check_beta(beta)
 
-    if isinstance(model, RBM):
+    analytic = analytic_free_energy(model)
+    if analytic is not None:
         if method == "enumerate":
             raise ValueError(
                 "method='enumerate' needs an energy_fn and latents; for an RBM pass "
                 "energy_fn=lambda v, h: rbm.energy(v, h) and latents=all hidden states"
             )
-        if zero_temperature:
-            # min_h E(v, h) = −bᵀv − Σ_j max(0, c_j + vᵀW_j)
-            v = jnp.asarray(x, dtype=model.W.dtype)
-            return -v @ model.b - jnp.sum(jax.nn.relu(model.c + v @ model.W), -1)
-        return model.free_energy(x, beta)
+        return analytic(x, math.inf if zero_temperature else beta)
 
-    if isinstance(model, KMeansEnergy | GMMEnergy):
+    energies_fn = latent_energies(model)
+    if energies_fn is not None:
         if method == "analytic":
             raise ValueError(f"method='analytic' is only for RBM, got {type(model).__name__}")
-        energies = model.energies(x)
+        energies = energies_fn(x)
         return jnp.min(energies, -1) if zero_temperature else soft_min(energies, beta)
 
     if callable(model):

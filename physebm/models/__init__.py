@@ -1,5 +1,11 @@
-"""Built-in energies with exact references where they exist."""
+"""Built-in energies with exact references where they exist.
 
+Every model is an :class:`EnergyModel` (``domain``, ``event_shape``, ``energy``); what it can
+do beyond its energy is registered per type in :mod:`physebm.models.capabilities`.
+"""
+
+from physebm.models import capabilities
+from physebm.models.base import EnergyModel, LatentEnergyModel, domain_of, event_size
 from physebm.models.boltzmann import BoltzmannMachine
 from physebm.models.gaussian import Gaussian
 from physebm.models.ising import BETA_C_2D, CurieWeiss, Ising
@@ -11,11 +17,16 @@ __all__ = [
     "BETA_C_2D",
     "BoltzmannMachine",
     "CurieWeiss",
+    "EnergyModel",
     "GMMEnergy",
     "Gaussian",
     "Ising",
     "KMeansEnergy",
+    "LatentEnergyModel",
     "RBM",
+    "capabilities",
+    "domain_of",
+    "event_size",
     "init_mlp_energy",
     "mlp_energy",
 ]

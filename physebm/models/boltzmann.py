@@ -7,11 +7,13 @@ import jax
 import jax.numpy as jnp
 
 from physebm._validation import check_shape, check_square_symmetric
+from physebm.models.base import EnergyModel
+from physebm.models.capabilities import PairwiseForm, pairwise_form
 
 DOMAINS = ("spin", "bits")
 
 
-class BoltzmannMachine(eqx.Module):
+class BoltzmannMachine(EnergyModel):
     """Pairwise energy on a symmetric coupling matrix:
 
         E(x) = −½ xᵀ W x − bᵀ x
@@ -48,7 +50,8 @@ class BoltzmannMachine(eqx.Module):
     def event_shape(self) -> tuple[int, ...]:
         return (self.num_units,)
 
-    def __call__(self, x) -> jax.Array:
+    def energy(self, x) -> jax.Array:
+        """E(x) = −½ xᵀ W x − bᵀ x for one configuration of shape (n,)."""
         x = check_shape(x, (self.num_units,), "x")
         if x.ndim != 1:
             raise ValueError(f"x must be one configuration of shape ({self.num_units},)")
@@ -65,3 +68,9 @@ class BoltzmannMachine(eqx.Module):
         diag = jnp.diag(self.W)
         phi = self.W @ x - diag * x + self.b
         return phi + 0.5 * diag if self.domain == "bits" else phi
+
+
+@pairwise_form.register(BoltzmannMachine)
+def _boltzmann_pairwise_form(model: BoltzmannMachine) -> PairwiseForm:
+    """The model's own (W, b, domain)."""
+    return PairwiseForm(model.W, model.b, model.domain)

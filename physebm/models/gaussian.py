@@ -7,9 +7,11 @@ import jax
 import jax.numpy as jnp
 
 from physebm._validation import check_beta, check_shape, check_square_symmetric
+from physebm.models.base import EnergyModel
+from physebm.models.capabilities import ExactSampler, exact_sampler
 
 
-class Gaussian(eqx.Module):
+class Gaussian(EnergyModel):
     """Quadratic energy E(x) = ½ (x − μ)ᵀ A (x − μ) with A symmetric positive definite.
 
     At inverse temperature β, p_β = N(μ, (βA)⁻¹) and
@@ -23,6 +25,7 @@ class Gaussian(eqx.Module):
 
     mean: jax.Array
     precision: jax.Array
+    domain: str = eqx.field(static=True, default="real")
 
     def __init__(self, mean, precision):
         mean = jnp.atleast_1d(jnp.asarray(mean, dtype=float))
@@ -45,7 +48,8 @@ class Gaussian(eqx.Module):
     def event_shape(self) -> tuple[int, ...]:
         return (self.dim,)
 
-    def __call__(self, x) -> jax.Array:
+    def energy(self, x) -> jax.Array:
+        """E(x) = ½ (x − μ)ᵀ A (x − μ) for one point of shape (d,)."""
         x = check_shape(x, (self.dim,), "x")
         if x.ndim != 1:
             raise ValueError(f"x must be one configuration of shape ({self.dim},), got {x.shape}")
@@ -68,3 +72,9 @@ class Gaussian(eqx.Module):
         """Exact samples x ~ N(μ, (βA)⁻¹), shape (num_samples, d)."""
         cov = self.covariance(beta)
         return jax.random.multivariate_normal(key, self.mean, cov, shape=(num_samples,))
+
+
+@exact_sampler.register(Gaussian)
+def _gaussian_exact_sampler(model: Gaussian) -> ExactSampler:
+    """Closed form: x ~ N(μ, (βA)⁻¹) (:meth:`Gaussian.sample`)."""
+    return ExactSampler("closed_form", lambda key, beta, num: model.sample(key, beta, num))

@@ -9,14 +9,17 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.special import gammaln
 
 from physebm._validation import check_shape
+from physebm.models.base import EnergyModel
+from physebm.models.capabilities import ExactSampler, PairwiseForm, exact_sampler, pairwise_form
 
 BETA_C_2D = 0.5 * float(np.log1p(np.sqrt(2.0)))
 """Critical inverse temperature of the square-lattice Ising model (J = 1): ½ ln(1 + √2)."""
 
 
-class Ising(eqx.Module):
+class Ising(EnergyModel):
     """Nearest-neighbour Ising model on a chain ``(N,)`` or a square grid ``(M, N)``.
 
         E(s) = −J Σ_⟨ij⟩ s_i s_j − h Σ_i s_i,   s_i ∈ {−1, +1}
@@ -69,7 +72,8 @@ class Ising(eqx.Module):
                 total = total + jnp.sum(a * b)
         return total
 
-    def __call__(self, s) -> jax.Array:
+    def energy(self, s) -> jax.Array:
+        """E(s) = −J Σ_⟨ij⟩ s_i s_j − h Σ_i s_i for one configuration of the lattice shape."""
         s = check_shape(s, self.shape, "s")
         if s.ndim != len(self.shape):
             raise ValueError(f"s must be one configuration of shape {self.shape}, got {s.shape}")
@@ -103,7 +107,7 @@ class Ising(eqx.Module):
         return BoltzmannMachine(W, b, domain="spin")
 
 
-class CurieWeiss(eqx.Module):
+class CurieWeiss(EnergyModel):
     """Mean-field (fully connected) Ising model.
 
         E(s) = −(J / 2N) M² − h M,   M = Σ_i s_i,   s_i ∈ {−1, +1}
@@ -137,8 +141,40 @@ class CurieWeiss(eqx.Module):
         """E as a function of the total magnetisation M."""
         return -(self.J / (2 * self.N)) * M**2 - self.h * M
 
-    def __call__(self, s) -> jax.Array:
+    def energy(self, s) -> jax.Array:
+        """E(s) = −(J / 2N) M² − h M with M = Σ_i s_i, for one configuration of shape (N,)."""
         s = check_shape(s, (self.N,), "s")
         if s.ndim != 1:
             raise ValueError(f"s must be one configuration of shape ({self.N},), got {s.shape}")
         return self.energy_of_magnetization(jnp.sum(s.astype(jnp.result_type(float))))
+
+
+@pairwise_form.register(Ising)
+def _ising_pairwise_form(model: Ising) -> PairwiseForm:
+    """W = J × (lattice adjacency), b = h on the sites ``s.ravel()``."""
+    return pairwise_form(model.to_boltzmann_machine())
+
+
+@pairwise_form.register(CurieWeiss)
+def _curie_weiss_pairwise_form(model: CurieWeiss) -> PairwiseForm:
+    """W_ij = J / N for every i, j (diagonal included: a constant for spins), b_i = h."""
+    n = model.N
+    return PairwiseForm(jnp.full((n, n), model.J / n), jnp.full((n,), model.h), "spin")
+
+
+@exact_sampler.register(CurieWeiss)
+def _curie_weiss_exact_sampler(model: CurieWeiss) -> ExactSampler:
+    """Draw k = #(s_i = +1) from P(k) ∝ C(N, k) exp(−β E(M = 2k − N)), then place the k up spins
+    uniformly at random (a random permutation)."""
+
+    def sample_fn(key, beta, num: int):
+        n = model.N
+        k = jnp.arange(n + 1)
+        log_binom = gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
+        log_p = log_binom - beta * model.energy_of_magnetization(2.0 * k - n)
+        k1, k2 = jax.random.split(key)
+        ups = jax.random.categorical(k1, log_p, shape=(num,))
+        ranks = jnp.argsort(jax.random.uniform(k2, (num, n)), axis=1)  # random permutation
+        return jnp.where(ranks < ups[:, None], 1.0, -1.0)
+
+    return ExactSampler("magnetization", sample_fn)

@@ -10,14 +10,14 @@ E(y, k) = ‖y − w_k‖²).
 
 from __future__ import annotations
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 
 from physebm._validation import check_shape
+from physebm.models.base import LatentEnergyModel
 
 
-class KMeansEnergy(eqx.Module):
+class KMeansEnergy(LatentEnergyModel):
     """E(y, k) = ‖y − w_k‖² with centres w, shape (K, d).
 
     Responsibilities q_β(k | y) = softmax_k(−β‖y − w_k‖²) and ∇_{w_k} F_β(y) = −2 q_β(k|y)(y − w_k)
@@ -41,12 +41,8 @@ class KMeansEnergy(eqx.Module):
         y = check_shape(y, (self.centers.shape[1],), "y")
         return jnp.sum((y[..., None, :] - self.centers) ** 2, axis=-1)
 
-    def energy(self, y, k) -> jax.Array:
-        """E(y, k)."""
-        return self.energies(y)[..., k]
 
-
-class GMMEnergy(eqx.Module):
+class GMMEnergy(LatentEnergyModel):
     """Gaussian-mixture joint energy with E(y, k) = −log[π_k N(y; μ_k, Σ_k)]:
 
         E(y, k) = ½ (y − μ_k)ᵀ Σ_k⁻¹ (y − μ_k) + ½ log det(2π Σ_k) − log π_k
@@ -93,6 +89,3 @@ class GMMEnergy(eqx.Module):
         maha = jnp.sum(sol[..., 0] ** 2, axis=-1)
         logdet = 2 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
         return 0.5 * maha + 0.5 * (d * jnp.log(2 * jnp.pi) + logdet) - self.log_weights
-
-    def energy(self, y, k) -> jax.Array:
-        return self.energies(y)[..., k]

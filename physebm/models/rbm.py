@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 
 from physebm._validation import check_beta, check_shape
+from physebm.models.base import EnergyModel
+from physebm.models.capabilities import PairwiseForm, analytic_free_energy, pairwise_form
 
 
-class RBM(eqx.Module):
+class RBM(EnergyModel):
     """Bernoulli RBM with visible bits v ∈ {0,1}^{n_v} and hidden bits h ∈ {0,1}^{n_h}:
 
         E(v, h) = −bᵀv − cᵀh − vᵀWh
@@ -18,6 +22,9 @@ class RBM(eqx.Module):
     p_β(v) ∝ exp(−β F_β(v)) with the visible free energy
 
         F_β(v) = −bᵀv − (1/β) Σ_j softplus(β (c_j + vᵀW_{:j})).
+
+    A position is the pair x = (v, h) (``domain="bits"``), so ``event_shape`` is the pair of
+    shapes ``((n_v,), (n_h,))`` and ``model((v, h))`` is E(v, h).
 
     Args:
         W: (n_v, n_h) weights.
@@ -51,18 +58,19 @@ class RBM(eqx.Module):
     def num_hidden(self) -> int:
         return self.W.shape[1]
 
-    def energy(self, v, h) -> jax.Array:
-        """E(v, h) = −bᵀv − cᵀh − vᵀWh for one (v, h) pair."""
+    @property
+    def event_shape(self) -> tuple[tuple[int], tuple[int]]:
+        """The shapes ``((n_v,), (n_h,))`` of the position (v, h)."""
+        return ((self.num_visible,), (self.num_hidden,))
+
+    def energy(self, x, h=None) -> jax.Array:
+        """E(v, h) = −bᵀv − cᵀh − vᵀWh for one pair: ``energy((v, h))`` or ``energy(v, h)``."""
+        v, h = x if h is None else (x, h)
         v = check_shape(v, (self.num_visible,), "v").astype(self.W.dtype)
         h = check_shape(h, (self.num_hidden,), "h").astype(self.W.dtype)
         if v.ndim != 1 or h.ndim != 1:
             raise ValueError("energy takes one configuration; vmap over batches")
         return -self.b @ v - self.c @ h - v @ self.W @ h
-
-    def __call__(self, x) -> jax.Array:
-        """Joint energy of the pytree position ``x = (v, h)``."""
-        v, h = x
-        return self.energy(v, h)
 
     def free_energy(self, v, beta=1.0) -> jax.Array:
         """F_β(v) = −bᵀv − (1/β) Σ_j softplus(β (c_j + vᵀW_{:j})), batched over leading axes."""
@@ -83,3 +91,26 @@ class RBM(eqx.Module):
     def visible_probs(self, h, beta=1.0) -> jax.Array:
         """p_β(v_i = 1 | h) = σ(β (b_i + W_{i:}h))."""
         return jax.nn.sigmoid(beta * (self.b + h @ self.W.T))
+
+
+@pairwise_form.register(RBM)
+def _rbm_pairwise_form(model: RBM) -> PairwiseForm:
+    """The bipartite form on x = (v, h): W = [[0, W], [Wᵀ, 0]], b = (b, c), bits."""
+    nv, nh = model.W.shape
+    W = jnp.zeros((nv + nh, nv + nh))
+    W = W.at[:nv, nv:].set(model.W).at[nv:, :nv].set(model.W.T)
+    return PairwiseForm(W, jnp.concatenate([model.b, model.c]), "bits")
+
+
+@analytic_free_energy.register(RBM)
+def _rbm_analytic_free_energy(model: RBM):
+    """F_β(v) with the hidden layer summed out; F_∞(v) = −bᵀv − Σ_j max(0, c_j + vᵀW_{:j})."""
+
+    def free_energy(v, beta):
+        if isinstance(beta, float) and math.isinf(beta):
+            # min_h E(v, h) = −bᵀv − Σ_j max(0, c_j + vᵀW_j)
+            v = jnp.asarray(v, dtype=model.W.dtype)
+            return -v @ model.b - jnp.sum(jax.nn.relu(model.c + v @ model.W), -1)
+        return model.free_energy(v, beta)
+
+    return free_energy

@@ -7,12 +7,14 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import gammaln, logsumexp
+from jax.scipy.special import logsumexp
 
 from physebm import enumeration
 from physebm._validation import check_beta
 from physebm.gibbs import Gibbs, as_energy_pytree
-from physebm.models import RBM, BoltzmannMachine, CurieWeiss, Gaussian, Ising
+from physebm.models import RBM, BoltzmannMachine, EnergyModel, Gaussian, Ising
+from physebm.models import base as model_base
+from physebm.models import capabilities as cap
 from physebm.partition import bases as B
 
 MAX_ENUMERATION_LOG2 = 20
@@ -51,33 +53,53 @@ def resolve(model_or_gibbs, beta) -> Target:
 
 
 def domain_of(energy) -> str | None:
-    if isinstance(energy, RBM):
-        return "bits"
-    if isinstance(energy, Gaussian):
-        return "real"
-    return getattr(energy, "domain", None)
+    """The declared domain of ``energy`` (:func:`physebm.models.domain_of`): None for a callable."""
+    return model_base.domain_of(energy)
 
 
 def default_base(energy) -> B.Base:
     """Uniform spins/bits for the built-in discrete models, N(0, I) for a Gaussian model.
 
+    The base comes from :func:`physebm.models.capabilities.default_base`; an object that is
+    not an :class:`~physebm.models.EnergyModel` but has ``domain`` and ``event_shape`` gets
+    the uniform base of its domain.
+
     Raises:
         TypeError: no default exists (a user energy): pass ``base=``.
     """
-    if isinstance(energy, RBM):
-        return B.product(B.uniform_bits(energy.num_visible), B.uniform_bits(energy.num_hidden))
-    if isinstance(energy, Gaussian):
-        return B.gaussian(jnp.zeros(energy.dim))
+    base = cap.default_base(energy)
+    if base is None:  # a duck-typed model with domain and event_shape
+        base = _uniform_base(energy)
+    if base is None:
+        raise TypeError(
+            f"no default base for {type(energy).__name__}: pass base= (e.g. "
+            "physebm.partition.bases.uniform_spins(shape) or bases.gaussian(mean, cov))"
+        )
+    return base
+
+
+@cap.default_base.register(EnergyModel)
+def _uniform_base(energy) -> B.Base | None:
+    """Uniform over {−1, +1}^event_shape (spins) or {0, 1}^event_shape (bits), else None."""
     domain = getattr(energy, "domain", None)
     shape = getattr(energy, "event_shape", None)
     if domain == "spin" and shape is not None:
         return B.uniform_spins(shape)
     if domain == "bits" and shape is not None:
         return B.uniform_bits(shape)
-    raise TypeError(
-        f"no default base for {type(energy).__name__}: pass base= (e.g. "
-        "physebm.partition.bases.uniform_spins(shape) or bases.gaussian(mean, cov))"
-    )
+    return None
+
+
+@cap.default_base.register(RBM)
+def _rbm_base(energy: RBM) -> B.Base:
+    """Uniform bits on both layers (v, h)."""
+    return B.product(B.uniform_bits(energy.num_visible), B.uniform_bits(energy.num_hidden))
+
+
+@cap.default_base.register(Gaussian)
+def _gaussian_base(energy: Gaussian) -> B.Base:
+    """N(0, I) on ℝ^d."""
+    return B.gaussian(jnp.zeros(energy.dim))
 
 
 def num_units(base: B.Base) -> int:
@@ -102,20 +124,8 @@ def _categorical_rows(key, log_p, states, num):
 
 def exact_sampler_name(energy) -> str | None:
     """Which exact sampler :func:`exact_samples` would use, or None."""
-    if isinstance(energy, Gaussian):
-        return "closed_form"
-    if isinstance(energy, CurieWeiss):
-        return "magnetization"
-    if (
-        isinstance(energy, RBM)
-        and min(energy.num_visible, energy.num_hidden) <= MAX_ENUMERATION_LOG2
-    ):
-        return "enumeration"
-    if isinstance(energy, BoltzmannMachine) and energy.num_units <= MAX_ENUMERATION_LOG2:
-        return "enumeration"
-    if isinstance(energy, Ising) and energy.num_sites <= MAX_ENUMERATION_LOG2:
-        return "enumeration"
-    return None
+    sampler = cap.exact_sampler(energy)
+    return None if sampler is None else sampler.name
 
 
 def exact_samples(energy, beta, key, num: int):
@@ -123,23 +133,20 @@ def exact_samples(energy, beta, key, num: int):
 
     Gaussian: closed form. CurieWeiss: magnetisation from its exact law, then a uniformly
     random placement. RBM: enumerate the smaller layer's marginal, then the other layer's
-    conditional. BoltzmannMachine / Ising with ≤ 20 units: enumeration.
+    conditional. BoltzmannMachine / Ising with ≤ 20 units: enumeration. Any model type that
+    registers :func:`physebm.models.capabilities.exact_sampler`.
     """
-    name = exact_sampler_name(energy)
-    if name is None:
+    sampler = cap.exact_sampler(energy)
+    return None if sampler is None else sampler.sample_fn(key, beta, num)
+
+
+@cap.exact_sampler.register(RBM)
+def _rbm_exact_sampler(energy: RBM) -> cap.ExactSampler | None:
+    """The smaller layer from its enumerated marginal ∝ exp(−β F_β), the other given it."""
+    if min(energy.num_visible, energy.num_hidden) > MAX_ENUMERATION_LOG2:
         return None
-    if isinstance(energy, Gaussian):
-        return energy.sample(key, beta, num)
-    if isinstance(energy, CurieWeiss):
-        n = energy.N
-        k = jnp.arange(n + 1)
-        log_binom = gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
-        log_p = log_binom - beta * energy.energy_of_magnetization(2.0 * k - n)
-        k1, k2 = jax.random.split(key)
-        ups = jax.random.categorical(k1, log_p, shape=(num,))
-        ranks = jnp.argsort(jax.random.uniform(k2, (num, n)), axis=1)  # random permutation
-        return jnp.where(ranks < ups[:, None], 1.0, -1.0)
-    if isinstance(energy, RBM):
+
+    def sample_fn(key, beta, num: int):
         k1, k2 = jax.random.split(key)
         if energy.num_hidden <= energy.num_visible:
             hs = enumeration.states(energy.num_hidden, "bits")
@@ -154,9 +161,22 @@ def exact_samples(energy, beta, key, num: int):
             p_h = energy.hidden_probs(v, beta)
             h = (jax.random.uniform(k2, p_h.shape) < p_h).astype(float)
         return (v, h)
-    # BoltzmannMachine / Ising by enumeration of every configuration
+
+    return cap.ExactSampler("enumeration", sample_fn)
+
+
+@cap.exact_sampler.register(BoltzmannMachine)
+@cap.exact_sampler.register(Ising)
+def _enumeration_exact_sampler(energy) -> cap.ExactSampler | None:
+    """Every configuration of ``event_shape`` (≤ 2^20), drawn with probability ∝ exp(−β E)."""
     shape = energy.event_shape
     n = int(np.prod(shape))
-    states = enumeration.states(n, energy.domain).reshape(-1, *shape)
-    log_p = -beta * jax.vmap(energy)(jnp.asarray(states))
-    return _categorical_rows(key, log_p, states, num)
+    if n > MAX_ENUMERATION_LOG2:
+        return None
+
+    def sample_fn(key, beta, num: int):
+        states = enumeration.states(n, energy.domain).reshape(-1, *shape)
+        log_p = -beta * jax.vmap(energy)(jnp.asarray(states))
+        return _categorical_rows(key, log_p, states, num)
+
+    return cap.ExactSampler("enumeration", sample_fn)

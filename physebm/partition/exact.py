@@ -13,6 +13,10 @@ Routes (``method``):
   smaller layer, the other summed analytically: log Z = logsumexp_v(−β F_β(v))), in blocks.
 - ``"independent"``: Ising with J = 0, log Z = n log(2 cosh βh).
 
+The routes of each model type are registered with
+:func:`physebm.models.capabilities.exact_routes` (the built-ins below); a model type defined
+elsewhere registers its own and :func:`exact` uses them.
+
 β may be a scalar or a 1-D array (the result's fields are then arrays of the same shape); it is
 a traced, differentiable argument everywhere, so ``jax.grad``/``jax.jit`` over β work and a
 jitted function of β compiles once.
@@ -31,6 +35,7 @@ from jax.scipy.special import gammaln, logsumexp
 from physebm._validation import check_beta, is_concrete
 from physebm.enumeration import logsumexp_over_states
 from physebm.models import RBM, BoltzmannMachine, CurieWeiss, Gaussian, Ising
+from physebm.models.capabilities import exact_routes
 from physebm.partition._kaufman import kaufman_log_z
 from physebm.partition._transfer import chain_log_z, lattice_log_z
 from physebm.partition.result import LogZ
@@ -100,6 +105,7 @@ def _too_many_states(what: str, num_units: int) -> str:
     )
 
 
+@exact_routes.register(Ising)
 def _ising_routes(model: Ising) -> dict[str, ExactRoute | str]:
     """Every exact route for an Ising model, or the reason it does not apply."""
     shape, n, periodic = model.shape, model.num_sites, model.periodic
@@ -165,7 +171,9 @@ def _ising_routes(model: Ising) -> dict[str, ExactRoute | str]:
     return routes
 
 
+@exact_routes.register(CurieWeiss)
 def _curie_weiss_routes(model: CurieWeiss) -> dict[str, ExactRoute | str]:
+    """Magnetisation sum Z = Σ_k C(N, k) exp(−β E(M = 2k − N)), and enumeration."""
     N = model.N
 
     def log_z_fn(beta):
@@ -186,7 +194,9 @@ def _curie_weiss_routes(model: CurieWeiss) -> dict[str, ExactRoute | str]:
     return routes
 
 
+@exact_routes.register(RBM)
 def _rbm_routes(model: RBM) -> dict[str, ExactRoute | str]:
+    """Enumeration of the smaller layer: log Z = logsumexp(−β F_β) over 2^min(n_v, n_h) states."""
     nv, nh = model.num_visible, model.num_hidden
     n = min(nv, nh)
     if n > MAX_ENUMERATION_LOG2:
@@ -206,7 +216,9 @@ def _rbm_routes(model: RBM) -> dict[str, ExactRoute | str]:
     return {"enumeration": ExactRoute(log_z_fn, "enumeration", diagnostics, sequential=n > 14)}
 
 
+@exact_routes.register(Gaussian)
 def _gaussian_routes(model: Gaussian) -> dict[str, ExactRoute | str]:
+    """Closed form log Z(β) = (d/2) log(2π/β) − ½ log det A, if A is positive definite."""
     if is_concrete(model.precision):
         eig_min = float(np.linalg.eigvalsh(np.asarray(model.precision)).min())
         if not eig_min > 0:
@@ -217,6 +229,15 @@ def _gaussian_routes(model: Gaussian) -> dict[str, ExactRoute | str]:
                 )
             }
     return {"closed_form": ExactRoute(model.log_z, "closed_form", {"dim": model.dim})}
+
+
+@exact_routes.register(BoltzmannMachine)
+def _boltzmann_routes(model: BoltzmannMachine) -> dict[str, ExactRoute | str]:
+    """Enumeration of the 2^n states."""
+    n = model.num_units
+    if n > MAX_ENUMERATION_LOG2:
+        return {"enumeration": _too_many_states(f"BoltzmannMachine with {n} units", n)}
+    return {"enumeration": _enumeration_route(model)}
 
 
 _PRIORITY = (
@@ -232,42 +253,31 @@ _PRIORITY = (
 def exact_route(model, method: str = "auto") -> ExactRoute:
     """Pick the exact route for ``model`` (all checks that do not need β happen here).
 
+    The routes come from :func:`physebm.models.capabilities.exact_routes`, registered per
+    model type (the built-ins in this module).
+
     Args:
-        model: a Gaussian, Ising, CurieWeiss, BoltzmannMachine or RBM.
+        model: a Gaussian, Ising, CurieWeiss, BoltzmannMachine or RBM, or a model whose type
+            registers :func:`~physebm.models.capabilities.exact_routes`.
         method: ``"auto"`` (the cheapest route that applies) or a route name in :data:`METHODS`.
 
     Raises:
-        TypeError: for a model type with no exact route.
+        TypeError: for a model type with no registered exact routes.
         ValueError: for an unknown ``method``, a method that does not apply to ``model``, or a
             model too large for every exact route.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if isinstance(model, Ising):
-        routes = _ising_routes(model)
-    elif isinstance(model, CurieWeiss):
-        routes = _curie_weiss_routes(model)
-    elif isinstance(model, BoltzmannMachine):
-        n = model.num_units
-        routes = {
-            "enumeration": (
-                _enumeration_route(model)
-                if n <= MAX_ENUMERATION_LOG2
-                else _too_many_states(f"BoltzmannMachine with {n} units", n)
-            )
-        }
-    elif isinstance(model, RBM):
-        routes = _rbm_routes(model)
-    elif isinstance(model, Gaussian):
-        routes = _gaussian_routes(model)
-    else:
+    routes = exact_routes(model)
+    if routes is None:
         raise TypeError(
-            f"model must be one of {SUPPORTED} for an exact log Z, got {type(model).__name__}; "
+            f"model must be one of {SUPPORTED} for an exact log Z (or a type registered with "
+            f"physebm.models.capabilities.exact_routes), got {type(model).__name__}; "
             f"for other energies estimate log Z with {ESTIMATORS}"
         )
     name = type(model).__name__
     if method == "auto":
-        for key in _PRIORITY:
+        for key in (*_PRIORITY, *routes):  # the built-in order, then any other registered name
             if isinstance(routes.get(key), ExactRoute):
                 return routes[key]
         reasons = "; ".join(f"{k}: {v}" for k, v in routes.items() if k != "independent")
@@ -308,7 +318,8 @@ def exact(model, beta, *, method: str = "auto") -> LogZ:
     Args:
         model: a :class:`~physebm.models.Gaussian`, :class:`~physebm.models.Ising`,
             :class:`~physebm.models.CurieWeiss`, :class:`~physebm.models.BoltzmannMachine` or
-            :class:`~physebm.models.RBM`.
+            :class:`~physebm.models.RBM`, or a model whose type registers
+            :func:`~physebm.models.capabilities.exact_routes`.
         beta: inverse temperature β > 0, a scalar or a 1-D array (traced; differentiable).
         method: ``"auto"`` picks the cheapest exact route; or force one of :data:`METHODS`
             (e.g. ``"enumeration"`` or ``"transfer_matrix"`` to cross-check ``"kaufman"``).
@@ -319,7 +330,7 @@ def exact(model, beta, *, method: str = "auto") -> LogZ:
         matrix).
 
     Raises:
-        TypeError: ``beta`` not numeric, or ``model`` not a supported type.
+        TypeError: ``beta`` not numeric, or ``model`` of a type with no registered routes.
         ValueError: ``beta`` ≤ 0, NaN, infinite or of rank > 1; ``method`` unknown or not
             applicable; ``model`` too large for every exact route (the message names the
             estimators to use instead).

@@ -42,39 +42,31 @@ from numpyro.infer.autoguide import AutoContinuous, AutoMultivariateNormal, Auto
 from numpyro.infer.util import log_density
 
 from physebm.gibbs import Gibbs
-from physebm.models import RBM, BoltzmannMachine, CurieWeiss, Ising
+from physebm.models import capabilities
 from physebm.numpyro import sample_gibbs
 from physebm.partition._target import exact_samples, resolve
-from physebm.partition.importance import _check_count
 from physebm.partition.result import LogZ
+from samplers.base import check_count as _check_count
 
 __all__ = ["elbo", "iwae", "mean_field", "pairwise_form", "tap"]
 
 
-def pairwise_form(model) -> tuple[jax.Array, jax.Array, str]:
+def pairwise_form(model) -> capabilities.PairwiseForm:
     """(W, b, domain) with E(x) = −½ xᵀWx − bᵀx on the flattened units of ``model``.
 
-    An RBM's units are x = (v, h) with W = [[0, W], [Wᵀ, 0]] and b = (b, c).
+    An RBM's units are x = (v, h) with W = [[0, W], [Wᵀ, 0]] and b = (b, c). The form is
+    :func:`physebm.models.capabilities.pairwise_form`, registered per model type.
 
     Raises:
         TypeError: the model is not a binary pairwise model.
     """
-    if isinstance(model, Ising):
-        model = model.to_boltzmann_machine()
-    if isinstance(model, BoltzmannMachine):
-        return model.W, model.b, model.domain
-    if isinstance(model, CurieWeiss):
-        n = model.N
-        return jnp.full((n, n), model.J / n), jnp.full((n,), model.h), "spin"
-    if isinstance(model, RBM):
-        nv, nh = model.W.shape
-        W = jnp.zeros((nv + nh, nv + nh))
-        W = W.at[:nv, nv:].set(model.W).at[nv:, :nv].set(model.W.T)
-        return W, jnp.concatenate([model.b, model.c]), "bits"
-    raise TypeError(
-        "mean_field/tap need a binary pairwise model (Ising, CurieWeiss, BoltzmannMachine, "
-        f"RBM), got {type(model).__name__}; use elbo() for continuous energies"
-    )
+    form = capabilities.pairwise_form(model)
+    if form is None:
+        raise TypeError(
+            "mean_field/tap need a binary pairwise model (Ising, CurieWeiss, BoltzmannMachine, "
+            f"RBM), got {type(model).__name__}; use elbo() for continuous energies"
+        )
+    return form
 
 
 def _entropy(m, domain):

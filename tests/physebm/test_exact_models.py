@@ -24,7 +24,7 @@ def test_boltzmann_machine_equals_brute_force(domain, n):
     W, b = _random_couplings(n, seed=n)
     result = exact(BoltzmannMachine(W, b, domain=domain), jnp.asarray(BETAS))
     assert result.method == "enumeration"
-    assert result.diagnostics == {"num_states": 2**n}  # n = 16 runs in 4 blocks of 2^14
+    assert result.info == {"num_states": 2**n}  # n = 16 runs in 4 blocks of 2^14
     energies = gt.boltzmann_energies(W, b, domain)
     ref = np.array([gt.log_z_from_energies(energies, beta) for beta in BETAS])
     np.testing.assert_allclose(np.asarray(result.log_z), ref, rtol=1e-12, atol=0)
@@ -71,7 +71,7 @@ def test_rbm_beta_multiplies_the_joint_energy():
 def test_curie_weiss_equals_brute_force(N, J, h):
     result = exact(CurieWeiss(N, J=J, h=h), jnp.asarray(BETAS))
     assert result.method == "magnetization_sum"
-    assert result.diagnostics == {"num_terms": N + 1}
+    assert result.info == {"num_terms": N + 1}
     ref = np.array([gt.curie_weiss_log_z_brute(N, beta, J, h) for beta in BETAS])
     np.testing.assert_allclose(np.asarray(result.log_z), ref, rtol=1e-12, atol=0)
 
@@ -124,7 +124,7 @@ def test_forced_enumeration_agrees_with_the_fast_route(model, other):
     betas = jnp.asarray([0.2, 0.9])
     fast = exact(model, betas, method=other)
     slow = exact(model, betas, method="enumeration")
-    assert slow.diagnostics == {"num_states": 2 ** int(np.prod(model.event_shape))}
+    assert slow.info == {"num_states": 2 ** int(np.prod(model.event_shape))}
     np.testing.assert_allclose(fast.log_z, slow.log_z, rtol=1e-12)
 
 

@@ -81,7 +81,7 @@ def test_wide_free_lattice_matches_high_temperature_series():
     M, N, beta = 13, 16, 0.01
     result = exact(Ising((M, N), periodic=False), beta)
     assert result.method == "transfer_matrix"
-    assert result.diagnostics == {"row_width": 13, "num_rows": 16, "num_row_states": 2**13}
+    assert result.info == {"row_width": 13, "num_rows": 16, "num_row_states": 2**13}
     t = np.tanh(beta)
     bonds = M * (N - 1) + N * (M - 1)
     plaquettes = (M - 1) * (N - 1)
