@@ -203,9 +203,9 @@ def rbm_problem(quick: bool, key):
 
 
 def _joint_kernel(rbm, base):
-    from physebm.partition.ais import default_transition
+    from physebm.partition.kernels import default_kernel
 
-    return default_transition(rbm, base)
+    return default_kernel(rbm, base)
 
 
 def ising_problem(quick: bool, key):

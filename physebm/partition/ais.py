@@ -31,27 +31,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from physebm.models import RBM, BoltzmannMachine, CurieWeiss, Ising
+import samplers
+from physebm.models import RBM
 from physebm.partition import assemble
 from physebm.partition import bases as B
 from physebm.partition import schedules as S
-from physebm.partition import transitions as T
 from physebm.partition._target import (
     check_base,
     default_base,
     exact_sampler_name,
     exact_samples,
-    num_units,
     resolve,
 )
 from physebm.partition.importance import log_z_from_log_weights
+from physebm.partition.kernels import resolve_kernel
 from physebm.partition.paths import (
     GeometricPath,
-    IsingLatticeMove,
-    LogDensityMove,
-    RBMGibbsMove,
+    IsingLatticePath,
+    Move,
     RBMMarginalPath,
-    ising_lattice_available,
+    ising_lattice_field,
 )
 from physebm.partition.result import LogZ
 from samplers.base import check_count as _check_count
@@ -63,7 +62,6 @@ __all__ = [
     "ais_core",
     "anneal",
     "build_path",
-    "default_transition",
     "reverse_ais",
 ]
 
@@ -77,76 +75,51 @@ def _bucket(n: int) -> int:
     return max(MIN_SCHEDULE_BUCKET, 1 << (n - 1).bit_length())
 
 
-def anneal(path, move, params, schedule, x0, key):
+def anneal(path, move, kernel, schedule, x0, key):
     """Run the AIS recursion along ``schedule`` (K + 1 points) from positions ``x0`` (batched).
 
-    For k = 1..K: log w += log f_{t_k}(x) − log f_{t_{k−1}}(x), then x ~ T_{t_k}(x, ·).
+    For k = 1..K: log w += log f_{t_k}(x) − log f_{t_{k−1}}(x), then x ~ T_{t_k}(x, ·), T_k
+    being ``move`` with ``kernel`` at f_{t_k} (the kernel's step size may adapt).
 
     Returns:
-        ``(x_K, log_w, params, acceptance (K,), increment_variance (K,))``; the increment
+        ``(x_K, log_w, kernel, acceptance (K,), increment_variance (K,))``; the increment
         variance at step k is the variance across chains of the k-th log-weight increment
         (a measure of how coarse the step is; NaN increments are ignored).
     """
     schedule = jnp.asarray(schedule)
     k = schedule.shape[0] - 1
     padded = jnp.pad(schedule, (0, _bucket(k + 1) - k - 1), mode="edge")
-    x, log_w, params, acc, var_inc = _anneal(path, move, params, padded, jnp.asarray(k), x0, key)
-    return x, log_w, params, acc[:k], var_inc[:k]
+    x, log_w, kernel, acc, var_inc = _anneal(path, move, kernel, padded, jnp.asarray(k), x0, key)
+    return x, log_w, kernel, acc[:k], var_inc[:k]
 
 
 @eqx.filter_jit
-def _anneal(path, move, params, schedule, num_steps, x0, key):
+def _anneal(path, move, kernel, schedule, num_steps, x0, key):
     num = jax.tree.leaves(x0)[0].shape[0]
     buf = jnp.zeros(schedule.shape[0] - 1, dtype=schedule.dtype)
 
+    arrays, static = eqx.partition(kernel, eqx.is_array)  # the loop carries arrays only
+
     def body(carry):
-        x, log_w, params, acc_buf, var_buf, k = carry
+        x, log_w, arrays, acc_buf, var_buf, k = carry
         t0, t1 = schedule[k], schedule[k + 1]
         inc = jax.vmap(lambda xi: path.increment(t0, t1, xi))(x)
         var_inc = jnp.nanvar(jnp.where(jnp.isfinite(inc), inc, jnp.nan))
-        x, acc, params = move(jax.random.fold_in(key, k), x, t1, path, params)
+        kernel = eqx.combine(arrays, static)
+        x, acc, kernel = move(jax.random.fold_in(key, k), x, t1, path, kernel)
         acc_buf, var_buf = acc_buf.at[k].set(acc), var_buf.at[k].set(var_inc)
-        return x, log_w + inc, params, acc_buf, var_buf, k + 1
+        arrays = eqx.filter(kernel, eqx.is_array)
+        return x, log_w + inc, arrays, acc_buf, var_buf, k + 1
 
-    init = (x0, jnp.zeros(num, dtype=schedule.dtype), params, buf, buf, jnp.asarray(0))
-    x, log_w, params, acc, var_inc, _ = jax.lax.while_loop(lambda c: c[-1] < num_steps, body, init)
-    return x, log_w, params, acc, var_inc
+    init = (x0, jnp.zeros(num, dtype=schedule.dtype), arrays, buf, buf, jnp.asarray(0))
+    x, log_w, arrays, acc, var_inc, _ = jax.lax.while_loop(lambda c: c[-1] < num_steps, body, init)
+    return x, log_w, eqx.combine(arrays, static), acc, var_inc
 
 
 @eqx.filter_jit
 def sample_base(path, key, num: int):
     """``num`` exact draws from the path's base (jitted: one compilation per shape)."""
     return path.sample_base(key, num)
-
-
-def default_transition(energy, base: B.Base) -> T.Transition:
-    """Heat-bath flips for spins/bits (one-gradient Δ for multilinear models, a proper
-    colouring for Ising/BM/RBM), MALA with adapted step size for real x."""
-    if base.domain == "real":
-        var = jnp.min(jnp.diag(base.covariance)) if isinstance(base, B.GaussianBase) else 1.0
-        dim = num_units(base)
-        return T.mala(0.5 * float(var) * dim ** (-1 / 3))
-    if base.domain not in ("spin", "bits"):
-        raise TypeError(f"no default transition for a base of domain {base.domain!r}: pass kernel=")
-    colors, multilinear = None, False
-    if isinstance(energy, Ising):
-        colors, multilinear = T.greedy_coloring(energy.coupling_matrix()), True
-    elif isinstance(energy, BoltzmannMachine):
-        W = np.asarray(energy.W)
-        colors, multilinear = T.greedy_coloring(W), bool(np.all(np.diag(W) == 0))
-    elif isinstance(energy, RBM):
-        colors = np.r_[np.zeros(energy.num_visible, int), np.ones(energy.num_hidden, int)]
-        multilinear = True
-    elif isinstance(energy, CurieWeiss):
-        colors = None
-    factorized = isinstance(base, B.IndependentSpins | B.IndependentBits) or (
-        isinstance(base, B.ProductBase)
-        and all(isinstance(p, B.IndependentSpins | B.IndependentBits) for p in base.parts)
-    )
-    colors = None if colors is None else tuple(int(c) for c in colors)
-    return T.FlipGibbs(
-        params={}, domain=base.domain, colors=colors, multilinear=multilinear and factorized
-    )
 
 
 def _rbm_marginal_base(rbm: RBM, base) -> tuple | None:
@@ -166,16 +139,25 @@ def _rbm_marginal_base(rbm: RBM, base) -> tuple | None:
     return None
 
 
-def build_path(model_or_gibbs, beta=None, *, kernel=None, base=None, num_steps: int = 1):
-    """The path, the move and its initial parameters that :func:`ais` would use.
+def build_path(
+    model_or_gibbs,
+    beta=None,
+    *,
+    kernel=None,
+    base=None,
+    num_steps: int = 1,
+    target_acceptance="default",
+):
+    """The path, the move, the kernel and its description that :func:`ais` would use.
 
     RBM with no ``kernel`` and a factorised bits base → :class:`RBMMarginalPath` with exact
-    block Gibbs over v (hidden units summed out); periodic 2-D Ising with even sides and a
-    uniform base → checkerboard lattice sweeps; otherwise the geometric path with ``kernel``
-    (default :func:`default_transition`).
+    block Gibbs over v (hidden units summed out); periodic 2-D Ising with even sides, a
+    uniform base and no ``kernel`` → :class:`IsingLatticePath` with checkerboard sweeps;
+    otherwise the geometric path with ``kernel`` (default
+    :func:`~physebm.partition.kernels.default_kernel`).
 
     Returns:
-        ``(path, move, params, description)``.
+        ``(path, move, kernel, description)``.
     """
     target = resolve(model_or_gibbs, beta)
     energy = target.energy
@@ -184,23 +166,15 @@ def build_path(model_or_gibbs, beta=None, *, kernel=None, base=None, num_steps: 
         ad = _rbm_marginal_base(energy, base)
         if ad is not None:
             path = RBMMarginalPath(energy, target.beta, *ad)
-            return path, RBMGibbsMove(num_steps), {}, "rbm_marginal_block_gibbs"
+            return path, Move(num_steps), samplers.BlockGibbs(), "rbm_marginal_block_gibbs"
     base = default_base(energy) if base is None else check_base(base)
+    field0 = ising_lattice_field(energy, base) if kernel is None else None
+    if field0 is not None:
+        path = IsingLatticePath(energy, target.beta, base, field0)
+        return path, Move(num_steps), samplers.Checkerboard(), "ising_checkerboard_lattice"
+    kernel, target_acceptance = resolve_kernel(kernel, energy, base, target_acceptance)
     path = GeometricPath(energy, target.beta, base)
-    if kernel is None and ising_lattice_available(energy, base):
-        field0 = base.field.reshape(-1)[0]
-        return path, IsingLatticeMove(field0, num_steps), {}, "ising_checkerboard_lattice"
-    if kernel is None:
-        kernel = default_transition(energy, base)
-        if num_steps != 1:
-            kernel = eqx.tree_at(lambda k: k.num_steps, kernel, num_steps)
-    if not isinstance(kernel, T.Transition):
-        raise TypeError(
-            "kernel must be a physebm.partition.transitions.Transition (e.g. transitions.mala(), "
-            f"transitions.from_blackjax(blackjax.hmc, ...)), got {type(kernel).__name__}"
-        )
-    kernel = kernel.prepare(num_units(base))
-    return path, LogDensityMove(kernel), kernel.params, type(kernel).__name__
+    return path, Move(num_steps, target_acceptance), kernel, type(kernel).__name__
 
 
 def _schedule(schedule, num_temperatures):
@@ -208,25 +182,23 @@ def _schedule(schedule, num_temperatures):
     return jnp.asarray(S.get(schedule, num_temperatures))
 
 
-def _evaluations(path, move, num_units, num_chains, k) -> int:
+def _evaluations(path, move, kernel, num_units, num_chains, k) -> int:
     """Energy-equivalent evaluations (an energy, a gradient or a layer conditional = 1)."""
     per_step = getattr(path, "energy_evaluations_per_increment", 1)
-    if isinstance(move, LogDensityMove):
-        tr = move.transition
-        if isinstance(tr, T.FlipGibbs):
-            num_colors = len(set(tr.colors)) if tr.colors else num_units
-            per_move = num_colors if tr.multilinear else num_units + num_colors
-        elif isinstance(tr, T.BlackjaxTransition) and "num_integration_steps" in tr.params:
-            per_move = int(tr.params["num_integration_steps"]) + 1
-        else:
-            per_move = 1  # MALA: one gradient per step
-        per_step += per_move * tr.num_steps + (0 if isinstance(tr, T.FlipGibbs) else 1)
-    else:
+    if isinstance(kernel, samplers.HeatBath):
+        num_colors = len(set(kernel.colors)) if kernel.colors else num_units
+        per_move = num_colors if kernel.multilinear else num_units + num_colors
+        per_step += per_move * move.num_steps
+    elif isinstance(kernel, samplers.BlockGibbs | samplers.Checkerboard):
         per_step += move.num_steps
+    else:
+        leapfrogs = getattr(kernel, "num_integration_steps", None)
+        per_move = 1 if leapfrogs is None else int(leapfrogs) + 1  # MALA: one gradient
+        per_step += per_move * move.num_steps + 1
     return int(num_chains * k * per_step)
 
 
-def ais_core(key, path, move, params, schedule, num_chains: int):
+def ais_core(key, path, move, kernel, schedule, num_chains: int):
     """The pure core of AIS: ``num_chains`` draws from the path's base, annealed along
     ``schedule`` (jit/vmap-able over ``key`` and over β inside ``path``).
 
@@ -235,8 +207,8 @@ def ais_core(key, path, move, params, schedule, num_chains: int):
     """
     k_init, k_run = jax.random.split(key)
     x0 = sample_base(path, k_init, num_chains)
-    x, log_w, params, acc, var_inc = anneal(path, move, params, schedule, x0, k_run)
-    return log_w, AISInfo(x, params, acc, var_inc)
+    x, log_w, kernel, acc, var_inc = anneal(path, move, kernel, schedule, x0, k_run)
+    return log_w, AISInfo(x, kernel, acc, var_inc)
 
 
 class AISInfo(NamedTuple):
@@ -244,13 +216,13 @@ class AISInfo(NamedTuple):
 
     Attributes:
         final_samples: the chains' last states (leading axis N).
-        final_params: the transition's parameters after adaptation.
+        final_kernel: the kernel after step-size adaptation (a :class:`samplers.Kernel`).
         acceptance_rate: (K,) mean acceptance of the moves at each temperature.
         increment_variance: (K,) variance across chains of each log-weight increment.
     """
 
     final_samples: Any
-    final_params: dict
+    final_kernel: Any
     acceptance_rate: jax.Array
     increment_variance: jax.Array
 
@@ -266,6 +238,7 @@ def ais(
     base=None,
     schedule="linear",
     num_steps: int = 1,
+    target_acceptance="default",
 ) -> LogZ:
     """log Z(β) by annealed importance sampling.
 
@@ -279,12 +252,19 @@ def ais(
         key: PRNG key.
         num_temperatures: K annealing steps.
         num_chains: N independent chains (weights).
-        kernel: a :class:`~physebm.partition.transitions.Transition`; default: heat-bath flips
-            for spins/bits (block Gibbs over v for an RBM), adapted MALA for real x.
+        kernel: a :class:`samplers.Kernel` (e.g. ``samplers.HeatBath("spin")``,
+            ``samplers.MALA(0.1)``) or any blackjax factory ``logdensity_fn ->
+            SamplingAlgorithm`` (e.g. ``functools.partial(blackjax.mala, step_size=0.1)``);
+            default (:mod:`physebm.partition.kernels`): heat-bath flips for spins/bits (block
+            Gibbs over v for an RBM, checkerboard sweeps for the periodic 2-D Ising model),
+            MALA for real x.
         base: normalised base q₀ (default uniform spins/bits, N(0, I) for a Gaussian model).
         schedule: ``"linear"``, ``"geometric"``, ``"sigmoid"``, ``"salakhutdinov_murray"``, a
             callable ``K -> array`` or an explicit array (see :mod:`.schedules`).
-        num_steps: transitions per temperature.
+        num_steps: kernel steps per temperature.
+        target_acceptance: adapt the kernel's step size between temperatures towards this
+            acceptance rate (:func:`samplers.adapt_step_size`), or None for a fixed step;
+            ``"default"``: 0.574 for the default MALA, fixed for a kernel you pass.
 
     Returns:
         :class:`LogZ` (method ``"ais"``): ``log_z`` = log Ẑ = log mean(w) with the
@@ -294,12 +274,17 @@ def ais(
         ``jensen_gap_estimate`` (Var/2), ``acceptance_rate``, ``increment_variance`` per step,
         ``num_energy_evaluations``, ``final_samples``.
     """
-    path, move, params, desc = build_path(
-        model_or_gibbs, beta, kernel=kernel, base=base, num_steps=num_steps
+    path, move, kernel, desc = build_path(
+        model_or_gibbs,
+        beta,
+        kernel=kernel,
+        base=base,
+        num_steps=num_steps,
+        target_acceptance=target_acceptance,
     )
     num_chains = _check_count(num_chains, "num_chains", 2)
     sched = _schedule(schedule, num_temperatures)
-    log_w, info = ais_core(key, path, move, params, sched, num_chains)
+    log_w, info = ais_core(key, path, move, kernel, sched, num_chains)
     return _forward_result(log_w, info, sched, path, move, desc)
 
 
@@ -319,9 +304,9 @@ def _forward_result(log_w, info: AISInfo, sched, path, move, desc) -> LogZ:
         increment_variance=info.increment_variance,
         schedule=sched,
         final_samples=info.final_samples,
-        final_params=info.final_params,
+        final_kernel=info.final_kernel,
         num_energy_evaluations=_evaluations(
-            path, move, _num_units(info.final_samples), num_chains, k
+            path, move, info.final_kernel, _num_units(info.final_samples), num_chains, k
         ),
         stderr_source="delta method, floored by the log-normal value",
         warnings=tuple(notes),
@@ -330,7 +315,7 @@ def _forward_result(log_w, info: AISInfo, sched, path, move, desc) -> LogZ:
     return res
 
 
-def _reverse_start(path, move, params, target, key, num_chains, samples, num_equilibration):
+def _reverse_start(path, move, kernel, target, key, num_chains, samples, num_equilibration):
     """Initial target samples for reverse AIS and how they were obtained."""
     if samples is not None:
         if isinstance(path, RBMMarginalPath) and isinstance(samples, tuple | list):
@@ -344,9 +329,9 @@ def _reverse_start(path, move, params, target, key, num_chains, samples, num_equ
         return xs, f"exact ({exact_sampler_name(energy)})"
     k1, k2, k3 = jax.random.split(key, 3)
     sched = jnp.asarray(S.linear(num_equilibration))
-    x, *_ = anneal(path, move, params, sched, sample_base(path, k1, num_chains), k2)
+    x, *_ = anneal(path, move, kernel, sched, sample_base(path, k1, num_chains), k2)
     at_target = jnp.ones(num_equilibration + 1, dtype=sched.dtype)
-    x, *_ = anneal(path, move, params, at_target, x, k3)
+    x, *_ = anneal(path, move, kernel, at_target, x, k3)
     return x, (
         f"long_chains (annealed over {num_equilibration} steps, then {num_equilibration} "
         "steps at the target; not exact)"
@@ -370,6 +355,7 @@ def reverse_ais(
     num_steps: int = 1,
     samples=None,
     num_equilibration: int = 2000,
+    target_acceptance="default",
 ) -> LogZ:
     """Stochastic upper bound on log Z by AIS run from the target back to the base.
 
@@ -383,8 +369,13 @@ def reverse_ais(
     Returns:
         :class:`LogZ` (method ``"reverse_ais"``) with ``upper`` = log Z_rev.
     """
-    path, move, params, desc = build_path(
-        model_or_gibbs, beta, kernel=kernel, base=base, num_steps=num_steps
+    path, move, kernel, desc = build_path(
+        model_or_gibbs,
+        beta,
+        kernel=kernel,
+        base=base,
+        num_steps=num_steps,
+        target_acceptance=target_acceptance,
     )
     target = resolve(model_or_gibbs, beta)
     num_chains = _check_count(num_chains, "num_chains", 2)
@@ -392,10 +383,10 @@ def reverse_ais(
     sched = _schedule(schedule, num_temperatures)
     k_init, k_run = jax.random.split(key)
     x_start, how = _reverse_start(
-        path, move, params, target, k_init, num_chains, samples, num_equilibration
+        path, move, kernel, target, k_init, num_chains, samples, num_equilibration
     )
     num_chains = jax.tree.leaves(x_start)[0].shape[0]
-    x, log_w_rev, params, acc, var_inc = anneal(path, move, params, sched[::-1], x_start, k_run)
+    x, log_w_rev, kernel, acc, var_inc = anneal(path, move, kernel, sched[::-1], x_start, k_run)
     k = sched.shape[0] - 1
     inner = log_z_from_log_weights(
         log_w_rev,
@@ -408,7 +399,7 @@ def reverse_ais(
         acceptance_rate=jnp.mean(acc),
         increment_variance=var_inc[::-1],
         schedule=sched,
-        num_energy_evaluations=_evaluations(path, move, _num_units(x), num_chains, k),
+        num_energy_evaluations=_evaluations(path, move, kernel, _num_units(x), num_chains, k),
         stderr_source="delta method on the reverse weights, floored by the log-normal value",
     )
     inner.info["jensen_gap_estimate"] = 0.5 * inner.info["log_weight_variance"]
@@ -437,6 +428,7 @@ def adaptive_schedule(
     kernel=None,
     base=None,
     pilot_schedule="linear",
+    target_acceptance="default",
 ) -> np.ndarray:
     """Schedule of equal thermodynamic length, measured by a pilot AIS run.
 
@@ -446,12 +438,14 @@ def adaptive_schedule(
     K from a target per-step increment variance). Dense where the energy fluctuates most
     (near a phase transition, or near the target for a trained RBM).
     """
-    path, move, params, _ = build_path(model_or_gibbs, beta, kernel=kernel, base=base)
+    path, move, kernel, _ = build_path(
+        model_or_gibbs, beta, kernel=kernel, base=base, target_acceptance=target_acceptance
+    )
     pilot = _schedule(pilot_schedule, num_pilot_temperatures)
     k1, k2 = jax.random.split(key)
     num_pilot_chains = _check_count(num_pilot_chains, "num_pilot_chains", 2)
     x0 = sample_base(path, k1, num_pilot_chains)
-    *_, var_inc = anneal(path, move, params, pilot, x0, k2)
+    *_, var_inc = anneal(path, move, kernel, pilot, x0, k2)
     dt = np.diff(np.asarray(pilot))
     var_l = np.asarray(var_inc) / dt**2
     # the k-th increment is evaluated on states equilibrated (approximately) at t_{k−1}

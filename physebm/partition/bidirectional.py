@@ -52,6 +52,7 @@ def bidirectional_ais(
     num_steps: int = 1,
     samples=None,
     num_equilibration: int = 2000,
+    target_acceptance="default",
 ) -> LogZ:
     """log Z(β) from forward + reverse AIS works by BAR, bracketed by both bounds.
 
@@ -72,6 +73,7 @@ def bidirectional_ais(
         base=base,
         schedule=schedule,
         num_steps=num_steps,
+        target_acceptance=target_acceptance,
     )
     fwd = ais(model_or_gibbs, beta, key=k_f, **common)
     rev = reverse_ais(

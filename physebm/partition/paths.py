@@ -1,19 +1,27 @@
-"""Annealing paths from a normalised base to the target, and the batched moves along them.
+"""Annealing paths from a normalised base to the target, and the one move along them.
 
 A path gives ``log_density(t, x)`` (unnormalised log f_t, with f_0 = q₀ normalised and
-f_1 = exp(−βE)) and ``increment(t0, t1, x) = log f_{t1}(x) − log f_{t0}(x)``. A move is a
-batched Markov transition leaving f_t invariant: ``move(key, xs, t, path, params) ->
-(xs, acceptance, params)``.
+f_1 = exp(−βE)), ``increment(t0, t1, x) = log f_{t1}(x) − log f_{t0}(x)``, and ``target(t)``:
+the log density f_t handed to a :class:`samplers.Kernel` (up to an additive constant, which no
+kernel sees). The move is the same for every path: ``num_steps`` of the kernel on every chain,
+initialised at the current chain position under ``target(t)`` (cached log densities go stale
+between temperatures), then an optional population step-size update.
 
 * :class:`GeometricPath`: log f_t = (1 − t) log q₀ + t(−βE); increment (t1 − t0) ℓ(x) with
   ℓ = −βE − log q₀. With a uniform spin/bit base this is the β-path β_t = tβ.
+* :class:`IsingLatticePath`: the geometric path of a periodic 2-D Ising model from independent
+  spins with one field h₀. The intermediate model is an Ising model, coupling tβJ and field
+  (1 − t)h₀ + tβh, so ``target(t)`` is a :class:`samplers.PeriodicIsing2D` and the fast
+  :class:`samplers.Checkerboard` kernel applies (any other kernel does too).
 * :class:`RBMMarginalPath` (Salakhutdinov & Murray 2008): the geometric path on (v, h) between
   q₀(v, h) = Bern(v; σ(a)) Bern(h; σ(d)) and the RBM, with h summed out analytically:
 
       log f_t(v) = (1 − t)(aᵀv − A − D) + tβ bᵀv + Σ_j softplus((1 − t) d_j + tβ(c_j + vᵀW_{:j})),
 
-  A = Σ softplus(a), D = Σ softplus(d); the move is exact block Gibbs h | v, v | h of the
-  intermediate RBM. Summing h out lowers the weight variance (Rao–Blackwellisation).
+  A = Σ softplus(a), D = Σ softplus(d). The chains carry v only; the move is exact block Gibbs
+  h | v, v | h of the intermediate RBM (:class:`samplers.BlockGibbs` on
+  :class:`samplers.BernoulliRBM`), which leaves f_t(v) invariant whatever h was. Summing h out
+  lowers the weight variance (Rao–Blackwellisation).
 """
 
 from __future__ import annotations
@@ -25,11 +33,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import samplers
 from physebm.models import RBM, Ising
 from physebm.partition import bases as B
-from physebm.partition.transitions import Transition
 
-__all__ = ["GeometricPath", "IsingLatticeMove", "LogDensityMove", "RBMGibbsMove", "RBMMarginalPath"]
+__all__ = ["GeometricPath", "IsingLatticePath", "Move", "RBMMarginalPath", "ising_lattice_field"]
 
 
 class GeometricPath(eqx.Module):
@@ -52,7 +60,33 @@ class GeometricPath(eqx.Module):
     def increment(self, t0, t1, x) -> jax.Array:
         return (t1 - t0) * self.log_likelihood(x)
 
+    def target(self, t):
+        """f_t as a log density for a kernel."""
+        return lambda x: self.log_density(t, x)
+
+    def to_position(self, x):
+        return x
+
+    def from_position(self, position, x):
+        return position
+
     energy_evaluations_per_increment = 1
+
+
+class IsingLatticePath(GeometricPath):
+    """The geometric path of a periodic 2-D Ising model from independent spins of field h₀,
+    whose intermediate models are Ising models (module docstring)."""
+
+    field0: jax.Array
+
+    def target(self, t):
+        model: Ising = self.energy
+        coupling = t * self.beta * model.J
+        field = (1 - t) * self.field0 + t * self.beta * model.h
+        return samplers.PeriodicIsing2D(coupling, field)
+
+    def from_position(self, position, x):
+        return position.astype(x.dtype)
 
 
 class RBMMarginalPath(eqx.Module):
@@ -78,107 +112,68 @@ class RBMMarginalPath(eqx.Module):
     def increment(self, t0, t1, v) -> jax.Array:
         return self.log_density(t1, v) - self.log_density(t0, v)
 
+    def target(self, t):
+        """The intermediate RBM: weights tβW, visible logits (1 − t)a + tβb, hidden logits
+        (1 − t)d + tβc."""
+        r, beta = self.rbm, self.beta
+        return samplers.BernoulliRBM(
+            t * beta * r.W, (1 - t) * self.a + t * beta * r.b, (1 - t) * self.d + t * beta * r.c
+        )
+
+    def to_position(self, v):
+        return v, jnp.zeros(self.d.shape, v.dtype)  # block Gibbs redraws h | v first
+
+    def from_position(self, position, v):
+        return position[0].astype(v.dtype)
+
     energy_evaluations_per_increment = 2
 
 
-class LogDensityMove(eqx.Module):
-    """``num_steps`` of a :class:`Transition` on each chain at f_t (re-initialised at each t),
-    then a population step-size update (for MALA/HMC) from the mean acceptance.
+class Move(eqx.Module):
+    """``num_steps`` of a kernel on every chain at f_t, then (with ``target_acceptance``) a
+    population step-size update from the chains' mean acceptance
+    (:func:`samplers.adapt_step_size`).
 
     The adapted step size at t_k depends on the chains only through their mean acceptance at
     t_{k−1} (a 1/N share each), so every T_k still leaves f_{t_k} invariant given it; with very
     few chains prefer a fixed step (``target_acceptance=None``)."""
 
-    transition: Transition
+    num_steps: int = eqx.field(static=True, default=1)
+    target_acceptance: float | None = eqx.field(static=True, default=None)
 
-    def __call__(self, key, xs, t, path, params):
-        tr = self.transition
-
-        def logdens(x):
-            return path.log_density(t, x)
+    def __call__(self, key, xs, t, path, kernel: samplers.Kernel):
+        """Move the batch ``xs`` at f_t: ``(xs, mean acceptance, adapted kernel)``."""
+        target = path.target(t)
 
         def one(k, x):
-            state = tr.init(x, logdens)
+            state = kernel.init(path.to_position(x), target)
 
             def body(s, kk):
-                s, info = tr.kernel(kk, s, logdens, params)
+                s, info = kernel.step(kk, s, target)
                 return s, info.acceptance_rate
 
-            state, acc = jax.lax.scan(body, state, jax.random.split(k, tr.num_steps))
-            return state.position, jnp.mean(acc)
+            state, acc = jax.lax.scan(body, state, jax.random.split(k, self.num_steps))
+            return path.from_position(state.position, x), jnp.mean(acc)
 
         num = jax.tree.leaves(xs)[0].shape[0]
         xs, acc = jax.vmap(one)(jax.random.split(key, num), xs)
         mean_acc = jnp.mean(acc)
-        return xs, mean_acc, tr.adapt(params, mean_acc)
-
-    @property
-    def num_steps(self) -> int:
-        return self.transition.num_steps
+        if self.target_acceptance is not None:
+            kernel = samplers.adapt_step_size(kernel, mean_acc, self.target_acceptance)
+        return xs, mean_acc, kernel
 
 
-class RBMGibbsMove(eqx.Module):
-    """Exact block Gibbs h | v then v | h of the intermediate RBM of :class:`RBMMarginalPath`."""
-
-    num_steps: int = eqx.field(static=True, default=1)
-
-    def __call__(self, key, vs, t, path, params):
-        r, beta = path.rbm, path.beta
-        hid_bias = (1 - t) * path.d + t * beta * r.c
-        vis_bias = (1 - t) * path.a + t * beta * r.b
-
-        def body(v, k):
-            kh, kv = jax.random.split(k)
-            logit_h = hid_bias + t * beta * (v @ r.W)
-            h = (jax.random.logistic(kh, logit_h.shape, logit_h.dtype) < logit_h).astype(v.dtype)
-            logit_v = vis_bias + t * beta * (h @ r.W.T)
-            v = (jax.random.logistic(kv, logit_v.shape, logit_v.dtype) < logit_v).astype(v.dtype)
-            return v, None
-
-        vs, _ = jax.lax.scan(body, vs, jax.random.split(key, self.num_steps))
-        return vs, jnp.ones((), vs.dtype), params
-
-
-class IsingLatticeMove(eqx.Module):
-    """Checkerboard heat-bath sweeps of the periodic 2-D Ising model (even sides) on the
-    geometric path from an independent-spin base with a uniform field h₀: the intermediate
-    model is an Ising model with coupling tβJ and field (1 − t)h₀ + tβh."""
-
-    field0: jax.Array
-    num_steps: int = eqx.field(static=True, default=1)
-
-    def __call__(self, key, xs, t, path, params):
-        from samplers import lattice
-
-        model: Ising = path.energy
-        J = t * path.beta * model.J
-        h = (1 - t) * self.field0 + t * path.beta * model.h
-        kernel = lattice.build_kernel()
-        state = lattice.init(xs)
-
-        def body(s, k):
-            s, _ = kernel(k, s, 1.0, J, h)
-            return s, None
-
-        state, _ = jax.lax.scan(body, state, jax.random.split(key, self.num_steps))
-        return state.position.astype(xs.dtype), jnp.ones((), xs.dtype), params
-
-
-def ising_lattice_available(model, base) -> bool:
-    """The fast lattice move applies: a periodic 2-D Ising model with even sides, a uniform
-    independent-spin base field, and :mod:`samplers.lattice` importable."""
+def ising_lattice_field(model, base):
+    """The uniform base field h₀ when :class:`IsingLatticePath` applies (a periodic 2-D Ising
+    model with even sides and an independent-spin base of one field), else None."""
     if not (isinstance(model, Ising) and model.periodic and len(model.shape) == 2):
-        return False
+        return None
     if any(s % 2 for s in model.shape) or not isinstance(base, B.IndependentSpins):
-        return False
+        return None
     field = base.field
     if isinstance(field, jax.core.Tracer):  # a traced base: its uniformity is unknown
-        return False
+        return None
     field = np.asarray(field)
     if not np.all(field == field.reshape(-1)[0]):
-        return False
-    try:
-        from samplers import lattice  # noqa: F401
-    except ImportError:
-        return False
-    return True
+        return None
+    return jnp.asarray(field.reshape(-1)[0])

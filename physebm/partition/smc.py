@@ -23,53 +23,58 @@ import jax.numpy as jnp
 import numpy as np
 from blackjax.smc import adaptive_tempered, resampling, tempered
 
+import samplers
 from physebm.partition import assemble
 from physebm.partition import schedules as S
-from physebm.partition._target import check_base, default_base, num_units, resolve
-from physebm.partition.ais import default_transition
+from physebm.partition._target import check_base, default_base, resolve
+from physebm.partition.kernels import resolve_kernel
 from physebm.partition.paths import GeometricPath
 from physebm.partition.result import LogZ
-from physebm.partition.transitions import Transition
 from physebm.partition.weights import weight_statistics
 from samplers.base import check_count as _check_count
 
 __all__ = ["smc", "smc_core"]
 
 
-def _mcmc_fns(transition: Transition):
-    def mcmc_step(key, state, logdensity_fn, **params):
-        return transition.kernel(key, state, logdensity_fn, params)
+def _mcmc_fns(kernel: samplers.Kernel):
+    """blackjax's ``(mcmc_init_fn, mcmc_step_fn)`` for a samplers kernel (its parameters are
+    leaves of the kernel itself, so blackjax's ``mcmc_parameters`` stay empty)."""
 
-    return transition.init, mcmc_step
+    def mcmc_init(position, logdensity_fn):
+        return kernel.init(position, logdensity_fn)
 
+    def mcmc_step(key, state, logdensity_fn, **unused):
+        return kernel.step(key, state, logdensity_fn)
 
-def _shared(params: dict) -> dict:
-    return {k: jnp.asarray(v)[None, ...] for k, v in params.items()}
+    return mcmc_init, mcmc_step
 
 
 @eqx.filter_jit
-def _smc_replica(path, transition, params, key, config):
-    num_particles, target_ess, num_mcmc_steps, max_steps, schedule = config
-    mcmc_init, mcmc_step = _mcmc_fns(transition)
+def _smc_replica(path, kernel, key, config):
+    num_particles, target_ess, num_mcmc_steps, max_steps, schedule, target_acceptance = config
     k0, key = jax.random.split(key)
     state = tempered.init(path.sample_base(k0, num_particles))
     state = tempered.TemperedSMCState(
         state.particles, state.weights, jnp.asarray(0.0, dtype=params_dtype(path))
     )
 
-    def adapt(params, info):
+    def smc_step(kernel, key, state, lam=None):
+        """One resample–move–reweight step with the current kernel, then its adaptation."""
+        mcmc_init, mcmc_step = _mcmc_fns(kernel)
+        args = (path.base.log_prob, path.log_likelihood, mcmc_step, mcmc_init)
+        if lam is None:
+            smc = adaptive_tempered.build_kernel(*args, resampling.systematic, target_ess)
+            state, info = smc(key, state, num_mcmc_steps, {})
+        else:
+            smc = tempered.build_kernel(*args, resampling.systematic)
+            state, info = smc(key, state, num_mcmc_steps, lam, {})
         acc = jnp.mean(info.update_info.acceptance_rate)
-        return transition.adapt(params, acc), acc
+        if target_acceptance is not None:
+            kernel = samplers.adapt_step_size(kernel, acc, target_acceptance)
+        return kernel, state, info.log_likelihood_increment, acc
 
+    arrays, static = eqx.partition(kernel, eqx.is_array)  # the loops carry arrays only
     if schedule is None:
-        kernel = adaptive_tempered.build_kernel(
-            path.base.log_prob,
-            path.log_likelihood,
-            mcmc_step,
-            mcmc_init,
-            resampling.systematic,
-            target_ess,
-        )
         lambdas = jnp.full((max_steps,), jnp.nan)
 
         def cond(c):
@@ -77,42 +82,29 @@ def _smc_replica(path, transition, params, key, config):
             return (state.tempering_param < 1.0) & (i < max_steps)
 
         def body(c):
-            state, log_z, params, lambdas, acc_sum, i = c
-            k = jax.random.fold_in(key, i)
-            state, info = kernel(k, state, num_mcmc_steps, _shared(params))
-            params, acc = adapt(params, info)
+            state, log_z, arrays, lambdas, acc_sum, i = c
+            kernel = eqx.combine(arrays, static)
+            kernel, state, inc, acc = smc_step(kernel, jax.random.fold_in(key, i), state)
             lambdas = lambdas.at[i].set(state.tempering_param)
-            return (
-                state,
-                log_z + info.log_likelihood_increment,
-                params,
-                lambdas,
-                acc_sum + acc,
-                i + 1,
-            )
+            arrays = eqx.filter(kernel, eqx.is_array)
+            return state, log_z + inc, arrays, lambdas, acc_sum + acc, i + 1
 
         zero = jnp.zeros((), lambdas.dtype)
-        state, log_z, params, lambdas, acc_sum, n = jax.lax.while_loop(
-            cond, body, (state, zero, params, lambdas, zero, 0)
+        state, log_z, _, lambdas, acc_sum, n = jax.lax.while_loop(
+            cond, body, (state, zero, arrays, lambdas, zero, 0)
         )
         return log_z, state.tempering_param, lambdas, n, acc_sum / jnp.maximum(n, 1)
 
-    kernel = tempered.build_kernel(
-        path.base.log_prob, path.log_likelihood, mcmc_step, mcmc_init, resampling.systematic
-    )
-
     def step(c, inp):
-        state, log_z, params = c
+        state, log_z, arrays = c
         lam, i = inp
-        state, info = kernel(
-            jax.random.fold_in(key, i), state, num_mcmc_steps, lam, _shared(params)
-        )
-        params, acc = adapt(params, info)
-        return (state, log_z + info.log_likelihood_increment, params), acc
+        kernel = eqx.combine(arrays, static)
+        kernel, state, inc, acc = smc_step(kernel, jax.random.fold_in(key, i), state, lam)
+        return (state, log_z + inc, eqx.filter(kernel, eqx.is_array)), acc
 
     lam = jnp.asarray(schedule[1:])
     (state, log_z, _), acc = jax.lax.scan(
-        step, (state, jnp.zeros(()), params), (lam, jnp.arange(lam.shape[0]))
+        step, (state, jnp.zeros(()), arrays), (lam, jnp.arange(lam.shape[0]))
     )
     return log_z, state.tempering_param, lam, lam.shape[0], jnp.mean(acc)
 
@@ -135,6 +127,7 @@ def smc(
     schedule=None,
     num_temperatures: int | None = None,
     max_steps: int = 500,
+    target_acceptance="default",
 ) -> LogZ:
     """log Z(β) by tempered SMC (blackjax), adaptive unless a schedule is given.
 
@@ -144,14 +137,17 @@ def smc(
         key: PRNG key.
         num_particles: N particles per replica.
         num_replicas: R independent SMC runs (the stderr comes from their spread; ≥ 8).
-        kernel: a :class:`~physebm.partition.transitions.Transition` (default as for AIS on
-            the joint state; an RBM is sampled on (v, h)).
+        kernel: a :class:`samplers.Kernel` or a blackjax factory, as for
+            :func:`~physebm.partition.ais.ais` (default as for AIS on the joint state; an RBM
+            is sampled on (v, h)).
         base: normalised base q₀ (the SMC prior).
         target_ess: fraction of N kept as ESS by adaptive tempering, in (0, 1).
         num_mcmc_steps: transition steps per SMC step.
         schedule: None for adaptive tempering, else a schedule name/array (with
             ``num_temperatures``) as in :mod:`.schedules`.
         max_steps: cap on adaptive SMC steps (not reaching λ = 1 is reported).
+        target_acceptance: step-size adaptation after every SMC step, as for
+            :func:`~physebm.partition.ais.ais`.
 
     Returns:
         :class:`LogZ` (method ``"smc"``): ``lower`` = log Ẑ (stochastic lower bound);
@@ -170,16 +166,16 @@ def smc(
         if num_temperatures is None and isinstance(schedule, str):
             raise ValueError("a named schedule needs num_temperatures")
         schedule = tuple(float(t) for t in S.get(schedule, num_temperatures or 1))
-    if kernel is None:
-        kernel = default_transition(target.energy, base)
-    if not isinstance(kernel, Transition):
-        raise TypeError(
-            "kernel must be a physebm.partition.transitions.Transition, "
-            f"got {type(kernel).__name__}"
-        )
-    kernel = kernel.prepare(num_units(base))
+    kernel, target_acceptance = resolve_kernel(kernel, target.energy, base, target_acceptance)
     path = GeometricPath(target.energy, target.beta, base)
-    config = (num_particles, float(target_ess), num_mcmc_steps, max_steps, schedule)
+    config = (
+        num_particles,
+        float(target_ess),
+        num_mcmc_steps,
+        max_steps,
+        schedule,
+        None if target_acceptance is None else float(target_acceptance),
+    )
     log_z_r, final_lambda, lambdas, n_steps, acc = smc_core(key, path, kernel, config, num_replicas)
     evals = jnp.sum(n_steps) * num_particles * (num_mcmc_steps * 2 + 1)
     return _smc_result(log_z_r, final_lambda, lambdas, n_steps, acc, num_particles, evals)
@@ -192,7 +188,7 @@ def smc_core(key, path, kernel, config: tuple, num_replicas: int):
         ``(log_z (R,), final λ (R,), λ schedules (R, max_steps), steps (R,), acceptance (R,))``.
     """
     keys = jax.random.split(key, num_replicas)
-    return jax.vmap(lambda k: _smc_replica(path, kernel, kernel.params, k, config))(keys)
+    return jax.vmap(lambda k: _smc_replica(path, kernel, k, config))(keys)
 
 
 def _smc_result(log_z_r, final_lambda, lambdas, n_steps, acc, num_particles, evals) -> LogZ:

@@ -44,16 +44,18 @@ def trapezoid_weights(grid) -> np.ndarray:
 
 
 @eqx.filter_jit
-def _ti_run(path, move, params, grid, x0, key, num_burnin: int, num_samples: int):
+def _ti_run(path, move, kernel, grid, x0, key, num_burnin: int, num_samples: int):
     def d_log_f(t, x):
         return jax.grad(path.log_density, argnums=0)(t, x)
 
+    arrays, static = eqx.partition(kernel, eqx.is_array)  # the scans carry arrays only
+
     def moves(carry, k, t, record: bool):
-        x, params = carry
-        x, acc, new_params = move(k, x, t, path, params)
+        x, arrays = carry
+        x, acc, adapted = move(k, x, t, path, eqx.combine(arrays, static))
         if record:  # the kernel is frozen while recording (no state-dependent adaptation)
-            return (x, params), (jax.vmap(lambda xi: d_log_f(t, xi))(x), acc)
-        return (x, new_params), acc
+            return (x, arrays), (jax.vmap(lambda xi: d_log_f(t, xi))(x), acc)
+        return (x, eqx.filter(adapted, eqx.is_array)), acc
 
     def at_t(carry, inp):
         t, k = inp
@@ -67,7 +69,7 @@ def _ti_run(path, move, params, grid, x0, key, num_burnin: int, num_samples: int
         return carry, (jnp.mean(d, axis=0), jnp.mean(acc))
 
     keys = jax.random.split(key, grid.shape[0])
-    _, (means, acc) = jax.lax.scan(at_t, (x0, params), (grid, keys))
+    _, (means, acc) = jax.lax.scan(at_t, (x0, arrays), (grid, keys))
     return means, acc  # (K + 1, C), (K + 1,)
 
 
@@ -84,6 +86,7 @@ def thermodynamic_integration(
     base=None,
     schedule="linear",
     num_steps: int = 1,
+    target_acceptance="default",
 ) -> LogZ:
     """log Z(β) by thermodynamic integration from a normalised base.
 
@@ -95,7 +98,8 @@ def thermodynamic_integration(
         num_chains: C independent chains (≥ 2; ≥ 8 for a usable stderr).
         num_samples: recorded moves per grid point and chain.
         num_burnin: discarded moves per grid point (after the warm start).
-        kernel, base, num_steps: as for :func:`~physebm.partition.ais.ais`.
+        kernel, base, num_steps, target_acceptance: as for :func:`~physebm.partition.ais.ais`
+            (the step size adapts during burn-in only).
 
     Jittable and vmappable over ``key`` and ``beta`` (the run is :func:`ti_core`).
 
@@ -105,8 +109,13 @@ def thermodynamic_integration(
         ``stderr_pointwise`` (ignoring grid correlations), ``acceptance_rate``,
         ``num_energy_evaluations``, ``warnings``.
     """
-    path, move, params, desc = build_path(
-        model_or_gibbs, beta, kernel=kernel, base=base, num_steps=num_steps
+    path, move, kernel, desc = build_path(
+        model_or_gibbs,
+        beta,
+        kernel=kernel,
+        base=base,
+        num_steps=num_steps,
+        target_acceptance=target_acceptance,
     )
     num_chains = _check_count(num_chains, "num_chains", 2)
     num_samples = _check_count(num_samples, "num_samples")
@@ -114,7 +123,7 @@ def thermodynamic_integration(
         raise ValueError(f"num_burnin must be a non-negative integer, got {num_burnin!r}")
     grid = S.get(schedule, _check_count(num_temperatures, "num_temperatures", 2))
     means, acc = ti_core(
-        key, path, move, params, jnp.asarray(grid), num_chains, num_burnin, num_samples
+        key, path, move, kernel, jnp.asarray(grid), num_chains, num_burnin, num_samples
     )
     move_cost = getattr(move, "num_steps", 1)
     evaluations = len(grid) * (num_burnin + num_samples) * num_chains * (move_cost + 1)
@@ -122,7 +131,7 @@ def thermodynamic_integration(
     return _ti_result(means, acc, np.asarray(grid), info)
 
 
-def ti_core(key, path, move, params, grid, num_chains: int, num_burnin: int, num_samples: int):
+def ti_core(key, path, move, kernel, grid, num_chains: int, num_burnin: int, num_samples: int):
     """The pure core of TI: integrand means ∂_t log f_t at every grid point, per chain.
 
     Returns:
@@ -130,7 +139,7 @@ def ti_core(key, path, move, params, grid, num_chains: int, num_burnin: int, num
     """
     k_init, k_run = jax.random.split(key)
     x0 = sample_base(path, k_init, num_chains)
-    return _ti_run(path, move, params, grid, x0, k_run, num_burnin, num_samples)
+    return _ti_run(path, move, kernel, grid, x0, k_run, num_burnin, num_samples)
 
 
 def _ti_result(means, acc, grid: np.ndarray, info: dict) -> LogZ:

@@ -4,6 +4,9 @@ Tolerances: |log Ẑ − exact| ≤ 3 stderr (0.27 % false failures per check, f
 asymptotic AIS theory checks (Jensen gap ≈ Var[log w]/2, both ∝ 1/K) state their allowances.
 """
 
+import functools
+
+import blackjax
 import ground_truth as gt
 import jax
 import jax.numpy as jnp
@@ -11,6 +14,7 @@ import numpy as np
 import pytest
 from partition_testlib import within
 
+import samplers
 from physebm import Gibbs
 from physebm.models import Ising
 from physebm.partition import (
@@ -18,11 +22,10 @@ from physebm.partition import (
     ais,
     bases,
     bidirectional_ais,
+    kernels,
     reverse_ais,
     schedules,
-    transitions,
 )
-from physebm.partition.ais import default_transition
 from physebm.partition.bidirectional import disagreement_warning
 from physebm.partition.result import LogZ
 from physebm.partition.weights import EstimatorWarning
@@ -34,14 +37,15 @@ def test_gaussian_mala_and_hmc(gaussian):
     model, beta, exact = gaussian
     r = ais(model, beta, key=KEY, num_temperatures=100, num_chains=256)
     within(r, exact)
-    assert r.diagnostics["transition"] == "BlackjaxTransition"
+    assert r.diagnostics["transition"] == "MALA"
     assert 0.3 < r.diagnostics["acceptance_rate"] < 0.9  # adapted towards 0.574
     h = ais(
         Gibbs(model, beta),
         key=KEY,
         num_temperatures=30,
         num_chains=256,
-        kernel=transitions.hmc(0.3, 5),
+        kernel=samplers.HMC(0.3, jnp.ones(2), 5),
+        target_acceptance=0.65,
     )
     within(h, exact)
 
@@ -58,9 +62,9 @@ def test_rbm_marginal_and_joint_paths(small_rbm):
         key=KEY,
         num_temperatures=200,
         num_chains=256,
-        kernel=default_transition(model, base),
+        kernel=kernels.default_kernel(model, base),
     )
-    assert joint.diagnostics["transition"] == "FlipGibbs"
+    assert joint.diagnostics["transition"] == "HeatBath"
     within(joint, exact)
 
 
@@ -69,21 +73,41 @@ def test_ising_lattice_and_generic_flips(small_ising):
     r = ais(model, beta, key=KEY, num_temperatures=200, num_chains=256)
     assert r.diagnostics["transition"] == "ising_checkerboard_lattice"
     within(r, exact)
-    flips = transitions.FlipGibbs(params={}, domain="spin", colors=None, multilinear=False)
+    flips = samplers.HeatBath("spin", colors=None, multilinear=False)
     g = ais(model, beta, key=KEY, num_temperatures=50, num_chains=256, kernel=flips)
     within(g, exact)
 
 
 def test_samplers_metropolis_kernel(small_ising):
     """A discrete kernel of the samplers package (log density at call time) as the transition."""
-    import samplers.metropolis
-
     model, beta, exact = small_ising
-    kernel = transitions.from_blackjax(
-        samplers.metropolis, build_kernel_kwargs={"domain": "spin", "order": "systematic"}
-    )
+    kernel = samplers.FlipMetropolis("spin", order="systematic")
     r = ais(model, beta, key=KEY, num_temperatures=100, num_chains=256, kernel=kernel)
     within(r, exact)
+
+
+def test_blackjax_factories_without_a_wrapper(gaussian):
+    """Any blackjax algorithm with its parameters bound is a kernel: MALA with its step size
+    adapted (the partial's step_size is a traced leaf) and a Gaussian random walk."""
+    model, beta, exact = gaussian
+    mala = functools.partial(blackjax.mala, step_size=0.2)
+    r = ais(
+        model,
+        beta,
+        key=KEY,
+        num_temperatures=100,
+        num_chains=256,
+        kernel=mala,
+        target_acceptance=0.574,
+    )
+    within(r, exact)
+    assert r.info["transition"] == "FromFactory"
+    walk = functools.partial(
+        blackjax.additive_step_random_walk,
+        random_step=blackjax.mcmc.random_walk.normal(jnp.full(2, 0.5)),
+    )
+    w = ais(model, beta, key=KEY, num_temperatures=100, num_chains=256, kernel=walk)
+    within(w, exact)
 
 
 def test_non_multilinear_models(small_bm, curie_weiss):
@@ -250,11 +274,13 @@ def test_bad_inputs(small_rbm, gaussian):
     with pytest.raises(ValueError, match="beta"):
         ais(model, 0.0, key=KEY)
     with pytest.raises(ValueError, match="step_size"):
-        transitions.mala(-0.1)
+        samplers.MALA(-0.1)
     with pytest.raises(ValueError, match="target_acceptance"):
-        transitions.mala(0.1, target_acceptance=1.5)
-    with pytest.raises(TypeError, match="blackjax contract"):
-        transitions.from_blackjax(object())
+        ais(gaussian[0], 1.0, key=KEY, kernel=samplers.MALA(0.1), target_acceptance=1.5)
+    with pytest.raises(TypeError, match="kernel"):
+        ais(gaussian[0], 1.0, key=KEY, kernel=object())
+    with pytest.raises(TypeError, match="kernel"):
+        ais(gaussian[0], 1.0, key=KEY, kernel=blackjax.mala)  # parameters not bound
     with pytest.raises(ValueError, match="num_steps"):
         ais(model, beta, key=KEY, num_steps=0)
     assert schedules.linear(3).shape == (4,)

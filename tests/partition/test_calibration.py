@@ -35,9 +35,9 @@ def test_ais_calibrated(small_rbm):
 @pytest.mark.slow
 def test_ais_generic_flips_calibrated(small_ising):
     model, beta, exact = small_ising
-    from physebm.partition import transitions
+    import samplers
 
-    kernel = transitions.FlipGibbs(params={}, domain="spin")
+    kernel = samplers.HeatBath("spin")
     zs = []
     for seed in range(NUM_SEEDS):
         r = ais(
