@@ -36,6 +36,18 @@ class EnergyModel(eqx.Module):
     Subclasses declare ``domain`` (a static field or property, one of :data:`DOMAINS`),
     implement the ``event_shape`` property and ``energy(x)``; ``model(x)`` is ``energy(x)``.
     Behaviour beyond the energy is registered per type in :mod:`physebm.models.capabilities`.
+
+    Example:
+        >>> class Spins(EnergyModel):  # E(s) = −Σ_i h_i s_i, s_i ∈ {−1, +1}
+        ...     h: jax.Array
+        ...     domain: str = eqx.field(static=True, default="spin")
+        ...
+        ...     @property
+        ...     def event_shape(self):
+        ...         return self.h.shape
+        ...
+        ...     def energy(self, s):
+        ...         return -self.h @ s
     """
 
     domain: eqx.AbstractVar[str]
