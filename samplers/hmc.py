@@ -67,7 +67,39 @@ def _mass(imm, position):
     return jnp.ones(flat.shape, flat.dtype)
 
 
-class HMC(Kernel):
+class _Hamiltonian(Kernel):
+    """Fields and step shared by :class:`HMC` and :class:`NUTS` (they differ in the blackjax
+    ``build_kernel`` and its trajectory-length argument, :meth:`_trajectory`)."""
+
+    step_size: jax.Array
+    inverse_mass_matrix: jax.Array | None
+    divergence_threshold: float = eqx.field(static=True)
+    integrator: Callable = eqx.field(static=True)
+
+    def _trajectory(self):
+        raise NotImplementedError
+
+    def init(self, position, logdensity_fn, rng_key=None):
+        return init(position, logdensity_fn)
+
+    def step(self, key, state, logdensity_fn):
+        build, length = self._trajectory()
+        kernel = build(self.integrator, self.divergence_threshold)
+        imm = _mass(self.inverse_mass_matrix, state.position)
+        return kernel(key, state, logdensity_fn, self.step_size, imm, length)
+
+
+def _common(step_size, inverse_mass_matrix, divergence_threshold, integrator):
+    step_size = check_positive(step_size, "step_size")
+    return (
+        step_size,
+        check_inverse_mass_matrix(inverse_mass_matrix),
+        divergence_threshold,
+        integrator,
+    )
+
+
+class HMC(_Hamiltonian):
     """HMC with L = ``num_integration_steps`` leapfrog steps of size ε = ``step_size`` and
     inverse mass matrix M⁻¹ (``None``: identity); blackjax's kernel.
 
@@ -79,11 +111,7 @@ class HMC(Kernel):
         integrator: a blackjax integrator (static; default velocity Verlet).
     """
 
-    step_size: jax.Array
-    inverse_mass_matrix: jax.Array | None
     num_integration_steps: int = eqx.field(static=True)
-    divergence_threshold: float = eqx.field(static=True)
-    integrator: Callable = eqx.field(static=True)
 
     def __init__(
         self,
@@ -94,31 +122,22 @@ class HMC(Kernel):
         divergence_threshold: float = 1000,
         integrator: Callable = velocity_verlet,
     ):
-        self.step_size = check_positive(step_size, "step_size")
-        self.inverse_mass_matrix = check_inverse_mass_matrix(inverse_mass_matrix)
+        (self.step_size, self.inverse_mass_matrix, self.divergence_threshold, self.integrator) = (
+            _common(step_size, inverse_mass_matrix, divergence_threshold, integrator)
+        )
         self.num_integration_steps = check_count(num_integration_steps, "num_integration_steps")
-        self.divergence_threshold = divergence_threshold
-        self.integrator = integrator
 
-    def init(self, position, logdensity_fn, rng_key=None):
-        return init(position, logdensity_fn)
-
-    def step(self, key, state, logdensity_fn):
-        kernel = build_hmc_kernel(self.integrator, self.divergence_threshold)
-        imm = _mass(self.inverse_mass_matrix, state.position)
-        return kernel(key, state, logdensity_fn, self.step_size, imm, self.num_integration_steps)
+    def _trajectory(self):
+        return build_hmc_kernel, self.num_integration_steps
 
 
-class NUTS(Kernel):
+class NUTS(_Hamiltonian):
     """The No-U-Turn sampler (blackjax's multinomial NUTS) with step ε = ``step_size``, inverse
-    mass matrix M⁻¹ (``None``: identity) and at most ``max_num_doublings`` trajectory doublings.
+    mass matrix M⁻¹ (``None``: identity) and at most ``max_num_doublings`` trajectory doublings
+    (static); ``divergence_threshold`` and ``integrator`` as for :class:`HMC`.
     """
 
-    step_size: jax.Array
-    inverse_mass_matrix: jax.Array | None
     max_num_doublings: int = eqx.field(static=True)
-    divergence_threshold: float = eqx.field(static=True)
-    integrator: Callable = eqx.field(static=True)
 
     def __init__(
         self,
@@ -129,19 +148,13 @@ class NUTS(Kernel):
         divergence_threshold: float = 1000,
         integrator: Callable = velocity_verlet,
     ):
-        self.step_size = check_positive(step_size, "step_size")
-        self.inverse_mass_matrix = check_inverse_mass_matrix(inverse_mass_matrix)
+        (self.step_size, self.inverse_mass_matrix, self.divergence_threshold, self.integrator) = (
+            _common(step_size, inverse_mass_matrix, divergence_threshold, integrator)
+        )
         self.max_num_doublings = check_count(max_num_doublings, "max_num_doublings")
-        self.divergence_threshold = divergence_threshold
-        self.integrator = integrator
 
-    def init(self, position, logdensity_fn, rng_key=None):
-        return init(position, logdensity_fn)
-
-    def step(self, key, state, logdensity_fn):
-        kernel = build_nuts_kernel(self.integrator, self.divergence_threshold)
-        imm = _mass(self.inverse_mass_matrix, state.position)
-        return kernel(key, state, logdensity_fn, self.step_size, imm, self.max_num_doublings)
+    def _trajectory(self):
+        return build_nuts_kernel, self.max_num_doublings
 
 
 def _required_imm(inverse_mass_matrix):

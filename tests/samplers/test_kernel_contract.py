@@ -433,6 +433,7 @@ def test_structured_kernels_reject_plain_callables():
         (lambda: targets.PairwiseBinary(W4, B4, "ising"), ValueError, "domain"),
         (lambda: targets.BernoulliRBM(W4, B4, B4[:2]), ValueError, "n_hidden"),
         (lambda: targets.PeriodicIsing2D(jnp.ones(2)), ValueError, "coupling"),
+        (lambda: samplers.greedy_coloring(np.ones(3)), ValueError, "W must be a square"),
     ],
 )
 def test_constructor_errors_name_the_argument(make, error, match):

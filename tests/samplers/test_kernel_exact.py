@@ -5,15 +5,13 @@ independent chains, fixed keys, the final states χ²-tested at level ALPHA = 1e
 false-failure rate of each parametrised case); two β per kernel, a weakly coupled one from
 uniform starts (convergence) and a strongly coupled one from exact draws (invariance, with the
 check that chains move). Targets absorb β: W → βW, b → βb, coupling → βJ, field → βh.
+HeatBath on non-pairwise densities and pytree positions, and greedy_coloring: test_heat_bath.py.
 """
-
-import itertools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy.stats import chi2
 from test_discrete_exact import (
     BM_BETAS,
     WEAK_STRONG,
@@ -109,72 +107,6 @@ def test_block_gibbs_class_rbm(beta, start):
     W_full[:4, 4:] = W
     W_full[4:, :4] = W.T
     check_kernel(alg, W_full, np.concatenate([b, c]), beta, "bits", (7,), start, 30)
-
-
-# ---- moved from tests/partition/test_transitions.py (FlipGibbs is now samplers.HeatBath) --------
-
-
-def _chi2_pvalue(states, logp, samples):
-    idx = {tuple(s): i for i, s in enumerate(states)}
-    counts = np.zeros(len(states))
-    for s in np.asarray(samples):
-        counts[idx[tuple(s)]] += 1
-    p = np.exp(logp - np.logaddexp.reduce(logp))
-    expected = p * counts.sum()
-    stat = np.sum((counts - expected) ** 2 / expected)
-    return chi2.sf(stat, len(states) - 1)
-
-
-def _final(kernel, logdensity, x0, key, num_steps):
-    def chain(k, x):
-        def body(s, kk):
-            return kernel.step(kk, s, logdensity)[0], None
-
-        s, _ = jax.lax.scan(body, kernel.init(x, logdensity), jax.random.split(k, num_steps))
-        return s.position
-
-    return jax.jit(jax.vmap(chain))(jax.random.split(key, jax.tree.leaves(x0)[0].shape[0]), x0)
-
-
-def test_heat_bath_non_pairwise_density_and_pytree_position():
-    """A 3-body, squared-magnetisation density (sequential sweep) and an RBM-like pytree (v, h)
-    of bits with the two layers as colours and the one-gradient Δ. 4000 chains × 20 sweeps:
-    the χ² p-value must exceed 1e-3 (false-failure rate 0.1 % per check, as in the physebm
-    test this copies)."""
-    states = np.array(list(itertools.product((-1.0, 1.0), repeat=4)))
-
-    def generic(x):
-        return 0.8 * x[0] * x[1] * x[2] - 0.3 * jnp.sum(x) ** 2 / 4 + 0.5 * x[3]
-
-    samples = _final(samplers.HeatBath("spin"), generic, jnp.ones((4000, 4)), jax.random.key(0), 20)
-    ref = np.array([float(generic(jnp.asarray(s))) for s in states])
-    assert _chi2_pvalue(states, ref, samples) > 1e-3
-
-    Wv = jnp.array([[0.8, -0.5], [0.3, 1.1]])
-
-    def logp(x):
-        v, h = x
-        return v @ Wv @ h + 0.2 * v[0] - 0.4 * h[1]
-
-    kernel = samplers.HeatBath("bits", colors=(0, 0, 1, 1), multilinear=True)
-    x0 = (jnp.zeros((4000, 2)), jnp.zeros((4000, 2)))
-    v, h = _final(kernel, logp, x0, jax.random.key(9), 20)
-    bits = np.array(list(itertools.product((0.0, 1.0), repeat=4)))
-    ref = np.array([float(logp((jnp.asarray(s[:2]), jnp.asarray(s[2:])))) for s in bits])
-    assert _chi2_pvalue(bits, ref, np.concatenate([v, h], axis=1)) > 1e-3
-
-
-def test_greedy_coloring_is_proper():
-    rng = np.random.default_rng(0)
-    A = (rng.random((12, 12)) < 0.3).astype(float)
-    A = np.triu(A, 1) + np.triu(A, 1).T
-    c = samplers.greedy_coloring(A)
-    i, j = np.nonzero(A)
-    assert np.all(c[i] != c[j])
-    ring = np.roll(np.eye(6), 1, 1) + np.roll(np.eye(6), -1, 1)
-    assert samplers.greedy_coloring(ring).max() == 1  # an even ring is 2-coloured
-    with pytest.raises(ValueError, match="W must be a square"):
-        samplers.greedy_coloring(np.ones(3))
 
 
 def test_replica_exchange_class_matches_replica_exchange():
