@@ -11,6 +11,7 @@ import numpy as np
 import optax
 import pytest
 
+import physebm
 from physebm import objectives as obj
 from physebm import training
 from physebm.training import NonFiniteLossWarning, fit
@@ -258,11 +259,11 @@ def test_fit_trains_equinox_module_params():
 
 def test_progress_bar_only_on_a_terminal(monkeypatch):
     monkeypatch.setenv("CI", "true")
-    assert training._show_progress(None) is False
-    assert training._show_progress(True) is True
+    assert training.loop._show_progress(None) is False
+    assert training.loop._show_progress(True) is True
     monkeypatch.delenv("CI")
     monkeypatch.setattr("sys.stderr.isatty", lambda: False)
-    assert training._show_progress(None) is False
+    assert training.loop._show_progress(None) is False
 
 
 @pytest.mark.parametrize(
@@ -300,3 +301,82 @@ def test_fit_bad_arguments(kwargs, exc, match):
             args.pop("optimizer"),
             **args,
         )
+
+
+class FirstOfBatch(obj.Objective):
+    """Loss a²; its aux records the batch's first example (to check the minibatch order)."""
+
+    def init(self, params, key):
+        return ()
+
+    def loss(self, params, batch, key, state):
+        return jnp.sum(params["a"] ** 2), (state, {"first": batch[0, 0], "sum": jnp.sum(batch)})
+
+
+def test_minibatches_follow_one_permutation_per_epoch():
+    """Batch j of epoch e is data[perm_e[jB:(j+1)B]], perm_e = permutation(fold_in(data_key, e))
+    with data_key the second of three keys split from ``key``: chunks of 3 cross the epochs."""
+    key, batch_size, num_steps = jax.random.key(7), 16, 10
+    result = fit(
+        FirstOfBatch(),
+        {"a": jnp.ones(2)},
+        X,
+        optax.sgd(0.1),
+        key=key,
+        num_steps=num_steps,
+        batch_size=batch_size,
+        steps_per_call=3,
+        progress=False,
+    )
+    data_key = jax.random.split(jax.random.key_data(key), 3)[1]
+    per_epoch = X.shape[0] // batch_size
+    first, sums = [], []
+    for t in range(num_steps):
+        epoch, slot = divmod(t, per_epoch)
+        perm = jax.random.permutation(jax.random.fold_in(data_key, epoch), X.shape[0])
+        batch = X[perm[slot * batch_size : (slot + 1) * batch_size]]
+        first.append(batch[0, 0])
+        sums.append(jnp.sum(batch))
+    np.testing.assert_array_equal(result.history["first"], np.asarray(first))
+    np.testing.assert_array_equal(result.history["sum"], np.asarray(sums))
+
+
+def test_make_step_is_the_update_fit_applies():
+    """fit = init, then jitted steps on the batches and keys fit derives (batch = the whole
+    data set in epoch t's order)."""
+    objective = obj.denoising_score_matching(quad_energy, sigma=0.5)
+    optimizer = optax.adam(0.05)
+    key = jax.random.key(3)
+    result = fit(objective, P0, X, optimizer, key=key, num_steps=6, batch_size=64, progress=False)
+    trainer = physebm.make_step(objective, optimizer)
+    init_key, data_key, run_key = jax.random.split(jax.random.key_data(key), 3)
+    state, step = trainer.init(P0, init_key), jax.jit(trainer.step)
+    losses = []
+    for t in range(6):
+        run_key, loss_key = jax.random.split(run_key)
+        batch = X[jax.random.permutation(jax.random.fold_in(data_key, t), X.shape[0])]
+        state, info = step(state, batch, loss_key)
+        assert bool(info.finite)
+        losses.append(info.loss)
+    for a, b in zip(jax.tree.leaves(result.params), jax.tree.leaves(state.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(result.losses, np.asarray(losses))
+
+
+def test_fit_accepts_multisteps_and_value_fn_optimizers():
+    """optax.MultiSteps(sgd, k) updates every k-th step with the mean of k gradients (accumulated
+    in float64 here; its default float32 accumulator rounds to ~1e-8); L-BFGS
+    (which needs value and value_fn) minimises the quadratic score-matching loss."""
+    objective = obj.score_matching(quad_energy)
+    common = {"key": jax.random.key(0), "batch_size": 64, "progress": False}
+    multi_sgd = optax.MultiSteps(optax.sgd(0.05), 3, accumulator_dtype=float)
+    multi = fit(objective, P0, X, multi_sgd, num_steps=9, **common)
+    plain = fit(objective, P0, X, optax.sgd(0.05), num_steps=3, **common)
+    # full batch, deterministic loss: 3 equal gradients per accumulation = one plain step
+    for a, b in zip(jax.tree.leaves(multi.params), jax.tree.leaves(plain.params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    np.testing.assert_allclose(multi.losses[::3], plain.losses, rtol=1e-12)
+    lbfgs = fit(objective, P0, X, optax.lbfgs(), num_steps=30, **common)
+    grad = jax.grad(lambda p: objective.loss(p, X, None, ())[0])(lbfgs.params)
+    assert max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(grad)) < 1e-6
+    assert lbfgs.losses[-1] < lbfgs.losses[0]

@@ -1,0 +1,379 @@
+"""The fit driver: minibatches, keys, compiled chunks of steps, NaN guard, checkpoints.
+
+For step t (0-based) the driver feeds :func:`~physebm.training.step.make_step`'s ``step``
+
+    key_t, k = split(key_{t−1});   batch = data[perm_e[j·B:(j+1)·B]]   (epoch e, slot j)
+
+with perm_e a permutation of the N examples drawn from a data key fixed at the start (minibatches
+without replacement within an epoch, the remainder N mod B dropped); perm_e is drawn once per
+epoch (and once per compiled chunk), not once per step. Steps run in chunks inside one
+``lax.scan`` compiled once. If the loss, the gradients or the new parameters/state are not
+finite, the update is discarded and the run stops with the last finite parameters. A checkpoint
+stores everything the loop carries (trainable parameters, optimizer state, objective state with
+persistent chains, PRNG keys, step), so a resumed run is bit-identical to an uninterrupted one
+on the same machine.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from physebm.objectives.base import check_count, num_examples, tree_take
+from physebm.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from physebm.training.step import TrainState, check_objective, check_optimizer, make_step, trainable
+
+__all__ = ["FitResult", "NonFiniteLossWarning", "fit"]
+
+MAX_CHUNK = 100
+
+
+class NonFiniteLossWarning(UserWarning):
+    """The loss or the gradients became NaN/inf; the fit stopped at the last finite parameters."""
+
+
+class FitResult(NamedTuple):
+    """Outcome of :func:`fit`.
+
+    Attributes:
+        params: final parameters (the last finite ones if the run stopped early).
+        opt_state: optimizer state matching ``params``.
+        objective_state: objective state (e.g. PCD chains).
+        key: PRNG key after the last step taken.
+        step: number of updates applied since the very start (resumed runs included).
+        losses: (num_taken,) loss of every update applied in this call.
+        history: scalar entries of the objectives' aux dict, per update applied in this call.
+        evals: list of ``(step, eval_fn(params, step))``.
+        stopped_early: True when the non-finite guard stopped the run.
+        message: why the run ended.
+    """
+
+    params: Any
+    opt_state: Any
+    objective_state: Any
+    key: jax.Array
+    step: int
+    losses: np.ndarray
+    history: dict
+    evals: list
+    stopped_early: bool
+    message: str
+
+
+# ---------------------------------------------------------------------------------------------
+# the jitted chunk of steps
+
+
+class _Carry(NamedTuple):
+    state: Checkpoint
+    ok: jax.Array
+
+
+def _epoch_permutation(data_key, epoch, num_data: int) -> jax.Array:
+    """perm_e: the order of the N examples in epoch e."""
+    return jax.random.permutation(jax.random.fold_in(data_key, epoch), num_data)
+
+
+def _scalars(aux) -> dict:
+    if not isinstance(aux, dict):
+        return {}
+    return {k: v for k, v in aux.items() if eqx.is_array(v) and jnp.ndim(v) == 0}
+
+
+@eqx.filter_jit
+def _run_chunk(
+    objective, optimizer, static_params, data, carry: _Carry, num_steps, chunk: int, batch_size: int
+):
+    """``chunk`` iterations of the guarded update; the epoch's permutation rides in the scan."""
+    step_fn = make_step(objective, optimizer).step
+    num_data = num_examples(data)
+    steps_per_epoch = num_data // batch_size
+
+    def update(ck: Checkpoint, perm):
+        key, loss_key = jax.random.split(ck.key)
+        start = (ck.step % steps_per_epoch) * batch_size
+        batch = tree_take(data, jax.lax.dynamic_slice(perm, (start,), (batch_size,)))
+        state = TrainState(eqx.combine(ck.params, static_params), ck.opt_state, ck.objective_state)
+        new, info = step_fn(state, batch, loss_key)
+        params = eqx.filter(new.params, eqx.is_inexact_array)
+        new_ck = Checkpoint(
+            params, new.opt_state, new.objective_state, key, ck.data_key, ck.step + 1
+        )
+        return info.finite, info.loss, _scalars(info.aux), new_ck
+
+    epoch = carry.state.step // steps_per_epoch
+    perm = _epoch_permutation(carry.state.data_key, epoch, num_data)
+    out_shapes = jax.eval_shape(update, carry.state, perm)
+
+    def skip(ck, perm):
+        finite, loss, scalars, _ = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), out_shapes)
+        return finite, loss, scalars, ck
+
+    def body(loop, _):
+        carry, perm, perm_epoch = loop
+        epoch = carry.state.step // steps_per_epoch
+        perm = jax.lax.cond(
+            epoch != perm_epoch,
+            lambda: _epoch_permutation(carry.state.data_key, epoch, num_data),
+            lambda: perm,
+        )
+        active = carry.ok & (carry.state.step < num_steps)
+        finite, loss, scalars, new = jax.lax.cond(active, update, skip, carry.state, perm)
+        take = active & finite
+        state = jax.tree.map(lambda n, o: jnp.where(take, n, o), new, carry.state)
+        carry = _Carry(state, carry.ok & (finite | ~active))
+        return (carry, perm, epoch), (loss, take, scalars)
+
+    (carry, _, _), out = jax.lax.scan(body, (carry, perm, epoch), None, length=chunk)
+    return carry, out
+
+
+# ---------------------------------------------------------------------------------------------
+# the driver
+
+
+def _chunk_length(eval_every: int, checkpoint_every: int, steps_per_call: int | None) -> int:
+    if steps_per_call is not None:
+        return check_count(steps_per_call, "steps_per_call")
+    periods = [p for p in (eval_every, checkpoint_every) if p]
+    if not periods:
+        return MAX_CHUNK
+    g = math.gcd(*periods)
+    return max(d for d in range(1, min(g, MAX_CHUNK) + 1) if g % d == 0)
+
+
+def _show_progress(progress: bool | None) -> bool:
+    if progress is not None:
+        return bool(progress)
+    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+        return False
+    return sys.stderr.isatty()
+
+
+def _raw_key(key) -> jax.Array:
+    key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return jax.random.key_data(key)
+    if key.dtype != jnp.uint32 or key.shape != (2,):
+        raise TypeError(
+            f"key must be a PRNG key (jax.random.key(0) or PRNGKey(0)), got {key.dtype}{key.shape}"
+        )
+    return key
+
+
+class _Settings(NamedTuple):
+    """The keyword arguments of :func:`fit`; ``chunk`` is ``steps_per_call`` until checked."""
+
+    num_steps: int
+    batch_size: int
+    eval_fn: Callable | None
+    eval_every: int
+    checkpoint_path: str | os.PathLike | None
+    checkpoint_every: int
+    resume: bool
+    on_nonfinite: str
+    chunk: int | None
+    progress: bool | None
+
+
+def _check_settings(data, settings: _Settings) -> _Settings:
+    """Validated settings: counts checked, the chunk length and progress flag resolved."""
+    s = settings._replace(
+        num_steps=check_count(settings.num_steps, "num_steps", 0),
+        batch_size=check_count(settings.batch_size, "batch_size"),
+        eval_every=check_count(settings.eval_every, "eval_every", 0),
+        checkpoint_every=check_count(settings.checkpoint_every, "checkpoint_every", 0),
+        resume=bool(settings.resume),
+        progress=_show_progress(settings.progress),
+    )
+    if s.on_nonfinite not in ("stop", "raise"):
+        raise ValueError(f"on_nonfinite must be 'stop' or 'raise', got {s.on_nonfinite!r}")
+    if s.eval_fn is not None and not callable(s.eval_fn):
+        raise TypeError(f"eval_fn must be callable (params, step) -> value, got {s.eval_fn!r}")
+    if s.eval_every and s.eval_fn is None:
+        raise ValueError("eval_every > 0 needs an eval_fn")
+    if (s.resume or s.checkpoint_every) and s.checkpoint_path is None:
+        raise ValueError("resume=True / checkpoint_every > 0 need a checkpoint_path")
+    num_data = num_examples(data)
+    if s.batch_size > num_data:
+        raise ValueError(
+            f"batch_size must be <= the number of examples {num_data}, got {s.batch_size}"
+        )
+    return s._replace(chunk=_chunk_length(s.eval_every, s.checkpoint_every, s.chunk))
+
+
+def _initial_state(objective, optimizer, params, key, settings: _Settings) -> Checkpoint:
+    """The carry at step 0 (keys split into init, data order, run), or the checkpoint's."""
+    init_key, data_key, run_key = jax.random.split(_raw_key(key), 3)
+    state = make_step(objective, optimizer).init(params, init_key)
+    start = Checkpoint(
+        trainable(params),
+        state.opt_state,
+        state.objective_state,
+        run_key,
+        data_key,
+        jnp.asarray(0, jnp.int32),
+    )
+    path = settings.checkpoint_path
+    if settings.resume and os.path.exists(path):
+        start = load_checkpoint(path, start)
+    return start
+
+
+def _crossed(period: int, start: int, stop: int) -> bool:
+    """Whether a multiple of ``period`` lies in (start, stop]."""
+    return bool(period) and stop // period > start // period
+
+
+def _drive(objective, optimizer, static, data, carry: _Carry, settings: _Settings):
+    """Run chunks until ``num_steps`` or a non-finite update; evaluate and checkpoint."""
+    losses, history, evals = [], [], []
+    step, num_steps = int(carry.state.step), settings.num_steps
+    bar = tqdm(
+        total=num_steps,
+        initial=min(step, num_steps),
+        disable=not settings.progress,
+        desc="fit",
+        unit="step",
+    )
+    try:
+        while step < num_steps and bool(carry.ok):
+            carry, (loss, take, scalars) = _run_chunk(
+                objective,
+                optimizer,
+                static,
+                data,
+                carry,
+                jnp.asarray(num_steps),
+                settings.chunk,
+                settings.batch_size,
+            )
+            take = np.asarray(take)
+            losses.append(np.asarray(loss)[take])
+            history.append({k: np.asarray(v)[take] for k, v in scalars.items()})
+            new_step = int(carry.state.step)
+            bar.update(new_step - step)
+            if take.any():
+                bar.set_postfix(loss=f"{losses[-1][-1]:.4g}")
+            crossed_eval = _crossed(settings.eval_every, step, new_step)
+            crossed_checkpoint = _crossed(settings.checkpoint_every, step, new_step)
+            step = new_step
+            if settings.eval_fn is not None and crossed_eval:
+                evals.append(
+                    (step, settings.eval_fn(eqx.combine(carry.state.params, static), step))
+                )
+            if crossed_checkpoint:
+                save_checkpoint(settings.checkpoint_path, carry.state)
+    finally:
+        bar.close()
+    return carry, losses, history, evals
+
+
+def _result(carry: _Carry, static, losses, history, evals, on_nonfinite: str) -> FitResult:
+    """Assemble :class:`FitResult`; warn or raise when the non-finite guard stopped the run."""
+    step = int(carry.state.step)
+    stopped = not bool(carry.ok)
+    if stopped:
+        message = (
+            f"fit stopped at update {step + 1}: the loss, gradients or updated parameters/state "
+            f"became NaN/inf; returning the parameters after step {step} (last finite update). "
+            "Lower the learning rate, add the energy regulariser alpha, or check the data."
+        )
+        if on_nonfinite == "raise":
+            raise FloatingPointError(message)
+        warnings.warn(message, NonFiniteLossWarning, stacklevel=3)
+    else:
+        message = f"completed {step} steps"
+    keys = history[0].keys() if history else ()
+    return FitResult(
+        params=eqx.combine(carry.state.params, static),
+        opt_state=carry.state.opt_state,
+        objective_state=carry.state.objective_state,
+        key=carry.state.key,
+        step=step,
+        losses=np.concatenate(losses) if losses else np.zeros(0),
+        history={k: np.concatenate([h[k] for h in history]) for k in keys},
+        evals=evals,
+        stopped_early=stopped,
+        message=message,
+    )
+
+
+def fit(
+    objective,
+    params,
+    data,
+    optimizer: optax.GradientTransformation,
+    *,
+    key,
+    num_steps: int,
+    batch_size: int,
+    eval_fn: Callable | None = None,
+    eval_every: int = 0,
+    checkpoint_path: str | os.PathLike | None = None,
+    checkpoint_every: int = 0,
+    resume: bool = False,
+    on_nonfinite: str = "stop",
+    steps_per_call: int | None = None,
+    progress: bool | None = None,
+) -> FitResult:
+    """Minimise ``objective`` over ``params`` with an optax ``optimizer``.
+
+    Each step draws a minibatch of ``batch_size`` examples (without replacement within an
+    epoch) and applies :func:`make_step`'s update θ ← θ + optimizer.update(∇_θ loss). Only the
+    floating-point array leaves of ``params`` are trained (``eqx.partition``), so equinox
+    Modules and plain dicts both work.
+
+    Args:
+        objective: an :class:`~physebm.objectives.Objective` (``init``/``loss``).
+        params: initial parameters (any pytree).
+        data: array or pytree of arrays with a shared leading axis of examples (e.g. ``x``,
+            ``(x, y)``, or ``Weighted(x, w)``).
+        optimizer: an ``optax.GradientTransformation`` (``optax.lbfgs`` and other optimizers
+            that take ``value``/``value_fn`` included), or a wrapper such as
+            ``optax.MultiSteps``.
+        key: PRNG key; split into the objective-init, data-order and per-step keys.
+        num_steps: total number of updates (counted from the very start when resuming).
+        batch_size: examples per update.
+        eval_fn: ``eval_fn(params, step) -> value``, called every ``eval_every`` steps.
+        eval_every: evaluation period (0: never).
+        checkpoint_path: .npz file written every ``checkpoint_every`` steps and at the end.
+        checkpoint_every: checkpoint period (0: only at the end, if a path is given).
+        resume: continue from ``checkpoint_path`` when it exists (its key and step win over
+            ``key``); the continuation is bit-identical to an uninterrupted run.
+        on_nonfinite: ``"stop"`` (warn with :class:`NonFiniteLossWarning`, return the last
+            finite parameters) or ``"raise"`` (``FloatingPointError``).
+        steps_per_call: steps per compiled chunk (default: from the eval/checkpoint periods).
+        progress: show a tqdm bar; default only on a terminal and not when ``CI=true``.
+
+    Returns:
+        :class:`FitResult`.
+    """
+    check_objective(objective)
+    check_optimizer(optimizer)
+    settings = _check_settings(
+        data,
+        _Settings(
+            num_steps, batch_size, eval_fn, eval_every, checkpoint_path, checkpoint_every,
+            resume, on_nonfinite, steps_per_call, progress,
+        ),
+    )  # fmt: skip
+    static = eqx.filter(params, eqx.is_inexact_array, inverse=True)
+    state = _initial_state(objective, optimizer, params, key, settings)
+    carry, losses, history, evals = _drive(
+        objective, optimizer, static, data, _Carry(state, jnp.asarray(True)), settings
+    )
+    if settings.checkpoint_path is not None:
+        save_checkpoint(settings.checkpoint_path, carry.state)
+    return _result(carry, static, losses, history, evals, settings.on_nonfinite)
