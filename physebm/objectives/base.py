@@ -180,20 +180,16 @@ def stop_gradient(tree):
 # Markov kernels for negative samples (the blackjax contract)
 
 
-def as_kernel(kernel, name: str = "kernel") -> Callable:
-    """Check a kernel factory ``logdensity_fn -> SamplingAlgorithm``.
+def as_kernel(kernel, name: str = "kernel") -> samplers.Kernel:
+    """The negative-sampling kernel as a :class:`samplers.Kernel` (:func:`samplers.as_kernel`).
 
-    Any blackjax top-level algorithm with its parameters bound works, e.g.
-    ``functools.partial(blackjax.mala, step_size=0.1)``, and so does every ``samplers`` kernel
-    that follows the same contract; for a low-level ``build_kernel()`` kernel use
-    :func:`from_build_kernel`.
+    The same kernels as every estimator takes: a samplers Kernel (``samplers.MALA(0.1)``,
+    ``samplers.HeatBath("spin")``) or any blackjax top-level algorithm with its parameters
+    bound, e.g. ``functools.partial(blackjax.mala, step_size=0.1)``; a Kernel is itself a
+    factory ``logdensity_fn -> SamplingAlgorithm``. For a low-level ``build_kernel()`` kernel
+    use :func:`from_build_kernel`.
     """
-    if not callable(kernel):
-        raise TypeError(
-            f"{name} must be a callable logdensity_fn -> SamplingAlgorithm (e.g. "
-            f"functools.partial(blackjax.mala, step_size=0.1)), got {type(kernel).__name__}"
-        )
-    return kernel
+    return samplers.as_kernel(kernel, name)
 
 
 def from_build_kernel(init_fn: Callable, kernel_fn: Callable, **kernel_params) -> Callable:

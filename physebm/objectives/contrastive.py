@@ -54,7 +54,7 @@ class ContrastiveDivergence(Objective):
     energy_fn: Callable = eqx.field(static=True)
     beta: jax.Array
     alpha: jax.Array
-    kernel: Callable = eqx.field(static=True)
+    kernel: samplers.Kernel
     num_steps: int = eqx.field(static=True)
 
     def loss(self, params, batch, key, state):
@@ -75,7 +75,7 @@ class PersistentContrastiveDivergence(Objective):
     energy_fn: Callable = eqx.field(static=True)
     beta: jax.Array
     alpha: jax.Array
-    kernel: Callable = eqx.field(static=True)
+    kernel: samplers.Kernel
     init_fn: Callable = eqx.field(static=True)
     num_chains: int = eqx.field(static=True)
     num_steps: int = eqx.field(static=True)

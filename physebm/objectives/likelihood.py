@@ -18,6 +18,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+import samplers
 from physebm import enumeration
 from physebm._validation import check_beta, check_enumerable
 from physebm.objectives.base import (
@@ -118,7 +119,7 @@ class SampledLikelihood(Objective):
     energy_fn: Callable = eqx.field(static=True)
     beta: jax.Array
     alpha: jax.Array
-    kernel: Callable = eqx.field(static=True)
+    kernel: samplers.Kernel
     init_fn: Callable = eqx.field(static=True)
     num_steps: int = eqx.field(static=True)
 
