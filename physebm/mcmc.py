@@ -118,7 +118,7 @@ def _initial_positions(key, energy, choice, num_chains, init, event_shape):
                 f"leading size {x.shape[0]}"
             )
         return x
-    if choice is not None:
+    if choice is not None and domain_of(energy) in ("spin", "bits"):
         return _random_positions(
             key, energy.event_shape, domain_of(energy), num_chains, choice.position_dtype
         )
@@ -188,6 +188,18 @@ def _rbm_sampler(energy: RBM, beta, sampler) -> DefaultSampler:
     return DefaultSampler("block_gibbs", algorithm, jnp.result_type(float))
 
 
+def _given_kernel(sampler, energy, beta) -> DefaultSampler:
+    """The choice for a kernel object passed as ``sampler=`` (a samplers Kernel or a blackjax
+    factory), run on the model's structured target where it has one
+    (:func:`~physebm.models.capabilities.kernel_target`), else on −βE; random starts are
+    float spins/bits."""
+    kernel = samplers.as_kernel(sampler, "sampler")
+    target = capabilities.kernel_target(energy, beta)
+    if target is None:
+        target = Gibbs(energy, beta).log_unnormalized
+    return DefaultSampler(type(kernel).__name__, kernel(target), jnp.result_type(float))
+
+
 def _continuous_algorithm(key, logdensity, x0, sampler, step_size, num_warmup, num_leapfrog):
     name = "nuts" if sampler is None else sampler
     if name not in CONTINUOUS:
@@ -218,7 +230,7 @@ def sample(
     key,
     num_chains: int,
     num_steps: int,
-    sampler: str | None = None,
+    sampler=None,
     beta=None,
     init=None,
     event_shape=None,
@@ -240,7 +252,11 @@ def sample(
             full sweep for the Gibbs and Metropolis kernels.
         sampler: ``None`` (default for the model, see the module table and
             :func:`physebm.models.capabilities.default_sampler`), ``"gibbs"``,
-            ``"metropolis"``, ``"nuts"``, ``"hmc"``, ``"mala"`` or ``"ula"``.
+            ``"metropolis"``, ``"nuts"``, ``"hmc"``, ``"mala"`` or ``"ula"``; or a kernel
+            object, the same the estimators take: a :class:`samplers.Kernel` (e.g.
+            ``samplers.HeatBath("spin")``, ``samplers.Checkerboard()``) or a blackjax factory
+            such as ``functools.partial(blackjax.mala, step_size=0.1)``. It runs on the model's
+            structured target where it has one (``capabilities.kernel_target``), else on −βE.
         beta: inverse temperature β > 0 (default: the Gibbs object's, else 1).
         init: one position or ``num_chains`` positions (required for a continuous energy
             without ``event_shape``); an RBM takes ``(v, h)``. Default for discrete models:
@@ -280,8 +296,12 @@ def sample(
     beta = check_beta(1.0 if beta is None else beta)
     if event_shape is None:
         event_shape = getattr(energy, "event_shape", None)
-    choice = capabilities.default_sampler(energy, beta, sampler)
     key_init, key_warm, key_run = jax.random.split(key, 3)
+    given = sampler is not None and not isinstance(sampler, str)
+    if given:
+        choice = _given_kernel(sampler, energy, beta)
+    else:
+        choice = capabilities.default_sampler(energy, beta, sampler)
     x0 = _initial_positions(key_init, energy, choice, num_chains, init, event_shape)
     if choice is not None:
         name, alg, params = choice.name, choice.algorithm, {}

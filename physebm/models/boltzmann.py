@@ -6,9 +6,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+import samplers
 from physebm._validation import check_shape, check_square_symmetric
 from physebm.models.base import EnergyModel
-from physebm.models.capabilities import PairwiseForm, pairwise_form
+from physebm.models.capabilities import PairwiseForm, kernel_target, pairwise_form
 
 DOMAINS = ("spin", "bits")
 
@@ -74,3 +75,9 @@ class BoltzmannMachine(EnergyModel):
 def _boltzmann_pairwise_form(model: BoltzmannMachine) -> PairwiseForm:
     """The model's own (W, b, domain)."""
     return PairwiseForm(model.W, model.b, model.domain)
+
+
+@kernel_target.register(BoltzmannMachine)
+def _boltzmann_target(model: BoltzmannMachine, beta):
+    """−βE as a :class:`samplers.PairwiseBinary` with couplings βW and fields βb."""
+    return samplers.PairwiseBinary(beta * model.W, beta * model.b, model.domain)

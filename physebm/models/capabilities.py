@@ -41,6 +41,7 @@ __all__ = [
     "default_sampler",
     "exact_routes",
     "exact_sampler",
+    "kernel_target",
     "latent_energies",
     "num_sites",
     "pairwise_form",
@@ -205,3 +206,19 @@ def num_sites(model) -> int:
 @num_sites.register(EnergyModel)
 def _energy_model_num_sites(model: EnergyModel) -> int:
     return event_size(model.event_shape)
+
+
+@functools.singledispatch
+def kernel_target(model, beta) -> Callable | None:
+    """The log density x ↦ −βE(x) of ``model`` as a structured :mod:`samplers.targets` target,
+    or None (default) when the model has none.
+
+    A structured target is a callable log density that also carries the couplings the fast
+    kernels need: :class:`samplers.PeriodicIsing2D` (for :class:`samplers.Checkerboard`),
+    :class:`samplers.PairwiseBinary` (:class:`samplers.ColoredGibbs`,
+    :class:`samplers.ColoredMetropolis`), :class:`samplers.BernoulliRBM`
+    (:class:`samplers.BlockGibbs`). It equals −βE exactly, so every other kernel can use it
+    too. :func:`physebm.sample` hands it to a kernel passed as ``sampler=``; without one the
+    kernel gets :attr:`physebm.Gibbs.log_unnormalized`. Registered in the model files.
+    """
+    return None

@@ -11,9 +11,16 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln
 
+import samplers
 from physebm._validation import check_shape
 from physebm.models.base import EnergyModel
-from physebm.models.capabilities import ExactSampler, PairwiseForm, exact_sampler, pairwise_form
+from physebm.models.capabilities import (
+    ExactSampler,
+    PairwiseForm,
+    exact_sampler,
+    kernel_target,
+    pairwise_form,
+)
 
 BETA_C_2D = 0.5 * float(np.log1p(np.sqrt(2.0)))
 """Critical inverse temperature of the square-lattice Ising model (J = 1): ½ ln(1 + √2)."""
@@ -178,3 +185,13 @@ def _curie_weiss_exact_sampler(model: CurieWeiss) -> ExactSampler:
         return jnp.where(ranks < ups[:, None], 1.0, -1.0)
 
     return ExactSampler("magnetization", sample_fn)
+
+
+@kernel_target.register(Ising)
+def _ising_target(model: Ising, beta):
+    """−βE as a :class:`samplers.PeriodicIsing2D` (coupling βJ, field βh) on a periodic 2-D
+    lattice with even sides (the checkerboard kernel's target); None otherwise."""
+    even = all(s % 2 == 0 for s in model.shape)
+    if len(model.shape) != 2 or not model.periodic or not even:
+        return None
+    return samplers.PeriodicIsing2D(beta * model.J, beta * model.h)

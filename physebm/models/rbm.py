@@ -8,9 +8,15 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+import samplers
 from physebm._validation import check_beta, check_shape
 from physebm.models.base import EnergyModel
-from physebm.models.capabilities import PairwiseForm, analytic_free_energy, pairwise_form
+from physebm.models.capabilities import (
+    PairwiseForm,
+    analytic_free_energy,
+    kernel_target,
+    pairwise_form,
+)
 
 
 class RBM(EnergyModel):
@@ -114,3 +120,9 @@ def _rbm_analytic_free_energy(model: RBM):
         return model.free_energy(v, beta)
 
     return free_energy
+
+
+@kernel_target.register(RBM)
+def _rbm_target(model: RBM, beta):
+    """−βE(v, h) as a :class:`samplers.BernoulliRBM` with weights βW and biases βb, βc."""
+    return samplers.BernoulliRBM(beta * model.W, beta * model.b, beta * model.c)
