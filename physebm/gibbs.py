@@ -14,7 +14,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from physebm._validation import check_beta, check_scalar_energy
+from physebm.validation import check_beta, check_scalar_energy
 
 
 def as_energy_pytree(energy: Callable) -> Any:

@@ -27,7 +27,6 @@ import jax.numpy as jnp
 import numpy as np
 
 import samplers
-from physebm._validation import check_beta
 from physebm.gibbs import Gibbs
 from physebm.models import capabilities
 from physebm.models.base import EnergyModel, domain_of, is_shape
@@ -35,6 +34,7 @@ from physebm.models.boltzmann import BoltzmannMachine
 from physebm.models.capabilities import DefaultSampler
 from physebm.models.ising import Ising
 from physebm.models.rbm import RBM
+from physebm.validation import check_beta
 
 __all__ = ["SampleResult", "sample"]
 

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from samplers.base import check_count, check_fraction
-from samplers.run import _leading_size, run
+from samplers.run import leading_size, run
 
 __all__ = ["PersistentBuffer", "advance", "init_buffer"]
 
@@ -42,7 +42,7 @@ class AdvanceInfo(NamedTuple):
 
 def init_buffer(positions) -> PersistentBuffer:
     """A buffer holding ``positions`` (a pytree with a leading chain axis)."""
-    _leading_size(positions, "positions")
+    leading_size(positions, "positions")
     return PersistentBuffer(jax.tree.map(jnp.asarray, positions))
 
 
@@ -75,7 +75,7 @@ def advance(
     """
     num_steps = check_count(num_steps, "num_steps")
     reinit_fraction = check_fraction(reinit_fraction, "reinit_fraction")
-    size = _leading_size(buffer.positions, "buffer.positions")
+    size = leading_size(buffer.positions, "buffer.positions")
     batch = size if batch_size is None else check_count(batch_size, "batch_size")
     if batch > size:
         raise ValueError(f"batch_size ({batch}) must be <= the buffer size ({size})")

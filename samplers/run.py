@@ -30,7 +30,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from samplers.base import check_count, tree_all_finite
 
-__all__ = ["RunResult", "default_info_fn", "run", "run_states"]
+__all__ = ["RunResult", "default_info_fn", "leading_size", "run", "run_states"]
 
 
 class RunResult(NamedTuple):
@@ -81,7 +81,7 @@ def _position(state):
     return state.position
 
 
-def _leading_size(tree, name) -> int:
+def leading_size(tree, name) -> int:
     sizes = {int(jnp.shape(x)[0]) if jnp.ndim(x) > 0 else -1 for x in jax.tree.leaves(tree)}
     if not sizes:
         raise ValueError(f"{name} is empty: expected arrays with a leading chain axis")
@@ -159,7 +159,7 @@ def _run(
         raise ValueError(f"num_steps ({num_steps}) must be a multiple of thin ({thin})")
     if not callable(step_fn):
         raise TypeError("step_fn must be callable (key, state) -> (state, info)")
-    num_chains = _leading_size(states, "states")
+    num_chains = leading_size(states, "states")
     num_draws = num_steps // thin
     trace_fn = _position if trace_fn is None else trace_fn
     info_fn = default_info_fn if info_fn is None else info_fn
@@ -276,7 +276,7 @@ def run(
             "algorithm must be a SamplingAlgorithm with init and step, got "
             f"{type(algorithm).__name__}"
         )
-    num_chains = _leading_size(positions, "positions")
+    num_chains = leading_size(positions, "positions")
     check_count(num_chains, "num_chains (leading axis of positions)")
     return _run(
         key,

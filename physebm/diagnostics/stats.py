@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from physebm._validation import is_concrete
 from physebm.partition import weights
+from physebm.validation import is_concrete
 
 __all__ = [
     "AcceptanceSummary",

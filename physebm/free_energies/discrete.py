@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
-from physebm._validation import check_beta
 from physebm.models.capabilities import analytic_free_energy, latent_energies
+from physebm.validation import check_beta
 
 METHODS = ("auto", "analytic", "enumerate", "min")
 

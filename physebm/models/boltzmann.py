@@ -7,9 +7,9 @@ import jax
 import jax.numpy as jnp
 
 import samplers
-from physebm._validation import check_shape, check_square_symmetric
 from physebm.models.base import EnergyModel
 from physebm.models.capabilities import PairwiseForm, kernel_target, pairwise_form
+from physebm.validation import check_shape, check_square_symmetric
 
 DOMAINS = ("spin", "bits")
 

@@ -6,9 +6,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from physebm._validation import check_beta, check_shape, check_square_symmetric
 from physebm.models.base import EnergyModel
 from physebm.models.capabilities import ExactSampler, exact_sampler
+from physebm.validation import check_beta, check_shape, check_square_symmetric
 
 
 class Gaussian(EnergyModel):

@@ -12,7 +12,6 @@ import numpy as np
 from jax.scipy.special import gammaln
 
 import samplers
-from physebm._validation import check_shape
 from physebm.models.base import EnergyModel
 from physebm.models.capabilities import (
     ExactSampler,
@@ -21,6 +20,7 @@ from physebm.models.capabilities import (
     kernel_target,
     pairwise_form,
 )
+from physebm.validation import check_shape
 
 BETA_C_2D = 0.5 * float(np.log1p(np.sqrt(2.0)))
 """Critical inverse temperature of the square-lattice Ising model (J = 1): ½ ln(1 + √2)."""

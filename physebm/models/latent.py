@@ -13,8 +13,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from physebm._validation import check_shape
 from physebm.models.base import LatentEnergyModel
+from physebm.validation import check_shape
 
 
 class KMeansEnergy(LatentEnergyModel):

@@ -9,7 +9,6 @@ import jax
 import jax.numpy as jnp
 
 import samplers
-from physebm._validation import check_beta, check_shape
 from physebm.models.base import EnergyModel
 from physebm.models.capabilities import (
     PairwiseForm,
@@ -17,6 +16,7 @@ from physebm.models.capabilities import (
     kernel_target,
     pairwise_form,
 )
+from physebm.validation import check_beta, check_shape
 
 
 class RBM(EnergyModel):

@@ -22,7 +22,6 @@ import jax
 import jax.numpy as jnp
 
 import samplers
-from physebm._validation import check_beta
 from physebm.objectives.base import (
     Objective,
     as_kernel,
@@ -35,6 +34,7 @@ from physebm.objectives.base import (
     split_weights,
 )
 from physebm.objectives.likelihood import contrast, negative_logdensity
+from physebm.validation import check_beta
 from samplers.persistent import PersistentBuffer
 
 __all__ = [

@@ -20,7 +20,6 @@ import jax.numpy as jnp
 
 import samplers
 from physebm import enumeration
-from physebm._validation import check_beta, check_enumerable
 from physebm.objectives.base import (
     Objective,
     as_kernel,
@@ -33,6 +32,7 @@ from physebm.objectives.base import (
     stop_gradient,
     weighted_mean,
 )
+from physebm.validation import check_beta, check_enumerable
 
 __all__ = ["ExactLikelihood", "SampledLikelihood", "enumerate_states", "maximum_likelihood"]
 

@@ -30,7 +30,6 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from physebm._validation import check_beta
 from physebm.objectives.base import (
     Objective,
     batch_energy,
@@ -40,6 +39,7 @@ from physebm.objectives.base import (
     stop_gradient,
     weighted_mean,
 )
+from physebm.validation import check_beta
 
 __all__ = [
     "GENERAL_MARGIN_H",

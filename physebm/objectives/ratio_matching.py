@@ -19,7 +19,6 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from physebm._validation import check_beta
 from physebm.objectives.base import (
     Objective,
     batch_energy,
@@ -28,6 +27,7 @@ from physebm.objectives.base import (
     split_weights,
     weighted_mean,
 )
+from physebm.validation import check_beta
 
 __all__ = [
     "MinimumProbabilityFlow",

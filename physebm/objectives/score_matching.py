@@ -21,7 +21,6 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from physebm._validation import check_beta
 from physebm.objectives.base import (
     Objective,
     check_choice,
@@ -31,6 +30,7 @@ from physebm.objectives.base import (
     split_weights,
     weighted_mean,
 )
+from physebm.validation import check_beta
 
 __all__ = [
     "DenoisingScoreMatching",

@@ -10,12 +10,12 @@ import numpy as np
 from jax.scipy.special import logsumexp
 
 from physebm import enumeration
-from physebm._validation import check_beta
 from physebm.gibbs import Gibbs, as_energy_pytree
 from physebm.models import RBM, BoltzmannMachine, EnergyModel, Gaussian, Ising
 from physebm.models import base as model_base
 from physebm.models import capabilities as cap
 from physebm.partition import bases as B
+from physebm.validation import check_beta
 
 MAX_ENUMERATION_LOG2 = 20
 

@@ -38,9 +38,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
 
-from physebm._validation import check_beta
 from physebm.partition import weights
 from physebm.partition.result import LogZ
+from physebm.validation import check_beta
 
 __all__ = ["bar", "bar_log_z_ratio", "mbar", "mbar_log_z"]
 

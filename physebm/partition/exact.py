@@ -32,13 +32,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln, logsumexp
 
-from physebm._validation import check_beta, is_concrete
 from physebm.enumeration import logsumexp_over_states
 from physebm.models import RBM, BoltzmannMachine, CurieWeiss, Gaussian, Ising
 from physebm.models.capabilities import exact_routes
 from physebm.partition._kaufman import kaufman_log_z
 from physebm.partition._transfer import chain_log_z, lattice_log_z
 from physebm.partition.result import LogZ
+from physebm.validation import check_beta, is_concrete
 
 MAX_ENUMERATION_LOG2 = 24
 """Largest number of enumerated states, as a power of two (2^24 ≈ 1.7·10⁷)."""

@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
 
-from physebm._validation import check_beta
 from physebm.partition.result import LogZ
+from physebm.validation import check_beta
 
 MAX_BOUNDARY_DENSITY_RATIO = 1e-6
 """A density on the box faces above this fraction of the peak flags the box as too small."""

@@ -1,4 +1,5 @@
-"""Argument checks for the public API: each message names the argument and what it expects."""
+"""Argument checks for the public API (one module, imported by its real path): each message names
+the argument and what it expects."""
 
 from __future__ import annotations
 
