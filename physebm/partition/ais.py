@@ -32,9 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import samplers
-from physebm.models import RBM
 from physebm.partition import assemble
-from physebm.partition import bases as B
 from physebm.partition import schedules as S
 from physebm.partition._target import (
     check_base,
@@ -45,13 +43,7 @@ from physebm.partition._target import (
 )
 from physebm.partition.importance import log_z_from_log_weights
 from physebm.partition.kernels import resolve_kernel
-from physebm.partition.paths import (
-    GeometricPath,
-    IsingLatticePath,
-    Move,
-    RBMMarginalPath,
-    ising_lattice_field,
-)
+from physebm.partition.paths import GeometricPath, Move, default_path
 from physebm.partition.result import LogZ
 from samplers.base import check_count as _check_count
 
@@ -122,23 +114,6 @@ def sample_base(path, key, num: int):
     return path.sample_base(key, num)
 
 
-def _rbm_marginal_base(rbm: RBM, base) -> tuple | None:
-    """Base logits (a, d) when ``base`` factorises over (v, h) as independent bits."""
-    if base is None:
-        return jnp.zeros(rbm.num_visible), jnp.zeros(rbm.num_hidden)
-    if isinstance(base, B.IndependentBits) and base.logits.shape == (rbm.num_visible,):
-        return base.logits, jnp.zeros(rbm.num_hidden)
-    if (
-        isinstance(base, B.ProductBase)
-        and len(base.parts) == 2
-        and all(isinstance(p, B.IndependentBits) for p in base.parts)
-        and base.parts[0].logits.shape == (rbm.num_visible,)
-        and base.parts[1].logits.shape == (rbm.num_hidden,)
-    ):
-        return base.parts[0].logits, base.parts[1].logits
-    return None
-
-
 def build_path(
     model_or_gibbs,
     beta=None,
@@ -150,11 +125,10 @@ def build_path(
 ):
     """The path, the move, the kernel and its description that :func:`ais` would use.
 
-    RBM with no ``kernel`` and a factorised bits base → :class:`RBMMarginalPath` with exact
-    block Gibbs over v (hidden units summed out); periodic 2-D Ising with even sides, a
-    uniform base and no ``kernel`` → :class:`IsingLatticePath` with checkerboard sweeps;
-    otherwise the geometric path with ``kernel`` (default
-    :func:`~physebm.partition.kernels.default_kernel`).
+    With no ``kernel``, the model's own path where it registers one
+    (:func:`~physebm.partition.paths.default_path`: the RBM's marginal path with exact block
+    Gibbs over v, the periodic 2-D Ising lattice path with checkerboard sweeps); otherwise the
+    geometric path with ``kernel`` (default :func:`~physebm.partition.kernels.default_kernel`).
 
     Returns:
         ``(path, move, kernel, description)``.
@@ -162,16 +136,13 @@ def build_path(
     target = resolve(model_or_gibbs, beta)
     energy = target.energy
     _check_count(num_steps, "num_steps")
-    if kernel is None and isinstance(energy, RBM):
-        ad = _rbm_marginal_base(energy, base)
-        if ad is not None:
-            path = RBMMarginalPath(energy, target.beta, *ad)
-            return path, Move(num_steps), samplers.BlockGibbs(), "rbm_marginal_block_gibbs"
-    base = default_base(energy) if base is None else check_base(base)
-    field0 = ising_lattice_field(energy, base) if kernel is None else None
-    if field0 is not None:
-        path = IsingLatticePath(energy, target.beta, base, field0)
-        return path, Move(num_steps), samplers.Checkerboard(), "ising_checkerboard_lattice"
+    base = None if base is None else check_base(base)
+    if kernel is None:
+        special = default_path(energy, target.beta, base)
+        if special is not None:
+            path, kernel, description = special
+            return path, Move(num_steps), kernel, description
+    base = default_base(energy) if base is None else base
     kernel, target_acceptance = resolve_kernel(kernel, energy, base, target_acceptance)
     path = GeometricPath(energy, target.beta, base)
     return path, Move(num_steps, target_acceptance), kernel, type(kernel).__name__
@@ -318,15 +289,11 @@ def _forward_result(log_w, info: AISInfo, sched, path, move, desc) -> LogZ:
 def _reverse_start(path, move, kernel, target, key, num_chains, samples, num_equilibration):
     """Initial target samples for reverse AIS and how they were obtained."""
     if samples is not None:
-        if isinstance(path, RBMMarginalPath) and isinstance(samples, tuple | list):
-            samples = samples[0]  # the marginal path runs on v only
-        return samples, "user"
+        return path.from_sample(samples), "user"
     energy = target.energy
     if exact_sampler_name(energy) is not None:
         xs = exact_samples(energy, target.beta, key, num_chains)
-        if isinstance(path, RBMMarginalPath):
-            xs = xs[0]
-        return xs, f"exact ({exact_sampler_name(energy)})"
+        return path.from_sample(xs), f"exact ({exact_sampler_name(energy)})"
     k1, k2, k3 = jax.random.split(key, 3)
     sched = jnp.asarray(S.linear(num_equilibration))
     x, *_ = anneal(path, move, kernel, sched, sample_base(path, k1, num_chains), k2)

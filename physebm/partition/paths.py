@@ -26,6 +26,7 @@ between temperatures), then an optional population step-size update.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import equinox as eqx
@@ -37,7 +38,15 @@ import samplers
 from physebm.models import RBM, Ising
 from physebm.partition import bases as B
 
-__all__ = ["GeometricPath", "IsingLatticePath", "Move", "RBMMarginalPath", "ising_lattice_field"]
+__all__ = [
+    "GeometricPath",
+    "IsingLatticePath",
+    "Move",
+    "RBMMarginalPath",
+    "default_path",
+    "ising_lattice_field",
+    "rbm_marginal_logits",
+]
 
 
 class GeometricPath(eqx.Module):
@@ -69,6 +78,10 @@ class GeometricPath(eqx.Module):
 
     def from_position(self, position, x):
         return position
+
+    def from_sample(self, sample):
+        """The chain state of a sample of the target (for reverse AIS)."""
+        return sample
 
     energy_evaluations_per_increment = 1
 
@@ -126,6 +139,10 @@ class RBMMarginalPath(eqx.Module):
     def from_position(self, position, v):
         return position[0].astype(v.dtype)
 
+    def from_sample(self, sample):
+        """v of a sample (v, h) of the target: the chains carry v only."""
+        return sample[0] if isinstance(sample, tuple | list) else sample
+
     energy_evaluations_per_increment = 2
 
 
@@ -163,10 +180,58 @@ class Move(eqx.Module):
         return xs, mean_acc, kernel
 
 
-def ising_lattice_field(model, base):
+@functools.singledispatch
+def default_path(model, beta, base) -> tuple | None:
+    """A faster path than the geometric one for annealing ``model`` when no kernel is given:
+    ``(path, kernel, description)``, or None (the default) for the geometric path.
+
+    ``base`` is None when the user gave none. Registered here for the RBM (the marginal path,
+    for a factorised bits base or none) and the periodic 2-D Ising model (the lattice path,
+    for a uniform independent-spin base or none); a model type registers its own.
+    """
+    return None
+
+
+def rbm_marginal_logits(rbm: RBM, base) -> tuple | None:
+    """Base logits (a, d) when ``base`` factorises over (v, h) as independent bits (None: the
+    uniform base), else None."""
+    if base is None:
+        return jnp.zeros(rbm.num_visible), jnp.zeros(rbm.num_hidden)
+    if isinstance(base, B.IndependentBits) and base.logits.shape == (rbm.num_visible,):
+        return base.logits, jnp.zeros(rbm.num_hidden)
+    if (
+        isinstance(base, B.ProductBase)
+        and len(base.parts) == 2
+        and all(isinstance(p, B.IndependentBits) for p in base.parts)
+        and base.parts[0].logits.shape == (rbm.num_visible,)
+        and base.parts[1].logits.shape == (rbm.num_hidden,)
+    ):
+        return base.parts[0].logits, base.parts[1].logits
+    return None
+
+
+@default_path.register(RBM)
+def _rbm_path(model: RBM, beta, base):
+    logits = rbm_marginal_logits(model, base)
+    if logits is None:
+        return None
+    return RBMMarginalPath(model, beta, *logits), samplers.BlockGibbs(), "rbm_marginal_block_gibbs"
+
+
+@default_path.register(Ising)
+def _ising_path(model: Ising, beta, base):
+    base = B.uniform_spins(model.shape) if base is None else base
+    field0 = ising_lattice_field(model, base)
+    if field0 is None:
+        return None
+    path = IsingLatticePath(model, beta, base, field0)
+    return path, samplers.Checkerboard(), "ising_checkerboard_lattice"
+
+
+def ising_lattice_field(model: Ising, base):
     """The uniform base field h₀ when :class:`IsingLatticePath` applies (a periodic 2-D Ising
     model with even sides and an independent-spin base of one field), else None."""
-    if not (isinstance(model, Ising) and model.periodic and len(model.shape) == 2):
+    if not (model.periodic and len(model.shape) == 2):
         return None
     if any(s % 2 for s in model.shape) or not isinstance(base, B.IndependentSpins):
         return None
