@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from samplers_testlib import Z_CRIT, ess_geyer
+from stats_helpers import Z_CRIT, ess_geyer
 
 import samplers
 

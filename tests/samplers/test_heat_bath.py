@@ -6,20 +6,18 @@ import itertools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy.stats import chi2
+from stats_helpers import chi2_pvalue
 
 import samplers
 
 
 def _chi2_pvalue(states, logp, samples):
+    """Pearson χ² p-value of the samples' state counts against p ∝ exp(logp)."""
     idx = {tuple(s): i for i, s in enumerate(states)}
     counts = np.zeros(len(states))
     for s in np.asarray(samples):
         counts[idx[tuple(s)]] += 1
-    p = np.exp(logp - np.logaddexp.reduce(logp))
-    expected = p * counts.sum()
-    stat = np.sum((counts - expected) ** 2 / expected)
-    return chi2.sf(stat, len(states) - 1)
+    return chi2_pvalue(counts, np.exp(logp - np.logaddexp.reduce(logp)))
 
 
 def _run(kernel, logdensity, x0, key, num_steps):

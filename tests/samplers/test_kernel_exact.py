@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from test_discrete_exact import (
+from sampler_checks import (
     BM_BETAS,
     WEAK_STRONG,
     COLORS_3x3,

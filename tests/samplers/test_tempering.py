@@ -3,7 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-from samplers_testlib import Z_CRIT
+from stats_helpers import Z_CRIT
 
 import samplers
 

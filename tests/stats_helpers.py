@@ -1,7 +1,9 @@
-"""Exact references and test statistics for the sampler tests (numpy only, float64).
+"""The one statistics helper of the test suite: exact references and test statistics (numpy
+only, float64), imported as ``import stats_helpers`` (``tests/`` is on the path).
 
-Tolerances: every statistical test here uses a FIXED key and a threshold with a stated
-false-failure rate ``ALPHA`` (per assertion), computed from the sample size — never tuned.
+Tolerances: every statistical test uses a FIXED key and a threshold with a stated
+false-failure rate — ``ALPHA`` per assertion for the sampler tests (computed from the sample
+size, never tuned), ``Z_TOL`` standard errors for the estimator tests (:func:`within`).
 """
 
 from __future__ import annotations
@@ -96,3 +98,19 @@ def ess_geyer(x) -> float:
         prev = p
     tau = -1.0 + 2.0 * total
     return float(m * n / max(tau, 1.0 / np.log10(m * n)))
+
+
+Z_TOL = 3.0
+"""Standard errors an estimate may be off by in :func:`within`: a two-sided false-failure rate
+of 0.27 % per check for a calibrated Gaussian estimator."""
+
+
+def within(est, exact, num_sigma=Z_TOL):
+    """|log_z − exact| ≤ num_sigma · stderr, with a message that shows the z-score."""
+    err = float(est.log_z) - float(exact)
+    se = float(est.stderr)
+    assert se > 0, f"{est.method}: stderr must be positive, got {se}"
+    assert abs(err) <= num_sigma * se, (
+        f"{est.method}: estimate {float(est.log_z):.6f} vs exact {float(exact):.6f}, "
+        f"error {err:.3g} = {err / se:.2f} stderr (stderr {se:.3g})"
+    )

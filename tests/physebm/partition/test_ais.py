@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from partition_testlib import within
+from stats_helpers import within
 
 import samplers
 from physebm import Gibbs

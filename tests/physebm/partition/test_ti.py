@@ -3,7 +3,7 @@
 import jax
 import numpy as np
 import pytest
-from partition_testlib import within
+from stats_helpers import within
 
 from physebm.partition import thermodynamic_integration
 from physebm.partition.ti import trapezoid_weights

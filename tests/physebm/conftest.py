@@ -1,9 +1,6 @@
 """Small models with exact log Z (independent numpy references from ``ground_truth``) shared by
-the partition-function tests; session-scoped so that jitted estimators compile once per shape.
-Also makes ``partition_testlib`` importable."""
-
-import pathlib
-import sys
+the partition-function and free-energy tests; session-scoped so that jitted estimators compile
+once per shape."""
 
 import ground_truth as gt
 import jax.numpy as jnp
@@ -11,8 +8,6 @@ import numpy as np
 import pytest
 
 from physebm.models import RBM, BoltzmannMachine, CurieWeiss, Gaussian, Ising
-
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 
 @pytest.fixture(scope="session")

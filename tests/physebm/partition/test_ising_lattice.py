@@ -3,7 +3,7 @@ Kaufman's exact finite-lattice log Z: each within 3 stderr (fixed keys; 0.27 % p
 
 import jax
 import pytest
-from partition_testlib import within
+from stats_helpers import within
 
 from physebm.models import BETA_C_2D, Ising
 from physebm.partition import ais, exact, thermodynamic_integration

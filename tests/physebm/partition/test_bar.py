@@ -11,8 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from partition_testlib import within
 from scipy.stats import binom
+from stats_helpers import within
 
 from physebm.partition import bar, bar_log_z_ratio, mbar, mbar_log_z
 from physebm.partition.bar import _bar_solve

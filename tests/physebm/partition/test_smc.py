@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from partition_testlib import within
+from stats_helpers import within
 
 from physebm.models import Gaussian
 from physebm.partition import bases, smc
