@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from physebm.diagnostics.convert import chains_to_datatree
+from physebm.diagnostics.convert import ais_to_datatree, chains_to_datatree, logz_to_datatree
 from physebm.diagnostics.stats import weight_ess
 
 __all__ = ["plot_ais", "plot_energy", "plot_rank", "plot_trace", "save_chain_plots"]
@@ -192,7 +192,6 @@ def plot_ais(run, path, *, max_paths: int = 64) -> Path:
     Returns:
         The path written.
     """
-    from physebm.diagnostics.convert import ais_to_datatree, logz_to_datatree
 
     p = _out_path(path)
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 1:

@@ -13,6 +13,7 @@ from jax.scipy.special import gammaln
 
 import samplers
 from physebm.models.base import EnergyModel
+from physebm.models.boltzmann import BoltzmannMachine
 from physebm.models.capabilities import (
     ExactSampler,
     PairwiseForm,
@@ -107,8 +108,6 @@ class Ising(EnergyModel):
 
     def to_boltzmann_machine(self):
         """The same energy as a :class:`BoltzmannMachine` on flattened spins."""
-        from physebm.models.boltzmann import BoltzmannMachine
-
         W = jnp.asarray(self.coupling_matrix()) * self.J
         b = jnp.full((self.num_sites,), 1.0) * self.h
         return BoltzmannMachine(W, b, domain="spin")

@@ -14,7 +14,7 @@ from physebm import objectives as obj
 from physebm.objectives import margin as mg
 from physebm.training import fit
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "objectives.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "objectives.md"
 HYPER = {"margin": 1.0, "saturation": 1.0, "gamma": 1.0, "beta": 1.0, "h_fn": "hinge"}
 COND3_MARGIN = 0.5
 K = 3
