@@ -21,7 +21,7 @@ from physebm.partition.ais import ais, reverse_ais
 from physebm.partition.bar import bar
 from physebm.partition.result import LogZ
 
-__all__ = ["bidirectional_ais", "disagreement_warning"]
+__all__ = ["bidirectional_ais", "combine", "disagreement_warning"]
 
 
 def disagreement_warning(lower: LogZ, upper: LogZ, num_sigma: float = 3.0) -> str | None:
@@ -84,32 +84,36 @@ def bidirectional_ais(
         num_equilibration=num_equilibration,
         **common,
     )
-    w_f = -fwd.info["log_weights"]
-    w_r = -rev.info["log_weights"]
-    w_f = w_f[jnp.isfinite(w_f)]
-    w_r = w_r[jnp.isfinite(w_r)]
-    res = bar(w_f, w_r)
-    warns = list(fwd.warnings) + list(rev.warnings) + list(res.warnings)
-    disagreement = disagreement_warning(fwd, rev)
+    return combine(fwd, rev)
+
+
+def combine(forward: LogZ, reverse: LogZ) -> LogZ:
+    """The BDMC estimate from a forward and a reverse AIS result: BAR on their reduced works
+    W_F = −log w_fwd and W_R = −log w_rev (non-finite works dropped), bracketed by both."""
+    w_f = -forward.info["log_weights"]
+    w_r = -reverse.info["log_weights"]
+    res = bar(w_f[jnp.isfinite(w_f)], w_r[jnp.isfinite(w_r)])
+    warns = list(forward.warnings) + list(reverse.warnings) + list(res.warnings)
+    disagreement = disagreement_warning(forward, reverse)
     if disagreement:
         warns.append(disagreement)
-    diagnostics = {
-        "forward": fwd,
-        "reverse": rev,
-        "gap": float(rev.log_z - fwd.log_z),
-        "initial_samples": rev.info["initial_samples"],
-        "warnings": tuple(warns),
-        "reliable": not warns,
+    info = {
+        "forward": forward,
+        "reverse": reverse,
+        "gap": float(reverse.log_z - forward.log_z),
+        "initial_samples": reverse.info["initial_samples"],
         "disagreement": disagreement is not None,
-        "num_energy_evaluations": fwd.info["num_energy_evaluations"]
-        + rev.info["num_energy_evaluations"],
+        "num_energy_evaluations": forward.info["num_energy_evaluations"]
+        + reverse.info["num_energy_evaluations"],
         "stderr_source": res.info["stderr_source"],
     }
     return LogZ(
-        log_z=res.log_z,
-        stderr=res.stderr,
-        lower=fwd.log_z,
-        upper=rev.log_z,
-        method="bdmc",
-        info=diagnostics,
+        res.log_z,
+        res.stderr,
+        forward.log_z,
+        reverse.log_z,
+        "bdmc",
+        reliable=not warns,
+        warnings=warns,
+        info=info,
     )
