@@ -144,6 +144,11 @@ class ChainSummary:
         return self.to_markdown()
 
 
+_SL = 2
+"""``emit`` stack level from a helper of :func:`summarize_chains`: warns at the user's call."""
+_STATISTICS = ("rhat", "ess_bulk", "ess_tail", "mcse_mean", "mean", "sd")
+
+
 def summarize_chains(
     trace,
     *,
@@ -197,40 +202,98 @@ def summarize_chains(
     Returns:
         :class:`ChainSummary`.
     """
+    _check_thresholds(max_rhat, min_ess_bulk, min_ess_tail, min_acceptance, collapse_rtol)
+    _check_max_sites(max_sites)
+    dt = _as_datatree(trace, energy, acceptance_rate, diverging, chain_axis)
+    stats = dt["sample_stats"].to_dataset() if "sample_stats" in dt.children else xr.Dataset()
+    variables = _chain_variables(dt["posterior"].to_dataset(), stats)
+    num_chains, num_draws = next(iter(variables.values())).shape[:2]
+    res, site_index = _site_statistics(variables, max_sites)
+
+    msgs: list[str] = []
+    _rhat_warnings(res["rhat"], variables, site_index, max_rhat, msgs, warn)
+    for key, limit, label in (
+        ("ess_bulk", min_ess_bulk, "bulk"),
+        ("ess_tail", min_ess_tail, "tail"),
+    ):
+        _ess_warnings(res[key], variables, site_index, limit, label, msgs, warn)
+    collapsed, num_stuck = _collapse_warnings(variables, collapse_rtol, msgs, warn)
+    _nonfinite_warning(int(dt.attrs.get("num_nonfinite", 0)), msgs, warn)
+    acc = _acceptance_warnings(stats, min_acceptance, msgs, warn)
+
+    return ChainSummary(
+        num_chains=int(num_chains),
+        num_draws=int(num_draws),
+        rhat=res["rhat"],
+        ess_bulk=res["ess_bulk"],
+        ess_tail=res["ess_tail"],
+        mcse_mean=res["mcse_mean"],
+        mean=res["mean"],
+        sd=res["sd"],
+        max_rhat=_overall(res["rhat"], "max"),
+        min_ess_bulk=_overall(res["ess_bulk"], "min"),
+        min_ess_tail=_overall(res["ess_tail"], "min"),
+        acceptance=acc,
+        collapsed=collapsed,
+        num_stuck_chains=num_stuck,
+        warnings=tuple(msgs),
+        site_index=site_index,
+    )
+
+
+def _check_thresholds(max_rhat, min_ess_bulk, min_ess_tail, min_acceptance, collapse_rtol):
+    """Raise unless R-hat/ESS limits are > 0 and acceptance/collapse limits are ≥ 0."""
     for name, v in (("max_rhat", max_rhat), ("min_ess_bulk", min_ess_bulk)):
         _positive(v, name)
     _positive(min_ess_tail, "min_ess_tail")
     _positive(min_acceptance, "min_acceptance", allow_zero=True)
     _positive(collapse_rtol, "collapse_rtol", allow_zero=True)
+
+
+def _check_max_sites(max_sites) -> None:
+    """Raise unless ``max_sites`` is None or an int ≥ 1."""
     if max_sites is not None and (
         isinstance(max_sites, bool) or not isinstance(max_sites, int | np.integer) or max_sites < 1
     ):
         raise ValueError(f"max_sites must be None or an int >= 1, got {max_sites!r}")
+
+
+def _as_datatree(trace, energy, acceptance_rate, diverging, chain_axis) -> xr.DataTree:
+    """``trace`` itself when it is a ``DataTree`` with a posterior, else its conversion."""
     if isinstance(trace, xr.DataTree):
-        dt = trace
-        if "posterior" not in dt.children:
+        if "posterior" not in trace.children:
             raise ValueError("trace DataTree must have a 'posterior' group (chains_to_datatree)")
-    else:
-        dt = chains_to_datatree(
-            trace,
-            energy=energy,
-            acceptance_rate=acceptance_rate,
-            diverging=diverging,
-            chain_axis=chain_axis,
-        )
-    post = dt["posterior"].to_dataset()
-    stats = dt["sample_stats"].to_dataset() if "sample_stats" in dt.children else xr.Dataset()
+        return trace
+    return chains_to_datatree(
+        trace,
+        energy=energy,
+        acceptance_rate=acceptance_rate,
+        diverging=diverging,
+        chain_axis=chain_axis,
+    )
+
+
+def _chain_variables(post: xr.Dataset, stats: xr.Dataset) -> dict[str, np.ndarray]:
+    """Each position variable, then the energy if recorded, as ``(chain, draw, ...)`` arrays."""
     variables: dict[str, np.ndarray] = {}
     for name, da in post.data_vars.items():
         variables[str(name)] = da.transpose("chain", "draw", ...).values
     if "energy" in stats:
         variables["energy"] = stats["energy"].transpose("chain", "draw").values
-    num_chains, num_draws = next(iter(variables.values())).shape[:2]
+    return variables
 
-    res: dict[str, dict[str, np.ndarray]] = {
-        k: {} for k in ("rhat", "ess_bulk", "ess_tail", "mcse_mean", "mean", "sd")
-    }
+
+def _site_statistics(
+    variables: dict[str, np.ndarray], max_sites: int | None
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    """R-hat, bulk/tail ESS, MCSE, mean and sd per site of each variable, and the subsample.
+
+    A variable with more than ``max_sites`` sites is checked on ``max_sites`` evenly spaced
+    flat indices (C order), recorded in the second dict; its per-site arrays are then 1-D.
+    """
+    res: dict[str, dict[str, np.ndarray]] = {k: {} for k in _STATISTICS}
     site_index: dict[str, np.ndarray] = {}
+    num_chains, num_draws = next(iter(variables.values())).shape[:2]
     for name, a in variables.items():
         size = int(np.prod(a.shape[2:]))
         if max_sites is not None and size > max_sites:
@@ -243,74 +306,98 @@ def summarize_chains(
         res["mcse_mean"][name] = mcse(a)
         res["mean"][name] = a.astype(float).mean(axis=(0, 1))
         res["sd"][name] = a.astype(float).std(axis=(0, 1), ddof=1)
+    return res, site_index
 
-    def site(name, arr, j):
-        return _site(arr, j, site_index.get(name), variables[name].shape[2:])
 
-    msgs: list[str] = []
-    sl = 1
-    for n, r in res["rhat"].items():
+def _worst_site(name, arr, j, site_index, variables) -> str:
+    """``[i, j]`` label of entry ``j`` of ``name``'s per-site array ``arr``."""
+    return _site(arr, j, site_index.get(name), variables[name].shape[2:])
+
+
+def _rhat_warnings(rhats, variables, site_index, max_rhat, msgs, warn) -> None:
+    """Warn for each variable whose worst R-hat exceeds ``max_rhat``."""
+    num_chains = next(iter(variables.values())).shape[0]
+    for n, r in rhats.items():
         value, j = _nan_arg(r, "max")
         if value > max_rhat:
             emit(
                 msgs,
-                f"chains not mixed: R-hat of {n}{site(n, r, j)} = {value:.3f} > {max_rhat:g} "
+                f"chains not mixed: R-hat of {n}{_worst_site(n, r, j, site_index, variables)} "
+                f"= {value:.3f} > {max_rhat:g} "
                 f"across {num_chains} chains. Run the chains longer, discard more burn-in, or "
                 "use a sampler that crosses between modes (replica exchange); averages and "
                 "error bars from this run are not trustworthy.",
                 RhatWarning,
                 warn,
-                sl,
+                _SL,
             )
-    for key, limit, label in (
-        ("ess_bulk", min_ess_bulk, "bulk"),
-        ("ess_tail", min_ess_tail, "tail"),
-    ):
-        for n, e in res[key].items():
-            value, j = _nan_arg(e, "min")
-            if value < limit:
-                need = math.ceil(num_draws * limit / max(value, 1.0))
-                emit(
-                    msgs,
-                    f"{label} ESS of {n}{site(n, e, j)} = {value:.0f} < {limit:g}: the Monte "
-                    f"Carlo standard error is too uncertain to report. Run about {need} draws "
-                    f"per chain (now {num_draws}) or more chains, or thin less.",
-                    LowESSWarning,
-                    warn,
-                    sl,
-                )
 
+
+def _ess_warnings(esses, variables, site_index, limit, label, msgs, warn) -> None:
+    """Warn for each variable whose smallest ``label`` (bulk/tail) ESS is below ``limit``.
+
+    The advice scales the draws per chain to reach the limit: ⌈num_draws · limit / ESS⌉.
+    """
+    num_draws = next(iter(variables.values())).shape[1]
+    for n, e in esses.items():
+        value, j = _nan_arg(e, "min")
+        if value < limit:
+            need = math.ceil(num_draws * limit / max(value, 1.0))
+            emit(
+                msgs,
+                f"{label} ESS of {n}{_worst_site(n, e, j, site_index, variables)} = "
+                f"{value:.0f} < {limit:g}: the Monte "
+                f"Carlo standard error is too uncertain to report. Run about {need} draws "
+                f"per chain (now {num_draws}) or more chains, or thin less.",
+                LowESSWarning,
+                warn,
+                _SL,
+            )
+
+
+def _collapse_message(name: str, flat: np.ndarray, collapse_rtol: float) -> str | None:
+    """Why the chains ``flat`` ``(chain, draw, site)`` of ``name`` collapsed, or None.
+
+    Collapsed: more than one chain, and at the last draw all chains identical, or the
+    across-chain sd sqrt(mean_sites Var_chains x_last) ≤ ``collapse_rtol`` × the overall sd
+    sqrt(mean_sites Var_{chains, draws} x).
+    """
+    num_chains = flat.shape[0]
+    last = flat[:, -1]
+    scale = float(np.sqrt(np.mean(flat.var(axis=(0, 1)))))
+    spread = float(np.sqrt(np.mean(last.var(axis=0))))
+    if num_chains > 1 and np.all(last == last[0]):
+        return (
+            f"all {num_chains} chains of {name} are identical at the last draw: they carry "
+            "one sample, not many. Check that each chain got its own key and initial "
+            "state; for persistent chains re-seed a fraction of them from noise."
+        )
+    if num_chains > 1 and spread <= collapse_rtol * scale:
+        return (
+            f"chains of {name} collapsed: across-chain sd at the last draw {spread:.3g} <= "
+            f"{collapse_rtol:g} x overall sd {scale:.3g}. Persistent chains lost their "
+            "diversity (mode collapse): re-seed a fraction from noise (replay buffer), "
+            "lower the step size, or sample at a smaller beta."
+        )
+    return None
+
+
+def _collapse_warnings(variables, collapse_rtol, msgs, warn) -> tuple[bool, int]:
+    """Warn for collapsed position variables and for chains that never moved.
+
+    Returns:
+        (whether some variable collapsed, the largest number of stuck chains of a variable).
+    """
     collapsed, num_stuck = False, 0
+    num_chains, num_draws = next(iter(variables.values())).shape[:2]
     for name, a in variables.items():
         if name == "energy":
             continue
         flat = a.reshape(num_chains, num_draws, -1).astype(float)
-        last = flat[:, -1]
-        scale = float(np.sqrt(np.mean(flat.var(axis=(0, 1)))))
-        spread = float(np.sqrt(np.mean(last.var(axis=0))))
-        if num_chains > 1 and np.all(last == last[0]):
+        msg = _collapse_message(name, flat, collapse_rtol)
+        if msg is not None:
             collapsed = True
-            emit(
-                msgs,
-                f"all {num_chains} chains of {name} are identical at the last draw: they carry "
-                "one sample, not many. Check that each chain got its own key and initial "
-                "state; for persistent chains re-seed a fraction of them from noise.",
-                CollapsedChainsWarning,
-                warn,
-                sl,
-            )
-        elif num_chains > 1 and spread <= collapse_rtol * scale:
-            collapsed = True
-            emit(
-                msgs,
-                f"chains of {name} collapsed: across-chain sd at the last draw {spread:.3g} <= "
-                f"{collapse_rtol:g} x overall sd {scale:.3g}. Persistent chains lost their "
-                "diversity (mode collapse): re-seed a fraction from noise (replay buffer), "
-                "lower the step size, or sample at a smaller beta.",
-                CollapsedChainsWarning,
-                warn,
-                sl,
-            )
+            emit(msgs, msg, CollapsedChainsWarning, warn, _SL)
         stuck = np.all(flat == flat[:, :1], axis=(1, 2))
         num_stuck = max(num_stuck, int(stuck.sum()))
     if num_stuck and num_draws > 1:
@@ -320,10 +407,13 @@ def summarize_chains(
             "proposal was rejected. Lower the step size (continuous) or check the kernel.",
             CollapsedChainsWarning,
             warn,
-            sl,
+            _SL,
         )
+    return collapsed, num_stuck
 
-    num_nonfinite = int(dt.attrs.get("num_nonfinite", 0))
+
+def _nonfinite_warning(num_nonfinite: int, msgs, warn) -> None:
+    """Warn when the run rejected steps whose state was non-finite."""
     if num_nonfinite:
         emit(
             msgs,
@@ -331,59 +421,48 @@ def summarize_chains(
             "and were rejected: the step size is too large or the energy overflows there.",
             SamplerWarning,
             warn,
-            sl,
+            _SL,
         )
-    acc = None
+
+
+def _acceptance_warnings(stats: xr.Dataset, min_acceptance, msgs, warn):
+    """Acceptance summary of ``stats`` (None without rates or flags); warn on divergences and
+    on a chain whose mean acceptance rate is below ``min_acceptance``."""
     acc_rate = (
         stats["acceptance_rate"].transpose("chain", "draw").values
         if ("acceptance_rate" in stats)
         else None
     )
     div = stats["diverging"].transpose("chain", "draw").values if "diverging" in stats else None
-    if acc_rate is not None or div is not None:
-        acc = acceptance_summary(acc_rate, div)
-        if acc.num_divergent:
-            emit(
-                msgs,
-                f"{acc.num_divergent} divergent transitions ({acc.divergence_rate:.2%} of "
-                "steps): the integrator is unstable there; lower the step size or adapt it.",
-                SamplerWarning,
-                warn,
-                sl,
-            )
-        if acc_rate is not None and acc.min_chain < min_acceptance:
-            emit(
-                msgs,
-                f"lowest per-chain acceptance rate {acc.min_chain:.3f} < {min_acceptance:g} "
-                f"(mean {acc.mean:.3f}): the step size is too large for this energy/beta; "
-                "lower it or use step-size adaptation.",
-                SamplerWarning,
-                warn,
-                sl,
-            )
+    if acc_rate is None and div is None:
+        return None
+    acc = acceptance_summary(acc_rate, div)
+    if acc.num_divergent:
+        emit(
+            msgs,
+            f"{acc.num_divergent} divergent transitions ({acc.divergence_rate:.2%} of "
+            "steps): the integrator is unstable there; lower the step size or adapt it.",
+            SamplerWarning,
+            warn,
+            _SL,
+        )
+    if acc_rate is not None and acc.min_chain < min_acceptance:
+        emit(
+            msgs,
+            f"lowest per-chain acceptance rate {acc.min_chain:.3f} < {min_acceptance:g} "
+            f"(mean {acc.mean:.3f}): the step size is too large for this energy/beta; "
+            "lower it or use step-size adaptation.",
+            SamplerWarning,
+            warn,
+            _SL,
+        )
+    return acc
 
-    def overall(key, worst):
-        vals = [_nan_arg(v, worst)[0] for v in res[key].values()]
-        vals = [v for v in vals if not math.isnan(v)]
-        if not vals:
-            return math.nan
-        return max(vals) if worst == "max" else min(vals)
 
-    return ChainSummary(
-        num_chains=int(num_chains),
-        num_draws=int(num_draws),
-        rhat=res["rhat"],
-        ess_bulk=res["ess_bulk"],
-        ess_tail=res["ess_tail"],
-        mcse_mean=res["mcse_mean"],
-        mean=res["mean"],
-        sd=res["sd"],
-        max_rhat=overall("rhat", "max"),
-        min_ess_bulk=overall("ess_bulk", "min"),
-        min_ess_tail=overall("ess_tail", "min"),
-        acceptance=acc,
-        collapsed=collapsed,
-        num_stuck_chains=num_stuck,
-        warnings=tuple(msgs),
-        site_index=site_index,
-    )
+def _overall(per_variable: dict[str, np.ndarray], worst: str) -> float:
+    """The worst (``"max"`` or ``"min"``) finite value over all variables, NaN if none."""
+    vals = [_nan_arg(v, worst)[0] for v in per_variable.values()]
+    vals = [v for v in vals if not math.isnan(v)]
+    if not vals:
+        return math.nan
+    return max(vals) if worst == "max" else min(vals)
