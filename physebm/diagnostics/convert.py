@@ -146,7 +146,27 @@ def chains_to_datatree(
         TypeError: on non-numeric arrays.
     """
     chain_axis = _check_chain_axis(chain_axis)
-    pos = _flatten_positions(positions, var_name)
+    post, shape = _posterior_arrays(_flatten_positions(positions, var_name), chain_axis)
+    stats = _with_named_stats(_sample_stat_items(sample_stats), energy, acceptance_rate, diverging)
+    stats_np = _stat_arrays(stats, shape, chain_axis)
+    data = {"posterior": post}
+    if stats_np:
+        data["sample_stats"] = stats_np
+    dims = dict(dims or {})
+    _check_dims(dims, post)
+    root_attrs = {k: v for k, v in (attrs or {}).items()}
+    return arviz_base.from_dict(
+        data,
+        dims=dims,
+        coords=dict(coords or {}),
+        attrs={"/": root_attrs} if root_attrs else None,
+    )
+
+
+def _posterior_arrays(
+    pos: dict[str, Any], chain_axis: int
+) -> tuple[dict[str, np.ndarray], tuple[int, ...]]:
+    """Position leaves as ``(chains, draws, ...)`` arrays, and the shared ``(chains, draws)``."""
     post: dict[str, np.ndarray] = {}
     shape = None
     for name, leaf in pos.items():
@@ -166,8 +186,15 @@ def chains_to_datatree(
                 f"{shape}; all leaves must share them"
             )
         post[str(name)] = a
+    return post, shape
 
-    stats = _sample_stat_items(sample_stats)
+
+def _with_named_stats(stats: dict[str, Any], energy, acceptance_rate, diverging) -> dict:
+    """``stats`` plus the given ``energy``, ``acceptance_rate`` and ``diverging``.
+
+    A sampler's own ``energy`` (the Hamiltonian of HMC) is renamed ``sampler_energy`` when
+    the model ``energy`` is given.
+    """
     if energy is not None:
         if "energy" in stats:
             stats["sampler_energy"] = stats.pop("energy")
@@ -176,6 +203,11 @@ def chains_to_datatree(
         stats["acceptance_rate"] = acceptance_rate
     if diverging is not None:
         stats["diverging"] = diverging
+    return stats
+
+
+def _stat_arrays(stats: dict[str, Any], shape, chain_axis: int) -> dict[str, np.ndarray]:
+    """Per-step statistics as ``(chains, draws)``-leading arrays (``diverging`` as bool)."""
     stats_np: dict[str, np.ndarray] = {}
     for name, v in stats.items():
         a = _as_numpy(v, f"{name}")
@@ -187,23 +219,16 @@ def chains_to_datatree(
                 f"(chain_axis={chain_axis}), got shape {np.shape(v)}"
             )
         stats_np[name] = a.astype(bool) if name == "diverging" else a
+    return stats_np
 
-    data = {"posterior": post}
-    if stats_np:
-        data["sample_stats"] = stats_np
-    dims = dict(dims or {})
+
+def _check_dims(dims: dict[str, list[str]], post: dict[str, np.ndarray]) -> None:
+    """Raise unless ``dims`` names every event dimension of each variable it lists."""
     for name, a in post.items():
         if name in dims and len(dims[name]) != a.ndim - 2:
             raise ValueError(
                 f"dims[{name!r}] must name {a.ndim - 2} event dimension(s), got {dims[name]}"
             )
-    root_attrs = {k: v for k, v in (attrs or {}).items()}
-    return arviz_base.from_dict(
-        data,
-        dims=dims,
-        coords=dict(coords or {}),
-        attrs={"/": root_attrs} if root_attrs else None,
-    )
 
 
 def run_to_datatree(
@@ -318,18 +343,7 @@ def ais_to_datatree(
     ds = xr.Dataset({"log_weights": (("chain",), lw)}, coords={"chain": np.arange(n)})
     num_steps = None
     if log_increments is not None:
-        inc = _as_numpy(log_increments, "log_increments").astype(float)
-        if inc.ndim != 2:
-            raise ValueError(
-                f"log_increments must have shape (num_chains, num_steps), got shape {inc.shape}"
-            )
-        if _check_chain_axis(chain_axis) == 1:
-            inc = inc.T
-        if inc.shape[0] != n:
-            raise ValueError(
-                f"log_increments has {inc.shape[0]} chains (chain_axis={chain_axis}) but "
-                f"log_weights has {n}"
-            )
+        inc = _increments_by_chain(log_increments, chain_axis, n)
         num_steps = inc.shape[1]
         ds = ds.assign(
             log_increments=(("chain", "step"), inc),
@@ -348,21 +362,44 @@ def ais_to_datatree(
     if num_steps is not None:
         ds = ds.assign_coords(step=np.arange(num_steps))
     if betas is not None:
-        b = _as_numpy(betas, "betas").astype(float).ravel()
-        if num_steps is None:
-            ds = ds.assign_coords({f"{schedule_name}_schedule": ("temperature", b)})
-        else:
-            if b.size == num_steps + 1:
-                b = b[1:]
-            if b.size != num_steps:
-                raise ValueError(
-                    f"betas must have num_steps + 1 = {num_steps + 1} or num_steps = "
-                    f"{num_steps} entries, got {b.size}"
-                )
-            ds = ds.assign_coords({schedule_name: ("step", b)})
+        ds = _with_schedule(ds, betas, num_steps, schedule_name)
     ds.attrs.update(dict(attrs or {}))
     ds.attrs["num_invalid"] = int(np.sum(np.isnan(lw) | np.isposinf(lw)))
     return xr.DataTree.from_dict({"ais": ds})
+
+
+def _increments_by_chain(log_increments, chain_axis: int, num_chains: int) -> np.ndarray:
+    """``log_increments`` as a float ``(num_chains, num_steps)`` array, checked."""
+    inc = _as_numpy(log_increments, "log_increments").astype(float)
+    if inc.ndim != 2:
+        raise ValueError(
+            f"log_increments must have shape (num_chains, num_steps), got shape {inc.shape}"
+        )
+    if _check_chain_axis(chain_axis) == 1:
+        inc = inc.T
+    if inc.shape[0] != num_chains:
+        raise ValueError(
+            f"log_increments has {inc.shape[0]} chains (chain_axis={chain_axis}) but "
+            f"log_weights has {num_chains}"
+        )
+    return inc
+
+
+def _with_schedule(ds: xr.Dataset, betas, num_steps: int | None, schedule_name: str):
+    """``ds`` with the schedule as a coordinate: ``schedule_name (step)``, the value each
+    increment reaches (β_1 … β_T when given β_0 … β_T), or ``<schedule_name>_schedule
+    (temperature)`` when there are no steps."""
+    b = _as_numpy(betas, "betas").astype(float).ravel()
+    if num_steps is None:
+        return ds.assign_coords({f"{schedule_name}_schedule": ("temperature", b)})
+    if b.size == num_steps + 1:
+        b = b[1:]
+    if b.size != num_steps:
+        raise ValueError(
+            f"betas must have num_steps + 1 = {num_steps + 1} or num_steps = "
+            f"{num_steps} entries, got {b.size}"
+        )
+    return ds.assign_coords({schedule_name: ("step", b)})
 
 
 def logz_to_datatree(result) -> xr.DataTree:
