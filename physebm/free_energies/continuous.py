@@ -197,47 +197,18 @@ def variational_free_energy(
     _, mode, scale_tril, _ = _laplace_gaussian(energy_fn, x, beta, z0, num_iterations)
     d = mode.shape[0]
     scale_tril = jnp.where(jnp.isfinite(scale_tril), scale_tril, jnp.eye(d))
-    raw = (mode, jnp.tril(scale_tril, -1), jnp.log(jnp.diag(scale_tril)))
-
-    def unpack(p):
-        mu, off, log_diag = p
-        return mu, jnp.tril(off, -1) + jnp.diag(jnp.exp(log_diag))
-
-    def entropy(L):
-        return 0.5 * d * (1.0 + jnp.log(2 * jnp.pi)) + jnp.sum(jnp.log(jnp.abs(jnp.diag(L))))
-
-    def bound(p, eps):  # ⟨E⟩_q − S(q)/β on the draws mu + L eps
-        mu, L = unpack(p)
-        z = mu + eps @ L.T
-        return jnp.mean(jax.vmap(lambda zi: energy_fn(x, zi))(z)) - entropy(L) / beta
-
-    opt = optax.adam(learning_rate)
+    init = (mode, jnp.tril(scale_tril, -1), jnp.log(jnp.diag(scale_tril)))
     k_fit, k_select, k_eval = jax.random.split(key, 3)
-
     eps_fit = _standardized_normal(k_fit, num_particles, d)  # common random numbers
-
-    def step(carry, _):
-        p, state = carry
-        g = jax.grad(bound)(p, eps_fit)
-        updates, state = opt.update(g, state, p)
-        return (optax.apply_updates(p, updates), state), None
-
-    init = raw
-    (raw, _), _ = jax.lax.scan(step, (raw, opt.init(raw)), None, length=num_steps)
-    # keep the refinement only if it is better on independent draws (never worse than Laplace)
+    raw = _adam_refine(energy_fn, x, beta, init, eps_fit, num_steps, learning_rate)
     eps_select = _standardized_normal(k_select, num_particles, d)
-    better = bound(raw, eps_select) < bound(init, eps_select)
-    better = better | ~jnp.isfinite(bound(init, eps_select))
-    raw = jax.tree.map(lambda a, b: jnp.where(better, a, b), raw, init)
-    mu, L = unpack(raw)
-    eps = jax.random.normal(k_eval, (num_samples, d))
-    energies = jax.vmap(lambda zi: energy_fn(x, zi))(mu + eps @ L.T)
-    log_z = -beta * jnp.mean(energies) + entropy(L)
-    se = beta * jnp.std(energies, ddof=1) / jnp.sqrt(num_samples)
+    raw, better = _keep_better(energy_fn, x, beta, raw, init, eps_select)
+    mu, L = _unpack(raw)
+    log_z, se = _bound_estimate(energy_fn, x, beta, mu, L, k_eval, num_samples)
     info = {
         "mean": mu,
         "scale_tril": L,
-        "entropy": entropy(L),
+        "entropy": _gaussian_entropy(L),
         "refined": better,
         "stderr_source": "sample spread of the energies over the fresh draws",
     }
@@ -251,3 +222,55 @@ def variational_free_energy(
         info=info,
     )
     return _with_free_energy(res, beta)
+
+
+def _unpack(p):
+    """(μ, L) from the unconstrained parameters (μ, strict lower triangle, log diag L)."""
+    mu, off, log_diag = p
+    return mu, jnp.tril(off, -1) + jnp.diag(jnp.exp(log_diag))
+
+
+def _gaussian_entropy(L):
+    """S(N(μ, LLᵀ)) = (d/2)(1 + log 2π) + Σ_i log |L_ii|."""
+    d = L.shape[0]
+    return 0.5 * d * (1.0 + jnp.log(2 * jnp.pi)) + jnp.sum(jnp.log(jnp.abs(jnp.diag(L))))
+
+
+def _negative_bound(energy_fn, x, beta, p, eps):
+    """⟨E⟩_q − S(q)/β averaged over the draws z = μ + L ε (the F upper bound to minimise)."""
+    mu, L = _unpack(p)
+    z = mu + eps @ L.T
+    return jnp.mean(jax.vmap(lambda zi: energy_fn(x, zi))(z)) - _gaussian_entropy(L) / beta
+
+
+def _adam_refine(energy_fn, x, beta, init, eps_fit, num_steps, learning_rate):
+    """``num_steps`` Adam steps on the sample-average bound over the fixed draws ``eps_fit``."""
+    opt = optax.adam(learning_rate)
+
+    def step(carry, _):
+        p, state = carry
+        g = jax.grad(_negative_bound, argnums=3)(energy_fn, x, beta, p, eps_fit)
+        updates, state = opt.update(g, state, p)
+        return (optax.apply_updates(p, updates), state), None
+
+    (raw, _), _ = jax.lax.scan(step, (init, opt.init(init)), None, length=num_steps)
+    return raw
+
+
+def _keep_better(energy_fn, x, beta, raw, init, eps_select):
+    """The refined parameters if their bound beats the Laplace ones on independent draws
+    ``eps_select`` (or the Laplace bound is not finite), else the Laplace ones; and which."""
+    better = _negative_bound(energy_fn, x, beta, raw, eps_select) < _negative_bound(
+        energy_fn, x, beta, init, eps_select
+    )
+    better = better | ~jnp.isfinite(_negative_bound(energy_fn, x, beta, init, eps_select))
+    return jax.tree.map(lambda a, b: jnp.where(better, a, b), raw, init), better
+
+
+def _bound_estimate(energy_fn, x, beta, mu, L, key, num_samples):
+    """log Z ≥ −β mean E(x, z_i) + S(q) on fresh z_i ~ N(μ, LLᵀ); stderr β sd(E)/√n."""
+    eps = jax.random.normal(key, (num_samples, mu.shape[0]))
+    energies = jax.vmap(lambda zi: energy_fn(x, zi))(mu + eps @ L.T)
+    log_z = -beta * jnp.mean(energies) + _gaussian_entropy(L)
+    se = beta * jnp.std(energies, ddof=1) / jnp.sqrt(num_samples)
+    return log_z, se
