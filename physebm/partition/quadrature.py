@@ -62,47 +62,13 @@ def quadrature(
         small and mass outside it is missed (the stderr does not include that bias).
     """
     beta = check_beta(beta)
-    if num_points < 5 or num_points % 4 != 1:
-        raise ValueError(
-            f"num_points must be 4k + 1 (odd on the full and the half grid), got {num_points}"
-        )
-    bounds = np.asarray(bounds, dtype=float)
-    if bounds.ndim != 2 or bounds.shape[1] != 2:
-        raise ValueError(
-            f"bounds must be a sequence of (low, high) pairs, got shape {bounds.shape}"
-        )
+    bounds = _check_grid(bounds, num_points)
     d = bounds.shape[0]
-    if not 1 <= d <= 3:
-        raise ValueError(f"quadrature supports 1 to 3 dimensions, got {d}; use an estimator")
-    if np.any(bounds[:, 1] <= bounds[:, 0]):
-        raise ValueError(f"bounds must have high > low in every dimension, got {bounds.tolist()}")
-    grids = [np.linspace(lo, hi, num_points) for lo, hi in bounds]
-    points = np.stack(np.meshgrid(*grids, indexing="ij"), -1).reshape(-1, d)
-    log_e = jnp.concatenate(
-        [
-            -beta * jax.vmap(energy_fn)(jnp.asarray(points[i : i + batch_size]))
-            for i in range(0, len(points), batch_size)
-        ]
-    ).reshape((num_points,) * d)
-    if not bool(jnp.all(jnp.isfinite(log_e) | (log_e == -jnp.inf))):
-        raise ValueError("energy_fn returned NaN or -inf energy inside the quadrature box")
-
-    def rule(values, n):
-        logw = [simpson_log_weights(n, hi - lo) for lo, hi in bounds]
-        total = values
-        for axis, lw in enumerate(logw):
-            shape = [1] * d
-            shape[axis] = n
-            total = total + jnp.asarray(lw).reshape(shape)
-        return logsumexp(total)
-
-    fine = rule(log_e, num_points)
+    log_e = _log_density_grid(energy_fn, beta, bounds, num_points, batch_size)
+    fine = _simpson_log_integral(log_e, bounds, num_points)
     coarse_idx = tuple(slice(None, None, 2) for _ in range(d))
-    coarse = rule(log_e[coarse_idx], (num_points + 1) // 2)
-    faces = []
-    for axis, side in itertools.product(range(d), (0, -1)):
-        faces.append(jnp.take(log_e, side, axis=axis).max())
-    boundary = jnp.exp(jnp.max(jnp.stack(faces)) - log_e.max())
+    coarse = _simpson_log_integral(log_e[coarse_idx], bounds, (num_points + 1) // 2)
+    boundary = _boundary_density_ratio(log_e)
     warns = []
     if not float(boundary) <= MAX_BOUNDARY_DENSITY_RATIO:
         warns.append(
@@ -120,3 +86,61 @@ def quadrature(
             "stderr_source": STDERR_SOURCE,
         },
     )
+
+
+def _check_grid(bounds, num_points: int) -> np.ndarray:
+    """``bounds`` as a float ``(d, 2)`` array, raising unless 1 ≤ d ≤ 3, every high > low
+    and ``num_points`` is 4k + 1."""
+    if num_points < 5 or num_points % 4 != 1:
+        raise ValueError(
+            f"num_points must be 4k + 1 (odd on the full and the half grid), got {num_points}"
+        )
+    bounds = np.asarray(bounds, dtype=float)
+    if bounds.ndim != 2 or bounds.shape[1] != 2:
+        raise ValueError(
+            f"bounds must be a sequence of (low, high) pairs, got shape {bounds.shape}"
+        )
+    d = bounds.shape[0]
+    if not 1 <= d <= 3:
+        raise ValueError(f"quadrature supports 1 to 3 dimensions, got {d}; use an estimator")
+    if np.any(bounds[:, 1] <= bounds[:, 0]):
+        raise ValueError(f"bounds must have high > low in every dimension, got {bounds.tolist()}")
+    return bounds
+
+
+def _log_density_grid(energy_fn, beta, bounds: np.ndarray, num_points: int, batch_size: int):
+    """−β E(x) on the tensor grid of ``num_points`` per dimension, shape ``(num_points,)*d``,
+    evaluated ``batch_size`` points at a time; raises on NaN or +∞ values of −βE."""
+    d = bounds.shape[0]
+    grids = [np.linspace(lo, hi, num_points) for lo, hi in bounds]
+    points = np.stack(np.meshgrid(*grids, indexing="ij"), -1).reshape(-1, d)
+    log_e = jnp.concatenate(
+        [
+            -beta * jax.vmap(energy_fn)(jnp.asarray(points[i : i + batch_size]))
+            for i in range(0, len(points), batch_size)
+        ]
+    ).reshape((num_points,) * d)
+    if not bool(jnp.all(jnp.isfinite(log_e) | (log_e == -jnp.inf))):
+        raise ValueError("energy_fn returned NaN or -inf energy inside the quadrature box")
+    return log_e
+
+
+def _simpson_log_integral(values, bounds: np.ndarray, n: int):
+    """log Σ_i w_i exp(values_i): the tensor-product Simpson rule on ``n`` points per side."""
+    d = bounds.shape[0]
+    logw = [simpson_log_weights(n, hi - lo) for lo, hi in bounds]
+    total = values
+    for axis, lw in enumerate(logw):
+        shape = [1] * d
+        shape[axis] = n
+        total = total + jnp.asarray(lw).reshape(shape)
+    return logsumexp(total)
+
+
+def _boundary_density_ratio(log_e):
+    """max over the box faces of exp(−βE) divided by its max over the whole grid."""
+    d = log_e.ndim
+    faces = []
+    for axis, side in itertools.product(range(d), (0, -1)):
+        faces.append(jnp.take(log_e, side, axis=axis).max())
+    return jnp.exp(jnp.max(jnp.stack(faces)) - log_e.max())
