@@ -108,10 +108,9 @@ def _too_many_states(what: str, num_units: int) -> str:
 @exact_routes.register(Ising)
 def _ising_routes(model: Ising) -> dict[str, ExactRoute | str]:
     """Every exact route for an Ising model, or the reason it does not apply."""
-    shape, n, periodic = model.shape, model.num_sites, model.periodic
+    n = model.num_sites
     J, h = _concrete_value(model.J), _concrete_value(model.h)
     routes: dict[str, ExactRoute | str] = {}
-
     if J == 0.0:
         routes["independent"] = ExactRoute(
             lambda beta: n * jnp.logaddexp(beta * model.h, -beta * model.h),
@@ -120,55 +119,62 @@ def _ising_routes(model: Ising) -> dict[str, ExactRoute | str]:
         )
     else:
         routes["independent"] = "needs J = 0 (a concrete value)"
+    routes["kaufman"] = _ising_kaufman_route(model, J, h)
+    routes["transfer_matrix"] = _ising_transfer_route(model)
+    if n > MAX_ENUMERATION_LOG2:
+        routes["enumeration"] = _too_many_states(f"Ising{model.shape}", n)
+    else:
+        routes["enumeration"] = _enumeration_route(model.to_boltzmann_machine())
+    return routes
 
-    if len(shape) != 2 or not periodic:
-        routes["kaufman"] = "needs a periodic 2-D lattice"
-    elif h is None or J is None:
-        routes["kaufman"] = (
+
+def _ising_kaufman_route(model: Ising, J: float | None, h: float | None) -> ExactRoute | str:
+    """Kaufman's log Z of a periodic 2-D lattice at h = 0 (concrete ``J``, ``h``), or why not."""
+    shape, n = model.shape, model.num_sites
+    if len(shape) != 2 or not model.periodic:
+        return "needs a periodic 2-D lattice"
+    if h is None or J is None:
+        return (
             "needs concrete J and h = 0, but they are traced (close over the model instead of "
             "passing it as a jit argument)"
         )
-    elif h != 0.0:
-        routes["kaufman"] = f"needs h = 0, got h = {h:g}"
-    elif J == 0.0:
-        routes["kaufman"] = "needs J != 0"
-    elif J < 0 and (shape[0] % 2 or shape[1] % 2):
-        routes["kaufman"] = "needs J > 0, or both sides even for J < 0 (frustrated odd torus)"
-    else:
-        absJ = abs(J)  # J < 0 on an even torus maps to |J| by flipping one sublattice
-        routes["kaufman"] = ExactRoute(
-            lambda beta: kaufman_log_z(shape[0], shape[1], beta * absJ),
-            "kaufman",
-            {"num_sites": n, "num_gammas": 2 * shape[1]},
-        )
+    if h != 0.0:
+        return f"needs h = 0, got h = {h:g}"
+    if J == 0.0:
+        return "needs J != 0"
+    if J < 0 and (shape[0] % 2 or shape[1] % 2):
+        return "needs J > 0, or both sides even for J < 0 (frustrated odd torus)"
+    absJ = abs(J)  # J < 0 on an even torus maps to |J| by flipping one sublattice
+    return ExactRoute(
+        lambda beta: kaufman_log_z(shape[0], shape[1], beta * absJ),
+        "kaufman",
+        {"num_sites": n, "num_gammas": 2 * shape[1]},
+    )
 
+
+def _ising_transfer_route(model: Ising) -> ExactRoute | str:
+    """The 2 × 2 chain transfer matrix, or the row-to-row one of a lattice whose shorter side
+    fits :data:`MAX_TRANSFER_WIDTH_PERIODIC` / :data:`MAX_TRANSFER_WIDTH_FREE`, or why not."""
+    shape, n, periodic = model.shape, model.num_sites, model.periodic
     if len(shape) == 1:
-        routes["transfer_matrix"] = ExactRoute(
+        return ExactRoute(
             lambda beta: chain_log_z(n, beta * model.J, beta * model.h, periodic),
             "transfer_matrix",
             {"num_sites": n, "num_row_states": 2},
         )
-    else:
-        width, length = min(shape), max(shape)
-        limit = MAX_TRANSFER_WIDTH_PERIODIC if periodic else MAX_TRANSFER_WIDTH_FREE
-        if width > limit:
-            routes["transfer_matrix"] = (
-                f"needs the shorter side <= {limit} for {'periodic' if periodic else 'free'} "
-                f"boundaries (2^{limit} states per row), got {width}"
-            )
-        else:
-            routes["transfer_matrix"] = ExactRoute(
-                lambda beta: lattice_log_z(shape, beta * model.J, beta * model.h, periodic),
-                "transfer_matrix",
-                {"row_width": width, "num_rows": length, "num_row_states": 2**width},
-                sequential=width > 8,
-            )
-
-    if n > MAX_ENUMERATION_LOG2:
-        routes["enumeration"] = _too_many_states(f"Ising{shape}", n)
-    else:
-        routes["enumeration"] = _enumeration_route(model.to_boltzmann_machine())
-    return routes
+    width, length = min(shape), max(shape)
+    limit = MAX_TRANSFER_WIDTH_PERIODIC if periodic else MAX_TRANSFER_WIDTH_FREE
+    if width > limit:
+        return (
+            f"needs the shorter side <= {limit} for {'periodic' if periodic else 'free'} "
+            f"boundaries (2^{limit} states per row), got {width}"
+        )
+    return ExactRoute(
+        lambda beta: lattice_log_z(shape, beta * model.J, beta * model.h, periodic),
+        "transfer_matrix",
+        {"row_width": width, "num_rows": length, "num_row_states": 2**width},
+        sequential=width > 8,
+    )
 
 
 @exact_routes.register(CurieWeiss)
