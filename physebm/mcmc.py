@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -144,8 +145,8 @@ def _metropolis_sampler(energy, beta, sampler) -> DefaultSampler | None:
         raise ValueError(
             f"sampler='gibbs' is not available for {type(energy).__name__}; use 'metropolis'"
         )
-    g = Gibbs(energy, beta)
-    algorithm = samplers.metropolis(g.log_unnormalized, domain=energy.domain)
+    target = Gibbs(energy, beta).log_unnormalized
+    algorithm = samplers.BoundKernel(samplers.FlipMetropolis(energy.domain), target)
     return DefaultSampler("metropolis", algorithm, jnp.result_type(float))
 
 
@@ -158,7 +159,8 @@ def _ising_sampler(energy: Ising, beta, sampler) -> DefaultSampler:
     _check_discrete(energy, sampler)
     fast = len(energy.shape) == 2 and energy.periodic and all(s % 2 == 0 for s in energy.shape)
     if fast and sampler in (None, "gibbs"):
-        algorithm = samplers.ising_checkerboard(beta, energy.J, energy.h)
+        target = capabilities.kernel_target(energy, beta)  # PeriodicIsing2D(βJ, βh)
+        algorithm = samplers.BoundKernel(samplers.Checkerboard(), target)
         return DefaultSampler("checkerboard", algorithm, jnp.int8)
     choice = _metropolis_sampler(energy, beta, sampler)
     return choice._replace(position_dtype=jnp.int8) if fast else choice
@@ -169,9 +171,8 @@ def _boltzmann_sampler(energy: BoltzmannMachine, beta, sampler) -> DefaultSample
     """Systematic-scan Gibbs from ``local_field`` (``"gibbs"``, default) or Metropolis."""
     _check_discrete(energy, sampler)
     if sampler in (None, "gibbs"):
-        algorithm = samplers.colored_gibbs(
-            energy.local_field, beta, np.arange(energy.num_units), energy.domain
-        )
+        kernel = samplers.ColoredGibbs(np.arange(energy.num_units), energy.domain)
+        algorithm = samplers.BoundKernel(kernel, capabilities.kernel_target(energy, beta))
         return DefaultSampler("gibbs", algorithm, jnp.result_type(float))
     return _metropolis_sampler(energy, beta, sampler)
 
@@ -182,9 +183,8 @@ def _rbm_sampler(energy: RBM, beta, sampler) -> DefaultSampler:
     _check_discrete(energy, sampler)
     if sampler == "metropolis":
         raise ValueError("sampler='metropolis' is not available for RBM; use 'gibbs'")
-    algorithm = samplers.block_gibbs(
-        *samplers.bernoulli_rbm_conditionals(energy.W, energy.b, energy.c, beta)
-    )
+    target = capabilities.kernel_target(energy, beta)  # BernoulliRBM(βW, βb, βc)
+    algorithm = samplers.BoundKernel(samplers.BlockGibbs(), target)
     return DefaultSampler("block_gibbs", algorithm, jnp.result_type(float))
 
 
@@ -197,10 +197,22 @@ def _given_kernel(sampler, energy, beta) -> DefaultSampler:
     target = capabilities.kernel_target(energy, beta)
     if target is None:
         target = Gibbs(energy, beta).log_unnormalized
-    return DefaultSampler(type(kernel).__name__, kernel(target), jnp.result_type(float))
+    algorithm = samplers.BoundKernel(kernel, target)
+    return DefaultSampler(type(kernel).__name__, algorithm, jnp.result_type(float))
+
+
+@eqx.filter_jit
+def _window_adaptation(key, kernel_class, logdensity, x0, num_warmup: int, extra: tuple):
+    """Stan-style warm-up of (ε, M⁻¹) on one chain from ``x0``, compiled once per shapes: the
+    log density is a pytree argument (β and the energy's parameters are traced)."""
+    warmup = samplers.window_adaptation(kernel_class, logdensity, **dict(extra))
+    (_, params), _ = warmup.run(key, x0, num_steps=num_warmup)
+    return {k: params[k] for k in ("step_size", "inverse_mass_matrix")}
 
 
 def _continuous_algorithm(key, logdensity, x0, sampler, step_size, num_warmup, num_leapfrog):
+    """``(name, BoundKernel, parameters)`` of the gradient kernel ``sampler`` on ``logdensity``;
+    NUTS/HMC without ``step_size`` adapt ε and a diagonal M⁻¹ first (on the first chain)."""
     name = "nuts" if sampler is None else sampler
     if name not in CONTINUOUS:
         raise ValueError(
@@ -209,19 +221,16 @@ def _continuous_algorithm(key, logdensity, x0, sampler, step_size, num_warmup, n
     if name in ("mala", "ula"):
         if step_size is None:
             raise ValueError(f"sampler={name!r} needs step_size (ε on the log density −βE)")
-        make = samplers.mala if name == "mala" else samplers.ula
-        return name, make(logdensity, step_size), {"step_size": step_size}
+        kernel = samplers.MALA(step_size) if name == "mala" else samplers.ULA(step_size)
+        return name, samplers.BoundKernel(kernel, logdensity), {"step_size": step_size}
+    kernel_class = samplers.NUTS if name == "nuts" else samplers.HMC
+    extra = () if name == "nuts" else (("num_integration_steps", num_leapfrog),)
     if step_size is not None:
         params = {"step_size": step_size, "inverse_mass_matrix": jnp.ones(x0[0].size)}
     else:
-        algo = samplers.NUTS if name == "nuts" else samplers.HMC
-        extra = {} if name == "nuts" else {"num_integration_steps": num_leapfrog}
-        warmup = samplers.window_adaptation(algo, logdensity, **extra)
-        (_, params), _ = warmup.run(key, x0[0], num_steps=num_warmup)
-        params = {k: v for k, v in params.items() if k in ("step_size", "inverse_mass_matrix")}
-    if name == "nuts":
-        return name, samplers.nuts(logdensity, **params), params
-    return name, samplers.hmc(logdensity, num_integration_steps=num_leapfrog, **params), params
+        params = _window_adaptation(key, kernel_class, logdensity, x0[0], num_warmup, extra)
+    kernel = kernel_class(params["step_size"], params["inverse_mass_matrix"], *dict(extra).values())
+    return name, samplers.BoundKernel(kernel, logdensity), params
 
 
 def sample(

@@ -33,7 +33,8 @@ Constructors that bind a target (each returns a ``SamplingAlgorithm`` whose ``in
 :func:`gibbs_with_gradients`, :func:`ising_checkerboard`, and, from closures,
 :func:`colored_gibbs`, :func:`colored_metropolis` (a local-field function),
 :func:`block_gibbs` (:func:`bernoulli_rbm_conditionals`), :func:`replica_exchange`. Persistent
-chains: :func:`init_buffer`, :func:`advance`. Driver: :func:`run`, :func:`run_states`.
+chains: :func:`init_buffer`, :func:`advance`. Driver: :func:`run` (compiled once for a
+Kernel with ``logdensity_fn=`` or a :class:`BoundKernel`), :func:`run_states`.
 """
 
 from samplers import gibbs as _gibbs
@@ -68,7 +69,7 @@ from samplers.metropolis import (
     metropolis,
 )
 from samplers.persistent import PersistentBuffer, advance, init_buffer
-from samplers.run import RunResult, run, run_states
+from samplers.run import BoundKernel, RunResult, run, run_states
 from samplers.targets import BernoulliRBM, PairwiseBinary, PeriodicIsing2D
 from samplers.tempering import ReplicaExchange, replica_exchange
 
@@ -99,6 +100,7 @@ __all__ = [
     "BernoulliRBM",
     "Blackjax",
     "BlockGibbs",
+    "BoundKernel",
     "Checkerboard",
     "ColoredGibbs",
     "ColoredMetropolis",

@@ -52,6 +52,7 @@ def advance(
     algorithm,
     *,
     num_steps: int,
+    logdensity_fn: Callable | None = None,
     batch_size: int | None = None,
     reinit_fraction: float = 0.0,
     noise_fn: Callable | None = None,
@@ -61,9 +62,12 @@ def advance(
     Args:
         key: PRNG key.
         buffer: the :class:`PersistentBuffer`.
-        algorithm: ``SamplingAlgorithm`` for the current parameters; every chain is
-            re-initialised with ``algorithm.init`` (no stale cached densities).
+        algorithm: ``SamplingAlgorithm`` for the current parameters, or a
+            :class:`~samplers.Kernel` with ``logdensity_fn`` (then, called outside ``jax.jit``,
+            the run is compiled once for all parameter values, see :func:`samplers.run`);
+            every chain is re-initialised with ``algorithm.init`` (no stale cached densities).
         num_steps: kernel steps per call (≥ 1).
+        logdensity_fn: the target of a Kernel ``algorithm`` (None for a SamplingAlgorithm).
         batch_size: number of buffer entries to draw and advance (default: all, plain PCD).
         reinit_fraction: probability that a drawn chain restarts from ``noise_fn``.
         noise_fn: ``(key, num) -> positions`` with leading axis ``num`` (needed when
@@ -98,7 +102,15 @@ def advance(
         x = jax.tree.map(mix, x, noise)
     else:
         fresh = jnp.zeros((batch,), bool)
-    res = run(key_run, algorithm, x, num_steps=num_steps, keep_trace=False, trace_fn=lambda s: ())
+    res = run(
+        key_run,
+        algorithm,
+        x,
+        num_steps=num_steps,
+        logdensity_fn=logdensity_fn,
+        keep_trace=False,
+        mean=False,
+    )
     new_x = res.state.position
     positions = jax.tree.map(lambda a, b: a.at[idx].set(b.astype(a.dtype)), buffer.positions, new_x)
     info = AdvanceInfo(res.info, idx, fresh, res.num_nonfinite)

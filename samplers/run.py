@@ -1,18 +1,32 @@
-"""Run many chains for many steps: vmap over chains, ``lax.scan`` over steps, one compilation.
+"""Run many chains for many steps: vmap over chains, ``lax.scan`` over steps, compiled once.
 
 ``run(key, algorithm, positions, num_steps=...)`` initialises every chain with
 ``algorithm.init``, discards ``num_burnin`` steps, then keeps every ``thin``-th state. Keys:
 step t of chain c uses ``split(split(key, T)[t], C)[c]`` (T = total steps, C = chains), so the
 result depends on the key only — not on how the chains are laid out on devices.
 
+Compile once: a kernel given as a pytree — ``run(key, kernel, positions,
+logdensity_fn=target)`` with a :class:`~samplers.Kernel`, or a :class:`BoundKernel` — goes
+through one module-level ``eqx.filter_jit`` driver that takes the key, the kernel, the target
+and the positions as arguments, so a second call with the same shapes, kernel type and settings
+and another key, β, step size or parameter values reuses the compiled code. A
+``SamplingAlgorithm`` of closures (``samplers.mala(ld, 0.1)``, any blackjax algorithm) cannot
+be compared across calls and is compiled on every call (inside an outer ``jax.jit`` it is
+traced once per outer compilation, so wrapping the call in ``jax.jit`` also caches it).
+
 Non-finite states: after each step, a chain whose new state has a NaN/inf floating leaf (a
 log density that returned NaN, an overflowing step) keeps its previous state instead and the
 event is counted in ``num_nonfinite`` (per chain). NaNs never reach the samples; callers decide
 whether a non-zero count is an error (``physebm.sample`` raises).
 
-Memory: ``keep_trace=True`` stores ``trace_fn(state)`` for every kept draw, (chains × draws ×
-...); ``keep_trace=False`` keeps only running means over draws (``mean`` and ``info``), so long
-runs use constant memory.
+Memory: the carry is one kernel state per chain. ``keep_trace=True`` stores ``trace_fn(state)``
+for every kept draw, (chains × draws × ...) in the state's own dtype (``int8`` spins stay
+``int8``); burn-in steps and the steps thinned away are never stored. With the default
+``trace_fn`` a state whose ``position`` is computed from its fields (the packed checkerboard
+lattice) is stored packed and its ``position`` computed once over the whole trace after the
+scan. Running means over draws (``mean``, and ``info`` when ``keep_trace=False``) are
+accumulated only when asked: ``mean=True``, or by default when ``keep_trace=False``, in which
+case a long run uses constant memory.
 
 Sharding: pass ``mesh`` (a ``jax.sharding.Mesh``) to spread the chains over its ``axis_name``
 axis; the samples are identical to an unsharded run with the same key.
@@ -23,14 +37,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
 from samplers.base import check_count, tree_all_finite
+from samplers.kernel import Kernel, check_logdensity
 
-__all__ = ["RunResult", "default_info_fn", "leading_size", "run", "run_states"]
+__all__ = ["BoundKernel", "RunResult", "default_info_fn", "leading_size", "run", "run_states"]
 
 
 class RunResult(NamedTuple):
@@ -38,11 +54,12 @@ class RunResult(NamedTuple):
 
     Attributes:
         state: final kernel state of every chain (leading axis: chains).
-        trace: ``trace_fn(state)`` per kept draw, leaves shaped (chains, draws, ...); ``None``
-            when ``keep_trace=False``.
+        trace: ``trace_fn(state)`` per kept draw, leaves shaped (chains, draws, ...) in the
+            state's dtype; ``None`` when ``keep_trace=False``.
         info: per-draw scalar info (``info_fn``), leaves (chains, draws); with
             ``keep_trace=False`` their means over draws, leaves (chains,).
-        mean: mean over kept draws of ``trace_fn(state)`` (as floats), leaves (chains, ...).
+        mean: mean over kept draws of ``trace_fn(state)`` (as floats), leaves (chains, ...);
+            ``None`` unless asked (``mean=True``, the default with ``keep_trace=False``).
         num_nonfinite: (chains,) number of steps whose new state was non-finite (rejected).
     """
 
@@ -51,6 +68,34 @@ class RunResult(NamedTuple):
     info: Any
     mean: Any
     num_nonfinite: jax.Array
+
+
+class BoundKernel(eqx.Module):
+    """A :class:`~samplers.Kernel` bound to its target, as a pytree ``SamplingAlgorithm``.
+
+    ``init(position, rng_key=None) = kernel.init(position, logdensity_fn, rng_key)`` and
+    ``step(key, state) = kernel.step(key, state, logdensity_fn)``. Unlike ``kernel(ld)`` (a
+    pair of closures) it is a pytree whose array leaves are the kernel's parameters and the
+    target's (β, couplings), so :func:`run` compiles once for all their values.
+    """
+
+    kernel: Kernel
+    logdensity_fn: Callable
+
+    def __init__(self, kernel: Kernel, logdensity_fn: Callable):
+        if not isinstance(kernel, Kernel):
+            raise TypeError(
+                f"kernel must be a samplers Kernel (e.g. samplers.MALA(0.1)), got "
+                f"{type(kernel).__name__}; wrap a blackjax factory with samplers.as_kernel"
+            )
+        self.kernel = kernel
+        self.logdensity_fn = check_logdensity(logdensity_fn)
+
+    def init(self, position, rng_key=None):
+        return self.kernel.init(position, self.logdensity_fn, rng_key)
+
+    def step(self, key, state):
+        return self.kernel.step(key, state, self.logdensity_fn)
 
 
 def default_info_fn(info) -> dict:
@@ -81,7 +126,13 @@ def _position(state):
     return state.position
 
 
+def _derived_position(state) -> bool:
+    """Whether the state's ``position`` is a property computed from its fields (packed)."""
+    return isinstance(getattr(type(state), "position", None), property)
+
+
 def leading_size(tree, name) -> int:
+    """The size of the leading (chain) axis shared by every leaf of ``tree``."""
     sizes = {int(jnp.shape(x)[0]) if jnp.ndim(x) > 0 else -1 for x in jax.tree.leaves(tree)}
     if not sizes:
         raise ValueError(f"{name} is empty: expected arrays with a leading chain axis")
@@ -99,6 +150,132 @@ def _constrain(tree, sharding):
     return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, sharding), tree)
 
 
+class _Plan(NamedTuple):
+    """The static settings of a run (hashed: part of the compilation cache key)."""
+
+    num_steps: int
+    num_burnin: int
+    thin: int
+    trace_fn: Callable | None
+    info_fn: Callable
+    keep_trace: bool
+    mean: bool
+    sharding: Any
+
+
+def _plan(num_steps, num_burnin, thin, trace_fn, info_fn, keep_trace, mean, mesh, axis_name):
+    num_steps = check_count(num_steps, "num_steps")
+    num_burnin = check_count(num_burnin, "num_burnin", minimum=0)
+    thin = check_count(thin, "thin")
+    if num_steps % thin:
+        raise ValueError(f"num_steps ({num_steps}) must be a multiple of thin ({thin})")
+    if trace_fn is not None and not callable(trace_fn):
+        raise TypeError(f"trace_fn must be callable state -> pytree, got {trace_fn!r}")
+    keep_trace = bool(keep_trace)
+    mean = (not keep_trace) if mean is None else bool(mean)
+    sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec(axis_name))
+    info_fn = default_info_fn if info_fn is None else info_fn
+    return _Plan(num_steps, num_burnin, thin, trace_fn, info_fn, keep_trace, mean, sharding)
+
+
+def _float_dtype(dtype):
+    return dtype if jnp.issubdtype(dtype, jnp.inexact) else jnp.result_type(float)
+
+
+def _as_float(x):
+    x = jnp.asarray(x)
+    return x.astype(_float_dtype(x.dtype))
+
+
+def _float_zeros(shapes):
+    return jax.tree.map(lambda s: jnp.zeros(s.shape, _float_dtype(s.dtype)), shapes)
+
+
+def _stepper(step_fn, plan: _Plan, num_chains: int):
+    """``one_step((states, bad), step_key)``: every chain one step, non-finite states rejected."""
+
+    def one_chain(k, state):
+        new, info = step_fn(k, state)
+        finite = tree_all_finite(new)
+        new = jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, state)
+        return new, plan.info_fn(info), ~finite
+
+    def one_step(carry, step_key):
+        states, bad = carry
+        keys = _constrain(jax.random.split(step_key, num_chains), plan.sharding)
+        states, info, nonfinite = jax.vmap(one_chain)(keys, states)
+        states = _constrain(states, plan.sharding)
+        return (states, bad + nonfinite.astype(jnp.int32)), info
+
+    return one_step
+
+
+def _sample(key, step_fn, init_fn, states, plan: _Plan) -> RunResult:
+    """The whole run (traced once per compilation): init, burn-in, then the kept draws.
+
+    Per draw d (a block of ``thin`` steps): the trace stores ``store(state)`` (the packed state
+    itself when its position is derived, else ``trace_fn(state)``) and, when ``plan.mean``,
+    adds ``trace_fn(state)`` (as floats) to a running sum; the running sum of the info is kept
+    only without a trace. Means are the sums divided by the number of draws D.
+    """
+    states = _constrain(states, plan.sharding)
+    if init_fn is not None:
+        states = _constrain(jax.vmap(init_fn)(states), plan.sharding)
+    num_chains = leading_size(states, "states")
+    num_draws = plan.num_steps // plan.thin
+    one_step = _stepper(step_fn, plan, num_chains)
+    keys = jax.random.split(key, plan.num_burnin + plan.num_steps)
+    bad = jnp.zeros((num_chains,), jnp.int32)
+    if plan.num_burnin:
+        (states, bad), _ = jax.lax.scan(one_step, (states, bad), keys[: plan.num_burnin])
+    mean_fn = _position if plan.trace_fn is None else plan.trace_fn
+    packed = plan.trace_fn is None and _derived_position(states)
+    store_fn = (lambda s: s) if packed else mean_fn
+
+    def draw(carry, block_keys):
+        (states, bad), (sum_trace, sum_info) = carry
+        (states, bad), infos = jax.lax.scan(one_step, (states, bad), block_keys)
+        info = jax.tree.map(lambda x: x[-1], infos)
+        if plan.mean:
+            traced = jax.vmap(mean_fn)(states)
+            sum_trace = jax.tree.map(lambda a, x: a + _as_float(x), sum_trace, traced)
+        if not plan.keep_trace:
+            sum_info = jax.tree.map(lambda a, x: a + _as_float(x), sum_info, info)
+        out = (jax.vmap(store_fn)(states), info) if plan.keep_trace else None
+        return ((states, bad), (sum_trace, sum_info)), out
+
+    zeros = _initial_sums(one_step, mean_fn, plan, states, bad, keys[0])
+    blocks = keys[plan.num_burnin :].reshape(num_draws, plan.thin, *keys.shape[1:])
+    ((states, bad), (sum_trace, sum_info)), out = jax.lax.scan(draw, ((states, bad), zeros), blocks)
+    mean = jax.tree.map(lambda a: a / num_draws, sum_trace) if plan.mean else None
+    if plan.keep_trace:
+        trace, info = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), out)
+        trace = trace.position if packed else trace
+    else:
+        trace, info = None, jax.tree.map(lambda a: a / num_draws, sum_info)
+    return RunResult(states, trace, info, mean, bad)
+
+
+def _initial_sums(one_step, mean_fn, plan: _Plan, states, bad, key):
+    """Zero running sums (float leaves) of the mean and the info, None where not kept."""
+    shapes = jax.eval_shape(lambda s: (jax.vmap(mean_fn)(s), one_step((s, bad), key)[1]), states)
+    trace_shapes, info_shapes = shapes
+    sum_trace = _float_zeros(trace_shapes) if plan.mean else None
+    sum_info = None if plan.keep_trace else _float_zeros(info_shapes)
+    return sum_trace, sum_info
+
+
+@eqx.filter_jit
+def _run_pytree(key, algorithm, positions, plan: _Plan) -> RunResult:
+    """The one module-level driver: ``algorithm`` is a pytree (array leaves traced)."""
+    return _sample(key, algorithm.step, algorithm.init, positions, plan)
+
+
+def _run_closure(key, step_fn, init_fn, states, plan: _Plan) -> RunResult:
+    """A driver compiled for this call (closures cannot key a compilation cache)."""
+    return jax.jit(lambda k, s: _sample(k, step_fn, init_fn, s, plan))(key, states)
+
+
 def run_states(
     key,
     step_fn: Callable,
@@ -110,10 +287,14 @@ def run_states(
     trace_fn: Callable | None = None,
     info_fn: Callable | None = None,
     keep_trace: bool = True,
+    mean: bool | None = None,
     mesh=None,
     axis_name: str = "chains",
 ) -> RunResult:
     """Like :func:`run`, from already initialised (batched) kernel states and a step function.
+
+    ``step_fn`` is a closure, so the driver is compiled on every call (wrap the call in
+    ``jax.jit`` to cache it).
 
     Args:
         key: PRNG key.
@@ -121,115 +302,13 @@ def run_states(
         states: batched states, leading axis = chains.
         (other arguments as in :func:`run`)
     """
-    return _run(
-        key,
-        step_fn,
-        None,
-        states,
-        num_steps=num_steps,
-        num_burnin=num_burnin,
-        thin=thin,
-        trace_fn=trace_fn,
-        info_fn=info_fn,
-        keep_trace=keep_trace,
-        mesh=mesh,
-        axis_name=axis_name,
-    )
-
-
-def _run(
-    key,
-    step_fn,
-    init_fn,
-    states,
-    *,
-    num_steps,
-    num_burnin,
-    thin,
-    trace_fn,
-    info_fn,
-    keep_trace,
-    mesh,
-    axis_name,
-) -> RunResult:
-    num_steps = check_count(num_steps, "num_steps")
-    num_burnin = check_count(num_burnin, "num_burnin", minimum=0)
-    thin = check_count(thin, "thin")
-    if num_steps % thin:
-        raise ValueError(f"num_steps ({num_steps}) must be a multiple of thin ({thin})")
     if not callable(step_fn):
         raise TypeError("step_fn must be callable (key, state) -> (state, info)")
-    num_chains = leading_size(states, "states")
-    num_draws = num_steps // thin
-    trace_fn = _position if trace_fn is None else trace_fn
-    info_fn = default_info_fn if info_fn is None else info_fn
-    sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec(axis_name))
-
-    def one_chain(k, state):
-        new, info = step_fn(k, state)
-        finite = tree_all_finite(new)
-        new = jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, state)
-        return new, info_fn(info), ~finite
-
-    def one_step(carry, step_key):
-        states, bad = carry
-        keys = _constrain(jax.random.split(step_key, num_chains), sharding)
-        states, info, nonfinite = jax.vmap(one_chain)(keys, states)
-        states = _constrain(states, sharding)
-        return (states, bad + nonfinite.astype(jnp.int32)), info
-
-    def as_float(x):
-        x = jnp.asarray(x)
-        return x if jnp.issubdtype(x.dtype, jnp.inexact) else x.astype(jnp.result_type(float))
-
-    def draw(carry, block_keys):
-        (states, bad), acc = carry
-        (states, bad), infos = jax.lax.scan(one_step, (states, bad), block_keys)
-        info = jax.tree.map(lambda x: x[-1], infos)
-        traced = jax.vmap(trace_fn)(states)
-        acc_trace, acc_info = acc
-        acc_trace = jax.tree.map(lambda a, x: a + as_float(x), acc_trace, traced)
-        acc_info = jax.tree.map(lambda a, x: a + as_float(x), acc_info, info)
-        out = (traced, info) if keep_trace else None
-        return ((states, bad), (acc_trace, acc_info)), out
-
-    @jax.jit
-    def go(key, states):
-        states = _constrain(states, sharding)
-        if init_fn is not None:
-            states = _constrain(jax.vmap(init_fn)(states), sharding)
-        keys = jax.random.split(key, num_burnin + num_steps)
-        bad = jnp.zeros((num_chains,), jnp.int32)
-        if num_burnin:
-            (states, bad), _ = jax.lax.scan(one_step, (states, bad), keys[:num_burnin])
-        shapes = jax.eval_shape(
-            lambda s: (
-                jax.vmap(trace_fn)(s),
-                jax.vmap(lambda k, x: one_chain(k, x)[1])(jax.random.split(key, num_chains), s),
-            ),
-            states,
-        )
-        zeros = jax.tree.map(
-            lambda s: jnp.zeros(
-                s.shape,
-                s.dtype if jnp.issubdtype(s.dtype, jnp.inexact) else jnp.result_type(float),
-            ),
-            shapes,
-        )
-        blocks = keys[num_burnin:].reshape(num_draws, thin, *keys.shape[1:])
-        ((states, bad), (sum_trace, sum_info)), out = jax.lax.scan(
-            draw, ((states, bad), zeros), blocks
-        )
-        mean = jax.tree.map(lambda a: a / num_draws, sum_trace)
-        if keep_trace:
-            trace, info = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), out)
-        else:
-            trace, info = None, jax.tree.map(lambda a: a / num_draws, sum_info)
-        return RunResult(states, trace, info, mean, bad)
-
-    if sharding is not None:
-        states = jax.device_put(states, sharding)
-    return go(key, states)
+    plan = _plan(num_steps, num_burnin, thin, trace_fn, info_fn, keep_trace, mean, mesh, axis_name)
+    leading_size(states, "states")
+    if plan.sharding is not None:
+        states = jax.device_put(states, plan.sharding)
+    return _run_closure(key, step_fn, None, states, plan)
 
 
 def run(
@@ -238,28 +317,49 @@ def run(
     positions,
     *,
     num_steps: int,
+    logdensity_fn: Callable | None = None,
     num_burnin: int = 0,
     thin: int = 1,
     trace_fn: Callable | None = None,
     info_fn: Callable | None = None,
     keep_trace: bool = True,
+    mean: bool | None = None,
     mesh=None,
     axis_name: str = "chains",
 ) -> RunResult:
     """Sample many chains of ``algorithm`` from ``positions``.
 
+    Two ways to give the kernel:
+
+    * ``run(key, kernel, positions, logdensity_fn=target, ...)`` with a
+      :class:`~samplers.Kernel` (or ``run(key, BoundKernel(kernel, target), ...)``): compiled
+      once per shapes, kernel type and settings; a new key, β, step size or parameter values
+      (array leaves of the kernel and the target) reuse the compiled code.
+    * ``run(key, algorithm, positions, ...)`` with a ``SamplingAlgorithm`` of closures (ours or
+      any blackjax one): compiled on every call (outside an outer ``jax.jit``).
+
+    Memory: one kernel state per chain, plus with ``keep_trace=True`` the trace, chains ×
+    (num_steps / thin) × ``trace_fn(state)`` in the state's dtype; the running means (when
+    asked) are one float ``trace_fn(state)`` per chain.
+
     Args:
         key: PRNG key.
-        algorithm: a ``SamplingAlgorithm`` (ours or any blackjax one): ``init(position)`` and
+        algorithm: a :class:`~samplers.Kernel` (with ``logdensity_fn``), a
+            :class:`BoundKernel`, or a ``SamplingAlgorithm``: ``init(position)`` and
             ``step(key, state)`` for one chain.
         positions: initial positions, a pytree whose leaves share a leading chain axis.
         num_steps: steps after burn-in (a multiple of ``thin``); draws = num_steps / thin.
-        num_burnin: steps discarded first.
-        thin: keep one state every ``thin`` steps.
+        logdensity_fn: the target when ``algorithm`` is a Kernel (a function, a structured
+            target from :mod:`samplers.targets`, a pytree such as a bound method of an
+            equinox Module); must be None otherwise.
+        num_burnin: steps discarded first (never stored).
+        thin: keep one state every ``thin`` steps (the others are never stored).
         trace_fn: ``state -> pytree`` recorded per draw (default: ``state.position``).
         info_fn: ``info -> pytree`` recorded per draw (default: the info's scalar fields);
             with ``thin > 1`` the info of the last step of each block of ``thin`` is kept.
-        keep_trace: store the per-draw trace and info (True) or only their means (False).
+        keep_trace: store the per-draw trace and info (True) or only the info's means (False).
+        mean: accumulate the running mean of ``trace_fn(state)`` over draws into
+            ``RunResult.mean`` (default: ``not keep_trace``; None in the result otherwise).
         mesh: optional ``jax.sharding.Mesh`` to shard chains over its ``axis_name`` axis.
         axis_name: mesh axis for chains.
 
@@ -267,28 +367,27 @@ def run(
         :class:`RunResult`.
 
     Example:
-        >>> alg = samplers.mala(lambda x: -0.5 * jnp.sum(x**2), 0.5)
-        >>> res = samplers.run(key, alg, jnp.zeros((8, 2)), num_steps=1000, num_burnin=100)
+        >>> res = samplers.run(key, samplers.MALA(0.5), jnp.zeros((8, 2)), num_steps=1000,
+        ...                    logdensity_fn=lambda x: -0.5 * jnp.sum(x**2), num_burnin=100)
         >>> res.trace.shape   # (8, 1000, 2)
     """
+    if logdensity_fn is not None:
+        algorithm = BoundKernel(algorithm, logdensity_fn)
+    elif isinstance(algorithm, Kernel):
+        raise TypeError(
+            f"algorithm is a samplers Kernel ({type(algorithm).__name__}); pass its target as "
+            "logdensity_fn=, or a SamplingAlgorithm kernel(logdensity_fn)"
+        )
     if not (hasattr(algorithm, "init") and hasattr(algorithm, "step")):
         raise TypeError(
             "algorithm must be a SamplingAlgorithm with init and step, got "
             f"{type(algorithm).__name__}"
         )
+    plan = _plan(num_steps, num_burnin, thin, trace_fn, info_fn, keep_trace, mean, mesh, axis_name)
     num_chains = leading_size(positions, "positions")
     check_count(num_chains, "num_chains (leading axis of positions)")
-    return _run(
-        key,
-        algorithm.step,
-        lambda x: algorithm.init(x),
-        positions,
-        num_steps=num_steps,
-        num_burnin=num_burnin,
-        thin=thin,
-        trace_fn=trace_fn,
-        info_fn=info_fn,
-        keep_trace=keep_trace,
-        mesh=mesh,
-        axis_name=axis_name,
-    )
+    if plan.sharding is not None:
+        positions = jax.device_put(positions, plan.sharding)
+    if isinstance(algorithm, eqx.Module):
+        return _run_pytree(key, algorithm, positions, plan)
+    return _run_closure(key, algorithm.step, lambda x: algorithm.init(x), positions, plan)

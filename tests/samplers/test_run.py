@@ -45,6 +45,7 @@ def test_integer_trace_mean_and_custom_trace_fn():
         jnp.ones((2, 4, 4)),
         num_steps=5,
         trace_fn=lambda s: {"m": jnp.mean(s.position)},
+        mean=True,
     )
     assert res.trace["m"].shape == (2, 5)
     np.testing.assert_allclose(res.mean["m"], res.trace["m"].mean(axis=1))
@@ -67,7 +68,7 @@ def test_no_recompilation_when_beta_or_parameters_change():
     def sample(key, beta, params):
         traces.append(1)
         alg = samplers.mala(lambda x: -beta * jnp.sum(params["a"] * x**2), params["eps"])
-        return samplers.run(key, alg, jnp.zeros((4, 3)), num_steps=20).mean
+        return samplers.run(key, alg, jnp.zeros((4, 3)), num_steps=20, mean=True).mean
 
     key = jax.random.key(0)
     f = jnp.asarray  # same dtypes/weak types each call: only values change
@@ -83,7 +84,7 @@ def test_no_recompilation_when_beta_or_parameters_change():
     def ising(key, beta, J):
         lattice_traces.append(1)
         return samplers.run(
-            key, samplers.ising_checkerboard(beta, J), jnp.ones((2, 4, 4)), num_steps=3
+            key, samplers.ising_checkerboard(beta, J), jnp.ones((2, 4, 4)), num_steps=3, mean=True
         ).mean
 
     ising(key, f(0.2), f(1.0))
