@@ -28,12 +28,17 @@ from physebm.partition import weights as W
 from physebm.partition.result import LogZ
 
 __all__ = [
+    "CHECK_ALPHA",
+    "CHECK_Z",
     "Check",
+    "batch_agreement",
+    "batch_check",
     "finish",
     "from_independent_estimates",
     "from_log_weights",
     "is_traced",
     "weight_checks",
+    "with_checks",
     "with_notes",
 ]
 
@@ -128,45 +133,94 @@ def weight_checks(stats: dict, num_samples: int, what: str = "weights") -> list[
     ]
 
 
+CHECK_ALPHA = 1e-3
+"""False-alarm rate of each statistical reliability check on a correct estimate (the threshold
+of a z check is then 3.29σ two-sided, 3.09σ one-sided)."""
+CHECK_Z = 3.2905267314918945
+"""Two-sided standard-normal quantile at :data:`CHECK_ALPHA`."""
+NUM_BATCHES = 4
+"""Independent groups the chains (weights) are split into for the batch-agreement check."""
+MIN_BATCH_SIZE = 8
+
+
+def batch_agreement(log_w, num_batches: int = NUM_BATCHES):
+    """χ² of the log Ẑ of ``num_batches`` equal groups of the weights around their
+    inverse-variance mean, Σ_b (L_b − L̄)²/s_b² with s_b the group's delta-method stderr.
+
+    For i.i.d. weights of finite variance this is ≈ χ²_{B−1}; heavy tails (a few weights that
+    dominate one group) or a stderr that understates the spread make it large.
+
+    Returns:
+        ``(chi2, threshold)``, the threshold being the χ²_{B−1} quantile at 1 − CHECK_ALPHA.
+    """
+    from scipy.stats import chi2 as _chi2
+
+    n = log_w.shape[0] // num_batches * num_batches
+    groups = jnp.reshape(log_w[:n], (num_batches, -1))
+    stats = jax.vmap(W.weight_statistics)(groups)
+    var = jnp.maximum(stats["stderr"] ** 2, 1e-300)
+    mean = jnp.sum(stats["log_z"] / var) / jnp.sum(1.0 / var)
+    statistic = jnp.sum((stats["log_z"] - mean) ** 2 / var)
+    return statistic, float(_chi2.isf(CHECK_ALPHA, num_batches - 1))
+
+
+def batch_check(log_w, what: str = "weights") -> list[Check]:
+    """The batch-agreement check (:func:`batch_agreement`), when there are enough weights for
+    :data:`NUM_BATCHES` groups of at least :data:`MIN_BATCH_SIZE`."""
+    if log_w.shape[0] < NUM_BATCHES * MIN_BATCH_SIZE:
+        return []
+    statistic, threshold = batch_agreement(log_w)
+    return [
+        Check(
+            ~(statistic <= threshold),
+            lambda: (
+                f"{NUM_BATCHES} independent groups of the {what} disagree beyond their errors "
+                f"(χ² = {float(statistic):.3g} > {threshold:.3g}): the stderr understates the "
+                "spread (heavy-tailed weights); use more chains, more temperatures or a better "
+                "base"
+            ),
+        )
+    ]
+
+
 def from_log_weights(
     log_w,
     method: str,
     *,
-    lognormal_floor: bool = False,
     notes: tuple | list = (),
+    checks: tuple | list = (),
     info: dict | None = None,
 ) -> LogZ:
     """A :class:`LogZ` from i.i.d. unbiased log-weights (E[w] = Z).
 
-    log Ẑ = log mean(w) with the delta-method stderr sd(w)/(√N mean(w)) (``weights``); ``lower``
-    is log Ẑ itself (E[log Ẑ] ≤ log Z by Jensen). NaN/+∞ log-weights are dropped and counted,
-    and outside a transformation an :class:`~physebm.partition.weights.EstimatorWarning` is
-    raised for them. Diagnostics: ESS, Pareto k̂ of the weights' upper tail, the mean and
-    variance of the log-weights, ``stderr_delta`` and ``stderr_lognormal``.
-
-    With ``lognormal_floor`` the stderr is max(delta method, √((e^{σ²} − 1)/N)), the second
-    being the delta-method stderr of exactly log-normal weights with σ the upper-tail spread
-    (97.72th − 84.13th percentile) of the log-weights.
+    log Ẑ = log mean(w), with the delta-method stderr sd(w)/(√N mean(w)) (``weights``);
+    ``lower`` is log Ẑ itself (E[log Ẑ] ≤ log Z by Jensen, a stochastic lower bound). The
+    bias estimate is the second-order delta method, E[log Ẑ] − log Z ≈ −stderr²/2
+    (``info["bias_estimate"]``). NaN/+∞ log-weights are dropped and counted, and outside a
+    transformation an :class:`~physebm.partition.weights.EstimatorWarning` is raised for
+    them. Checks: no dropped weights, ESS ≥ ``MIN_RELIABLE_ESS``, Pareto k̂ ≤
+    ``MAX_RELIABLE_PARETO_K``, batch agreement (:func:`batch_check`), and ``checks``.
     """
     log_w = jnp.asarray(log_w)
     stats = dict(W.weight_statistics(log_w))
     stats["pareto_k"] = W.pareto_k(log_w)
     n = int(log_w.shape[0])
-    stats["stderr_delta"] = stats["stderr"]
-    sigma = W.upper_tail_sigma(log_w)
-    stats["stderr_lognormal"] = jnp.sqrt(jnp.expm1(sigma**2) / jnp.maximum(stats["num_valid"], 1))
-    stderr = stats["stderr"]
-    if lognormal_floor:
-        stderr = jnp.maximum(stderr, stats["stderr_lognormal"])
-    checks = weight_checks(stats, n)
+    all_checks = weight_checks(stats, n) + batch_check(log_w) + list(checks)
     if not is_traced(log_w):
         W.emit(W.reliability_warnings(stats, n), stats)
     extras = {k: v for k, v in stats.items() if k not in ("log_z", "stderr")}
+    extras.update(bias_estimate=-0.5 * stats["stderr"] ** 2, stderr_source="delta method")
     extras.update(info or {})
     extras.update(num_samples=n, log_weights=log_w)
     log_z = stats["log_z"]
     return finish(
-        log_z, stderr, method=method, lower=log_z, checks=checks, notes=notes, info=extras
+        log_z,
+        stats["stderr"],
+        method=method,
+        lower=log_z,
+        checks=all_checks,
+        notes=notes,
+        info=extras,
     )
 
 
@@ -198,3 +252,22 @@ def with_notes(result: LogZ, notes: tuple | list) -> LogZ:
     else:
         reliable = False
     return result.replace(warnings=result.warnings + tuple(notes), reliable=reliable)
+
+
+def with_checks(result: LogZ, checks, *, upper=None, info: dict | None = None) -> LogZ:
+    """``result`` with more checks run on it (a failed one makes it unreliable and, outside a
+    transformation, adds its message), a new ``upper`` bound and more ``info``."""
+    failed = [jnp.asarray(c.failed, bool) for c in checks]
+    info = dict(info or {})
+    upper = result.upper if upper is None else upper
+    if is_traced(result.log_z, failed, upper):
+        any_failed = jnp.any(jnp.stack(failed)) if failed else jnp.asarray(False)
+        reliable = jnp.logical_and(result.reliable, ~any_failed)
+        return result.replace(upper=upper, reliable=reliable, info=_array_info(info))
+    messages = tuple(_message(c) for c, f in zip(checks, failed, strict=True) if bool(f))
+    return result.replace(
+        upper=upper,
+        reliable=bool(result.reliable) and not messages,
+        warnings=result.warnings + messages,
+        info=W.to_float_dict(info),
+    )

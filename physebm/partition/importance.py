@@ -21,16 +21,14 @@ from samplers.base import check_count
 __all__ = ["importance", "importance_core", "log_z_from_log_weights"]
 
 
-def log_z_from_log_weights(
-    log_w, method: str = "importance", *, lognormal_floor: bool = False, **extra
-) -> LogZ:
+def log_z_from_log_weights(log_w, method: str = "importance", **extra) -> LogZ:
     """A :class:`LogZ` from i.i.d. unbiased log-weights (E[w] = Z): log-mean-exp, delta-method
-    stderr, ESS and Pareto k̂ checks (see :func:`physebm.partition.assemble.from_log_weights`;
-    ``extra`` goes to ``info``, an ``extra["warnings"]`` tuple to the result's notes)."""
+    stderr, ESS, Pareto k̂ and batch-agreement checks (see
+    :func:`physebm.partition.assemble.from_log_weights`; ``extra`` goes to ``info``, an
+    ``extra["warnings"]`` tuple to the result's notes, ``extra["checks"]`` to its checks)."""
     notes = tuple(extra.pop("warnings", ()))
-    return assemble.from_log_weights(
-        log_w, method, lognormal_floor=lognormal_floor, notes=notes, info=extra
-    )
+    checks = list(extra.pop("checks", ()))
+    return assemble.from_log_weights(log_w, method, notes=notes, checks=checks, info=extra)
 
 
 @eqx.filter_jit

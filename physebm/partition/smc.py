@@ -33,7 +33,14 @@ from physebm.partition.result import LogZ
 from physebm.partition.weights import weight_statistics
 from samplers.base import check_count as _check_count
 
-__all__ = ["smc", "smc_core"]
+__all__ = ["MIN_REPLICA_ESS_FRACTION", "smc", "smc_core"]
+
+MIN_REPLICA_ESS_FRACTION = 0.75
+"""The replicas' weights exp(log Ẑ_r) must have an effective number ≥ this fraction of R.
+
+For log-normal replica estimates ESS/R ≈ exp(−Var(log Ẑ_r)); 0.75 allows a spread of about
+0.5 nats, beyond which the log-mean-exp over R replicas and its delta-method stderr are
+dominated by the largest replica."""
 
 
 def _mcmc_fns(kernel: samplers.Kernel):
@@ -206,6 +213,16 @@ def _smc_result(log_z_r, final_lambda, lambdas, n_steps, acc, num_particles, eva
         assemble.Check(
             stats["num_dropped"] > 0,
             lambda: f"{int(stats['num_dropped'])} replicas returned NaN and were dropped",
+        ),
+        assemble.Check(
+            ~(stats["ess"] >= MIN_REPLICA_ESS_FRACTION * num_replicas),
+            lambda: (
+                f"the replicas disagree: their effective number is {float(stats['ess']):.2g} "
+                f"of {num_replicas} (sd of the replica log Z "
+                f"{float(jnp.sqrt(stats['log_weight_variance'])):.3g} nats), so a few replicas "
+                "carry the estimate and the stderr is unreliable; use more particles, more "
+                "MCMC steps or a higher target_ess"
+            ),
         ),
     ]
     notes = []

@@ -66,11 +66,13 @@ def _ti_run(path, move, kernel, grid, x0, key, num_burnin: int, num_samples: int
         carry, (d, acc) = jax.lax.scan(
             lambda c, kk: moves(c, kk, t, True), carry, jax.random.split(ks, num_samples)
         )
-        return carry, (jnp.mean(d, axis=0), jnp.mean(acc))
+        half = num_samples // 2
+        drift = jnp.mean(d[num_samples - half :], axis=0) - jnp.mean(d[:half], axis=0)
+        return carry, (jnp.mean(d, axis=0), drift, jnp.mean(acc))
 
     keys = jax.random.split(key, grid.shape[0])
-    _, (means, acc) = jax.lax.scan(at_t, (x0, arrays), (grid, keys))
-    return means, acc  # (K + 1, C), (K + 1,)
+    _, (means, drift, acc) = jax.lax.scan(at_t, (x0, arrays), (grid, keys))
+    return means, drift, acc  # (K + 1, C), (K + 1, C), (K + 1,)
 
 
 def thermodynamic_integration(
@@ -122,29 +124,105 @@ def thermodynamic_integration(
     if isinstance(num_burnin, bool) or not isinstance(num_burnin, int) or num_burnin < 0:
         raise ValueError(f"num_burnin must be a non-negative integer, got {num_burnin!r}")
     grid = S.get(schedule, _check_count(num_temperatures, "num_temperatures", 2))
-    means, acc = ti_core(
+    means, drift, acc = ti_core(
         key, path, move, kernel, jnp.asarray(grid), num_chains, num_burnin, num_samples
     )
     move_cost = getattr(move, "num_steps", 1)
     evaluations = len(grid) * (num_burnin + num_samples) * num_chains * (move_cost + 1)
-    info = {"transition": desc, "num_energy_evaluations": int(evaluations)}
-    return _ti_result(means, acc, np.asarray(grid), info)
+    info = {
+        "transition": desc,
+        "num_energy_evaluations": int(evaluations),
+        "num_samples": num_samples,
+        "num_burnin": num_burnin,
+    }
+    return _ti_result(means, drift, acc, np.asarray(grid), info)
 
 
 def ti_core(key, path, move, kernel, grid, num_chains: int, num_burnin: int, num_samples: int):
     """The pure core of TI: integrand means ∂_t log f_t at every grid point, per chain.
 
     Returns:
-        ``(means (K + 1, C), acceptance (K + 1,))``; jit/vmap-able over ``key`` and β.
+        ``(means (K + 1, C), drift (K + 1, C), acceptance (K + 1,))``: the integrand's time
+        average per grid point and chain, the mean of the last half of the recorded samples
+        minus the mean of the first half (an equilibration check), and the acceptance rates;
+        jit/vmap-able over ``key`` and β.
     """
     k_init, k_run = jax.random.split(key)
     x0 = sample_base(path, k_init, num_chains)
     return _ti_run(path, move, kernel, grid, x0, k_run, num_burnin, num_samples)
 
 
-def _ti_result(means, acc, grid: np.ndarray, info: dict) -> LogZ:
+def drift_checks(drift, w) -> list:
+    """Equilibration checks of TI: the chains must not drift while they are recorded.
+
+    With D_{k,c} the last-half minus first-half mean of the integrand at grid point k in chain
+    c (0 in expectation at equilibrium, independent across chains), two t-tests on the C
+    chains at false-alarm rate ``CHECK_ALPHA`` each: on the integral Σ_k w_k D_{k,c} (a bias
+    of the estimate from chains still relaxing: too little burn-in or too few samples), and
+    on the largest |t| over the grid points (Bonferroni over K + 1; an integrand that runs
+    away at one point, e.g. towards an end of the path where Z is infinite).
+    """
+    from scipy.stats import t as student_t
+
+    num_points, num_chains = drift.shape
+    if num_chains < 3:
+        return []
+    root_c = jnp.sqrt(num_chains)
+    total = w @ drift
+    t_total = jnp.mean(total) / (jnp.std(total, ddof=1) / root_c)
+    t_points = jnp.mean(drift, axis=1) / (jnp.std(drift, axis=1, ddof=1) / root_c)
+    t_points = jnp.where(jnp.isfinite(t_points), t_points, 0.0)
+    worst = jnp.argmax(jnp.abs(t_points))
+    crit = float(student_t.isf(assemble.CHECK_ALPHA / 2, num_chains - 1))
+    crit_point = float(student_t.isf(assemble.CHECK_ALPHA / (2 * num_points), num_chains - 1))
+    return [
+        assemble.Check(
+            ~(jnp.abs(t_total) <= crit),
+            lambda: (
+                f"the chains drift while recorded (t = {float(t_total):.1f} on the integral): "
+                "they are not equilibrated at each temperature; raise num_burnin, num_samples "
+                "or num_temperatures"
+            ),
+        ),
+        assemble.Check(
+            ~(jnp.abs(t_points[worst]) <= crit_point),
+            lambda: (
+                f"the integrand drifts at grid point {int(worst)} of {num_points} "
+                f"(t = {float(t_points[worst]):.1f}): the chains do not settle there (if it "
+                "grows without bound near an end of the path, Z may be infinite)"
+            ),
+        ),
+    ]
+
+
+MIN_TEMPERATURES = 8
+"""Fewer grid intervals than this leave the quadrature-error estimate meaningless."""
+MIN_SAMPLES = 10
+"""Fewer recorded samples per grid point than this leave the drift checks without power."""
+
+
+def _design_notes(num_temperatures: int, num_samples, num_burnin) -> list[str]:
+    """Settings under which TI's own checks cannot vouch for the estimate."""
+    notes = []
+    if num_temperatures < MIN_TEMPERATURES:
+        notes.append(
+            f"only {num_temperatures} temperature intervals (< {MIN_TEMPERATURES}): the "
+            "quadrature error cannot be estimated; raise num_temperatures"
+        )
+    if num_samples is not None and num_samples < MIN_SAMPLES:
+        notes.append(
+            f"only {num_samples} recorded samples per temperature (< {MIN_SAMPLES}): "
+            "equilibration cannot be checked; raise num_samples"
+        )
+    if num_burnin == 0:
+        notes.append("no burn-in at any temperature: the chains start out of equilibrium")
+    return notes
+
+
+def _ti_result(means, drift, acc, grid: np.ndarray, info: dict) -> LogZ:
     """Trapezoid integral per chain, its between-chain stderr, the Richardson quadrature-error
-    estimate (I_h − I_{2h})/3, and the checks (finite integrand, quadrature error ≤ stderr)."""
+    estimate (I_h − I_{2h})/3, and the checks (finite integrand, quadrature error ≤ stderr,
+    no drift while recording: :func:`drift_checks`)."""
     num_chains = means.shape[1]
     w = jnp.asarray(trapezoid_weights(grid))
     per_chain = w @ means  # (C,)
@@ -167,7 +245,9 @@ def _ti_result(means, acc, grid: np.ndarray, info: dict) -> LogZ:
             ),
         ),
     ]
-    notes = []
+    if means.shape[0] >= 1 and drift.shape[0] == means.shape[0]:
+        checks += drift_checks(jnp.where(jnp.isfinite(drift), drift, 0.0), w)
+    notes = _design_notes(len(grid) - 1, info.get("num_samples"), info.get("num_burnin"))
     if num_chains < 8:
         notes.append(f"only {num_chains} chains: the stderr itself is very uncertain")
     info = {

@@ -120,15 +120,6 @@ def _pareto_k(log_w) -> float:
     return float(k)
 
 
-def upper_tail_sigma(log_w) -> jax.Array:
-    """q_{0.9772} − q_{0.8413} of the valid log-weights (the sd for Gaussian log-weights),
-    measured on the upper tail only: the large weights that dominate the estimate."""
-    lw = jnp.asarray(log_w)
-    lw = jnp.where(jnp.isfinite(lw), lw, jnp.nan)
-    q = jnp.nanquantile(lw, jnp.array([0.841344746, 0.977249868]))
-    return jnp.maximum(q[1] - q[0], 0.0)
-
-
 def reliability_warnings(stats: dict, num_samples: int, what: str = "weights") -> list[str]:
     """Human-readable warnings for an estimate whose stderr should not be trusted."""
     out = []
