@@ -120,10 +120,24 @@ def _jsonable(v):
 
 
 def markdown(run: dict) -> str:
+    """``report.md``: settings, summary table, objectives, figures and per-model diagnostics."""
     s = run["settings"]
     res = run["results"]
-    best = max(res, key=lambda r: r.heldout_ll_quad)
-    lines = [
+    lines = _markdown_intro(s)
+    if run["true_ll"] is not None:
+        lines += [f"Held-out LL of the true data density: **{run['true_ll']:.4f}**.", ""]
+    lines += ["## Summary", "", _markdown_table(HEADERS, summary_rows(run)), ""]
+    lines += _markdown_objectives(res)
+    lines += _markdown_figures(s)
+    for r in res:
+        lines += _markdown_diagnostics(r, s)
+    lines += ["## Training losses", "", "![losses](losses.png)", ""]
+    return "\n".join(lines)
+
+
+def _markdown_intro(s) -> list[str]:
+    """Title, the data and model settings, and how the log-likelihood is scored."""
+    return [
         "# physebm: likelihood vs margin training, compared by likelihood",
         "",
         f"Data set `{s.dataset}` ({s.num_train} training / {s.num_test} held-out points). One MLP "
@@ -138,10 +152,12 @@ def markdown(run: dict) -> str:
         "'AIS-quad (sd)' is their difference in units of the combined standard error.",
         "",
     ]
-    if run["true_ll"] is not None:
-        lines += [f"Held-out LL of the true data density: **{run['true_ll']:.4f}**.", ""]
-    lines += ["## Summary", "", _markdown_table(HEADERS, summary_rows(run)), ""]
-    lines += [
+
+
+def _markdown_objectives(res) -> list[str]:
+    """The best held-out likelihood and one line per objective."""
+    best = max(res, key=lambda r: r.heldout_ll_quad)
+    return [
         f"Best held-out likelihood: **{best.name}** ({best.heldout_ll_quad:.4f}).",
         "",
         "Objectives:",
@@ -152,6 +168,12 @@ def markdown(run: dict) -> str:
         "nothing ties exp(−E) to the data density, so their likelihood shows what the energy "
         "looks like when read as a probability model.",
         "",
+    ]
+
+
+def _markdown_figures(s) -> list[str]:
+    """The learned densities and negative samples sections, and the diagnostics heading."""
+    return [
         "## Learned densities",
         "",
         "![landscapes](landscapes.png)",
@@ -167,22 +189,23 @@ def markdown(run: dict) -> str:
         "## Diagnostics",
         "",
     ]
-    for r in res:
-        lines += [
-            f"### {r.name}",
-            "",
-            f"- replica swap acceptance: {r.swap_acceptance:.2f}; AIS weight ESS "
-            f"{r.ais_ess:.0f} of {s.ais_chains}",
-            f"- quadrature error estimate {r.log_z_quad_err:.1e}, density on the box edge "
-            f"{r.boundary_ratio:.1e} of the peak",
-            *(f"- warning: {w}" for w in r.warnings),
-            "",
-            f"![ais](ais_{r.name}.png) ![trace](chains_{r.name}_trace.png) "
-            f"![rank](chains_{r.name}_rank.png)",
-            "",
-        ]
-    lines += ["## Training losses", "", "![losses](losses.png)", ""]
-    return "\n".join(lines)
+
+
+def _markdown_diagnostics(r, s) -> list[str]:
+    """One model's diagnostics: swap acceptance, AIS ESS, quadrature checks, warnings, plots."""
+    return [
+        f"### {r.name}",
+        "",
+        f"- replica swap acceptance: {r.swap_acceptance:.2f}; AIS weight ESS "
+        f"{r.ais_ess:.0f} of {s.ais_chains}",
+        f"- quadrature error estimate {r.log_z_quad_err:.1e}, density on the box edge "
+        f"{r.boundary_ratio:.1e} of the peak",
+        *(f"- warning: {w}" for w in r.warnings),
+        "",
+        f"![ais](ais_{r.name}.png) ![trace](chains_{r.name}_trace.png) "
+        f"![rank](chains_{r.name}_rank.png)",
+        "",
+    ]
 
 
 def _markdown_table(headers, rows) -> str:
