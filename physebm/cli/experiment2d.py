@@ -254,46 +254,10 @@ def run_comparison(s: Settings, log=print) -> dict:
         true_ll = float(jnp.mean(log_density(s.dataset, test)))
     except ValueError:
         true_ll = None
-    results = []
-    for name in s.objectives:
-        obj, to_params, energy_params = build_objective(name, train, bounds)
-        log(f"[{name}] training: {DESCRIPTIONS[name]}")
-        t0 = time.perf_counter()
-        fitted = fit(
-            obj,
-            to_params(p0),
-            train,
-            optax.adam(s.learning_rate),
-            key=k_fit,
-            num_steps=s.num_steps,
-            batch_size=s.batch_size,
-            progress=s.progress,
-        )
-        seconds = time.perf_counter() - t0
-        params = energy_params(fitted.params)
-        log(f"[{name}] evaluating: quadrature and AIS log Z, replica-exchange chains")
-        ev = evaluate(name, params, s, train, test, bounds, k_eval)
-        warnings = list(ev["chain_summary"].warnings)
-        warnings += [f"AIS: {w}" for w in ev["ais_result"].warnings]
-        if fitted.stopped_early:
-            warnings.append(f"training stopped early: {fitted.message}")
-        if abs(ev["agreement_z"]) > 4:
-            warnings.append(f"AIS and quadrature disagree by {ev['agreement_z']:.1f} sigma")
-        if ev["boundary_ratio"] > 1e-6:
-            warnings.append(
-                f"density on the quadrature box edge is {ev['boundary_ratio']:.1e} of the peak"
-            )
-        results.append(
-            ModelResult(
-                name=name,
-                description=DESCRIPTIONS[name],
-                params=params,
-                train_seconds=seconds,
-                losses=np.asarray(fitted.losses),
-                warnings=warnings,
-                **ev,
-            )
-        )
+    results = [
+        _train_and_evaluate(name, s, p0, train, test, bounds, k_fit, k_eval, log)
+        for name in s.objectives
+    ]
     return {
         "settings": s,
         "train": np.asarray(train),
@@ -303,3 +267,48 @@ def run_comparison(s: Settings, log=print) -> dict:
         "true_ll": true_ll,
         "results": results,
     }
+
+
+def _train_and_evaluate(name, s: Settings, p0, train, test, bounds, k_fit, k_eval, log):
+    """Train the energy with objective ``name`` from ``p0`` and evaluate it (:func:`evaluate`)."""
+    obj, to_params, energy_params = build_objective(name, train, bounds)
+    log(f"[{name}] training: {DESCRIPTIONS[name]}")
+    t0 = time.perf_counter()
+    fitted = fit(
+        obj,
+        to_params(p0),
+        train,
+        optax.adam(s.learning_rate),
+        key=k_fit,
+        num_steps=s.num_steps,
+        batch_size=s.batch_size,
+        progress=s.progress,
+    )
+    seconds = time.perf_counter() - t0
+    params = energy_params(fitted.params)
+    log(f"[{name}] evaluating: quadrature and AIS log Z, replica-exchange chains")
+    ev = evaluate(name, params, s, train, test, bounds, k_eval)
+    return ModelResult(
+        name=name,
+        description=DESCRIPTIONS[name],
+        params=params,
+        train_seconds=seconds,
+        losses=np.asarray(fitted.losses),
+        warnings=_model_warnings(ev, fitted),
+        **ev,
+    )
+
+
+def _model_warnings(ev: dict, fitted) -> list[str]:
+    """Chain and AIS warnings, an early stop, |AIS − quadrature| > 4σ, mass at the box edge."""
+    warnings = list(ev["chain_summary"].warnings)
+    warnings += [f"AIS: {w}" for w in ev["ais_result"].warnings]
+    if fitted.stopped_early:
+        warnings.append(f"training stopped early: {fitted.message}")
+    if abs(ev["agreement_z"]) > 4:
+        warnings.append(f"AIS and quadrature disagree by {ev['agreement_z']:.1f} sigma")
+    if ev["boundary_ratio"] > 1e-6:
+        warnings.append(
+            f"density on the quadrature box edge is {ev['boundary_ratio']:.1e} of the peak"
+        )
+    return warnings
