@@ -280,6 +280,18 @@ def sample(
         on_nonfinite: ``"raise"`` (default) a ``FloatingPointError`` if any step produced a
             NaN/inf state (it was rejected, the samples are finite); ``"warn"`` to only warn.
 
+    Compiled once: every kernel runs as a :class:`samplers.BoundKernel` (the kernel and the
+    model's target, pytrees whose array leaves are β, the parameters and the step size)
+    through the one jitted driver of :func:`samplers.run`, and the NUTS/HMC warm-up is one
+    jitted function too, so a second call with the same model type and shapes, counts and
+    sampler choice — and another key, β, step size or parameter values — compiles nothing.
+    An energy that is a plain function is compared by identity: define it once, not as a new
+    lambda per call.
+
+    Memory: the samples, num_chains × (num_steps / thin) × event size in the kernel's
+    position dtype (``int8`` for the checkerboard Ising kernel, float otherwise), plus one
+    kernel state per chain; burn-in and thinned-away steps are never stored.
+
     Returns:
         :class:`SampleResult` with ``samples`` shaped (num_chains, draws, *event_shape).
 

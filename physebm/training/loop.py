@@ -31,6 +31,7 @@ import optax
 from tqdm.auto import tqdm
 
 from physebm.objectives.base import check_count, num_examples, tree_take
+from physebm.training._structural import structural
 from physebm.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from physebm.training.step import TrainState, check_objective, check_optimizer, make_step, trainable
 
@@ -236,8 +237,25 @@ def _crossed(period: int, start: int, stop: int) -> bool:
     return bool(period) and stop // period > start // period
 
 
+def _init_outside_chunks(params):
+    raise AssertionError("the compiled chunk applies updates only; init runs in _initial_state")
+
+
+def _chunk_optimizer(optimizer):
+    """The optimizer as the compiled chunk sees it: for an optax ``GradientTransformation``, its
+    ``update`` compared by what it computes (:mod:`physebm.training._structural`) and no
+    ``init`` (the chunk never initialises), so the chunk compiled for ``optax.adam(1e-3)`` is
+    reused by another ``optax.adam(1e-3)``, and for ``optax.inject_hyperparams(optax.adam)(
+    learning_rate=lr)`` whatever ``lr`` (it lives in the optimizer state). Other optimizers
+    (``optax.MultiSteps``) are returned as they are (compared by identity)."""
+    if not isinstance(optimizer, optax.GradientTransformation):
+        return optimizer
+    return optimizer._replace(init=_init_outside_chunks, update=structural(optimizer.update))
+
+
 def _drive(objective, optimizer, static, data, carry: _Carry, settings: _Settings):
     """Run chunks until ``num_steps`` or a non-finite update; evaluate and checkpoint."""
+    optimizer = _chunk_optimizer(optimizer)
     losses, history, evals = [], [], []
     step, num_steps = int(carry.state.step), settings.num_steps
     bar = tqdm(
@@ -342,7 +360,9 @@ def fit(
             ``(x, y)``, or ``Weighted(x, w)``).
         optimizer: an ``optax.GradientTransformation`` (``optax.lbfgs`` and other optimizers
             that take ``value``/``value_fn`` included), or a wrapper such as
-            ``optax.MultiSteps``.
+            ``optax.MultiSteps``. An optax optimizer built again with the same constants
+            reuses the compiled steps; to sweep a learning rate without recompiling, inject
+            it: ``optax.inject_hyperparams(optax.adam)(learning_rate=lr)``.
         key: PRNG key; split into the objective-init, data-order and per-step keys.
         num_steps: total number of updates (counted from the very start when resuming).
         batch_size: examples per update.

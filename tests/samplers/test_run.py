@@ -1,6 +1,7 @@
 """The driver: shapes, burn-in/thinning, reduced traces, non-finite guard, no recompilation,
 sharding, persistent buffers, and clear errors on bad input."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -92,6 +93,37 @@ def test_no_recompilation_when_beta_or_parameters_change():
     assert len(lattice_traces) == 1
 
 
+def test_kernel_with_its_target_is_the_same_run_compiled_once(caplog):
+    """``run(key, kernel, x0, logdensity_fn=target)`` draws what ``run(key, kernel(target), x0)``
+    draws, compiles once for all step sizes and targets of one type, stores int8 lattices packed
+    and unpacks them once (the same trace as unpacking every draw), and computes no mean."""
+    key, x0 = jax.random.key(0), jnp.zeros((3, 2))
+    closure = samplers.run(key, samplers.mala(gauss, 0.3), x0, num_steps=10)
+    cached = samplers.run(key, samplers.MALA(0.3), x0, logdensity_fn=gauss, num_steps=10)
+    np.testing.assert_array_equal(cached.trace, closure.trace)
+    assert cached.mean is None and closure.mean is None
+    s0 = jnp.ones((2, 4, 6), jnp.int8)
+
+    def lattice(key, coupling, **kw):
+        target = samplers.PeriodicIsing2D(coupling, 0.1)
+        return samplers.run(key, samplers.Checkerboard(), s0, logdensity_fn=target, **kw)
+
+    packed = lattice(key, 0.4, num_steps=6, thin=2)
+    per_draw = lattice(key, 0.4, num_steps=6, thin=2, trace_fn=lambda s: s.position)
+    assert packed.trace.dtype == jnp.int8 and packed.trace.shape == (2, 3, 4, 6)
+    np.testing.assert_array_equal(packed.trace, per_draw.trace)
+    caplog.set_level(logging.WARNING, logger="jax")
+    with jax.log_compiles(True):
+        samplers.run(jax.random.key(5), samplers.MALA(0.1), x0, logdensity_fn=gauss, num_steps=10)
+        lattice(jax.random.key(6), 0.9, num_steps=6, thin=2)
+    compiled = [r for r in caplog.records if r.getMessage().startswith("Finished XLA compil")]
+    assert compiled == []
+    with pytest.raises(TypeError, match="logdensity_fn="):
+        samplers.run(key, samplers.MALA(0.1), x0, num_steps=2)
+    with pytest.raises(TypeError, match="must be a samplers Kernel"):
+        samplers.run(key, samplers.mala(gauss, 0.1), x0, logdensity_fn=gauss, num_steps=2)
+
+
 def test_sharded_run_equals_unsharded():
     """Two host devices in a subprocess: same key ⇒ same samples, sharded or not."""
     code = textwrap.dedent(
@@ -115,6 +147,9 @@ def test_sharded_run_equals_unsharded():
         c = samplers.run(key, lat, s0, num_steps=10)
         d = samplers.run(key, lat, s0, num_steps=10, mesh=mesh)
         np.testing.assert_array_equal(np.asarray(c.trace), np.asarray(d.trace))
+        kernel, target = samplers.Checkerboard(), samplers.PeriodicIsing2D(0.4)
+        e = samplers.run(key, kernel, s0, logdensity_fn=target, num_steps=10, mesh=mesh)
+        np.testing.assert_array_equal(np.asarray(c.trace), np.asarray(e.trace))
         print("OK")
         """
     )

@@ -83,6 +83,30 @@ def test_fit_compiles_once():
     assert second.count == 0
 
 
+def test_rebuilt_optimizers_reuse_the_compiled_chunk():
+    """An optimizer built again with the same constants, or an injected learning rate with
+    another value, reuses the chunk; a different constant baked into a closure recompiles."""
+    objective = obj.score_matching(quad_energy)
+    kw = dict(key=jax.random.key(0), num_steps=3, batch_size=16, progress=False)
+
+    def compiles(optimizer):
+        with CountCompiles() as counter:
+            result = fit(objective, P0, X, optimizer, **kw)
+        return counter.count, result
+
+    inject = optax.inject_hyperparams(optax.adam)
+    assert compiles(optax.adam(1e-2))[0] == 1
+    assert compiles(optax.adam(1e-2))[0] == 0
+    assert compiles(optax.adam(2e-2))[0] == 1  # the rate is a constant of adam's closures
+    assert compiles(inject(learning_rate=1e-2))[0] == 1
+    count, slow = compiles(inject(learning_rate=1e-3))
+    _, fast = compiles(inject(learning_rate=1e-2))
+    assert count == 0
+    reference = fit(objective, P0, X, optax.adam(1e-3), **kw)  # the rate is honoured
+    np.testing.assert_allclose(slow.params["mu"], reference.params["mu"], rtol=1e-6)
+    assert not np.allclose(slow.params["mu"], fast.params["mu"])
+
+
 def test_fit_is_the_documented_update():
     """Full-batch SGD on a deterministic objective equals θ ← θ − lr ∇J(θ), step by step."""
     objective = obj.score_matching(quad_energy)

@@ -1,0 +1,118 @@
+"""Compile once: a second call of ``physebm.sample``, ``ais``, ``thermodynamic_integration`` and
+``fit`` with the same shapes, kernel type and settings, and another key, β, step size or
+parameter values, reuses the compiled code (0 new XLA compilations)."""
+
+import contextlib
+import logging
+
+import jax
+import jax.numpy as jnp
+import optax
+
+import physebm
+from physebm import objectives as obj
+from physebm.models import RBM, Gaussian, Ising
+
+
+class _Counter(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.names = []
+
+    def emit(self, record):
+        message = record.getMessage()
+        if message.startswith("Finished XLA compilation of "):
+            self.names.append(message.split(" of ", 1)[1].rsplit(" in ", 1)[0])
+
+
+@contextlib.contextmanager
+def count_compilations():
+    """Collects the name of every XLA compilation in the block (``jax.log_compiles``)."""
+    counter = _Counter()
+    logger = logging.getLogger("jax")
+    level = logger.level
+    logger.addHandler(counter)
+    logger.setLevel(logging.DEBUG)
+    try:
+        with jax.log_compiles(True):
+            yield counter.names
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(level)
+
+
+def assert_compiles_once(call, variants):
+    """``call(*variants[0])`` may compile; every later variant compiles nothing."""
+    call(*variants[0])
+    for args in variants[1:]:
+        with count_compilations() as names:
+            jax.block_until_ready(call(*args))
+        assert names == [], (args, names)
+
+
+def test_sample_ising_checkerboard_beta_sweep_and_new_key():
+    def call(key, beta):
+        res = physebm.sample(Ising((16, 16)), key=key, beta=beta, num_chains=4, num_steps=10)
+        assert res.sampler == "checkerboard"
+        return res.samples
+
+    k = jax.random.key
+    assert_compiles_once(call, [(k(0), 0.3), (k(0), 0.4), (k(1), 0.5), (k(2), 0.3)])
+
+
+def test_sample_rbm_beta_sweep_and_new_parameters():
+    def call(key, beta, scale):
+        rbm = RBM(scale * jnp.ones((6, 3)), jnp.zeros(6), jnp.zeros(3))
+        return physebm.sample(rbm, key=key, beta=beta, num_chains=4, num_steps=10).samples
+
+    k = jax.random.key
+    assert_compiles_once(call, [(k(0), 0.3, 0.1), (k(0), 0.7, 0.1), (k(1), 1.0, -0.4)])
+
+
+def test_sample_gaussian_mala_beta_sweep_and_step_size():
+    def call(key, beta, step_size):
+        g = Gaussian(jnp.zeros(2), jnp.eye(2))
+        kw = dict(sampler="mala", step_size=step_size, num_chains=4, num_steps=10)
+        return physebm.sample(g, key=key, beta=beta, **kw).samples
+
+    k = jax.random.key
+    assert_compiles_once(call, [(k(0), 1.0, 0.1), (k(0), 2.0, 0.1), (k(1), 0.5, 0.3)])
+
+
+def test_sample_gaussian_nuts_with_window_adaptation():
+    def call(key, beta):
+        g = Gaussian(jnp.zeros(2), jnp.eye(2))
+        return physebm.sample(g, key=key, beta=beta, num_chains=2, num_steps=5, num_warmup=20)
+
+    k = jax.random.key
+    assert_compiles_once(call, [(k(0), 1.0), (k(1), 2.0)])
+
+
+def test_ais_and_ti_beta_sweep():
+    model = Ising((8, 8))
+
+    def call_ais(key, beta):
+        return physebm.partition.ais(model, beta, key=key, num_temperatures=20, num_chains=8)
+
+    def call_ti(key, beta):
+        return physebm.partition.thermodynamic_integration(
+            model, beta, key=key, num_temperatures=5, num_chains=4, num_samples=5
+        )
+
+    k = jax.random.key
+    assert_compiles_once(call_ais, [(k(0), 0.3), (k(0), 0.4), (k(1), 0.2)])
+    assert_compiles_once(call_ti, [(k(0), 0.3), (k(0), 0.4), (k(1), 0.2)])
+
+
+def test_fit_new_key_and_learning_rate():
+    x = jax.random.normal(jax.random.key(40), (64, 2))
+    energy = physebm.models.Gaussian(jnp.zeros(2), jnp.eye(2))
+    objective = obj.score_matching(lambda p, x: p(x))
+
+    def call(key, learning_rate):
+        optimizer = optax.inject_hyperparams(optax.sgd)(learning_rate=learning_rate)
+        kw = dict(key=key, num_steps=5, batch_size=16, progress=False)
+        return physebm.fit(objective, energy, x, optimizer, **kw).params
+
+    k = jax.random.key
+    assert_compiles_once(call, [(k(0), 0.01), (k(1), 0.01), (k(1), 0.02)])
