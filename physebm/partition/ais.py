@@ -43,7 +43,7 @@ from physebm.partition._target import (
 )
 from physebm.partition.importance import log_z_from_log_weights
 from physebm.partition.kernels import resolve_kernel
-from physebm.partition.paths import GeometricPath, Move, default_path
+from physebm.partition.paths import GeometricPath, Move, choose_base, default_path
 from physebm.partition.result import LogZ
 from physebm.partition.weights import weight_statistics
 from samplers.base import check_count as _check_count
@@ -124,6 +124,7 @@ def build_path(
     base=None,
     num_steps: int = 1,
     target_acceptance="default",
+    data=None,
 ):
     """The path, the move, the kernel and its description that :func:`ais` would use.
 
@@ -138,7 +139,7 @@ def build_path(
     target = resolve(model_or_gibbs, beta)
     energy = target.energy
     _check_count(num_steps, "num_steps")
-    base = None if base is None else check_base(base)
+    base = choose_base(energy, None if base is None else check_base(base), data)
     if kernel is None:
         special = default_path(energy, target.beta, base)
         if special is not None:
@@ -213,6 +214,7 @@ def ais(
     num_steps: int = 1,
     target_acceptance="default",
     check: bool = True,
+    data=None,
 ) -> LogZ:
     """log Z(β) by annealed importance sampling.
 
@@ -239,6 +241,9 @@ def ais(
         target_acceptance: adapt the kernel's step size between temperatures towards this
             acceptance rate (:func:`samplers.adapt_step_size`), or None for a fixed step;
             ``"default"``: 0.574 for the default MALA, fixed for a kernel you pass.
+        data: training data of the model; for an RBM the base is then the data base rate
+            (Salakhutdinov & Murray 2008), far closer to a trained RBM than the uniform base
+            (give ``base=`` or ``data=``, not both).
         check: run the reliability checks that cost extra sampling (documented cost: +50 %
             for the schedule-halving run, and +100 % for reverse AIS where exact target
             samples exist); the statistical checks on the weights always run.
@@ -265,6 +270,7 @@ def ais(
         base=base,
         num_steps=num_steps,
         target_acceptance=target_acceptance,
+        data=data,
     )
     num_chains = _check_count(num_chains, "num_chains", 2)
     sched = _schedule(schedule, num_temperatures)
@@ -398,6 +404,7 @@ def reverse_ais(
     samples=None,
     num_equilibration: int = 2000,
     target_acceptance="default",
+    data=None,
 ) -> LogZ:
     """Stochastic upper bound on log Z by AIS run from the target back to the base.
 
@@ -418,6 +425,7 @@ def reverse_ais(
         base=base,
         num_steps=num_steps,
         target_acceptance=target_acceptance,
+        data=data,
     )
     target = resolve(model_or_gibbs, beta)
     num_chains = _check_count(num_chains, "num_chains", 2)
@@ -470,6 +478,7 @@ def adaptive_schedule(
     base=None,
     pilot_schedule="linear",
     target_acceptance="default",
+    data=None,
 ) -> np.ndarray:
     """Schedule of equal thermodynamic length, measured by a pilot AIS run.
 
@@ -480,7 +489,12 @@ def adaptive_schedule(
     (near a phase transition, or near the target for a trained RBM).
     """
     path, move, kernel, _ = build_path(
-        model_or_gibbs, beta, kernel=kernel, base=base, target_acceptance=target_acceptance
+        model_or_gibbs,
+        beta,
+        kernel=kernel,
+        base=base,
+        target_acceptance=target_acceptance,
+        data=data,
     )
     pilot = _schedule(pilot_schedule, num_pilot_temperatures)
     k1, k2 = jax.random.split(key)

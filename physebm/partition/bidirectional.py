@@ -53,6 +53,7 @@ def bidirectional_ais(
     samples=None,
     num_equilibration: int = 2000,
     target_acceptance="default",
+    data=None,
 ) -> LogZ:
     """log Z(β) from forward + reverse AIS works by BAR, bracketed by both bounds.
 
@@ -74,8 +75,9 @@ def bidirectional_ais(
         schedule=schedule,
         num_steps=num_steps,
         target_acceptance=target_acceptance,
+        data=data,
     )
-    fwd = ais(model_or_gibbs, beta, key=k_f, **common)
+    fwd = ais(model_or_gibbs, beta, key=k_f, check=False, **common)  # BDMC checks the gap
     rev = reverse_ais(
         model_or_gibbs,
         beta,

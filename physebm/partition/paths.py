@@ -18,8 +18,9 @@ between temperatures), then an optional population step-size update.
 
       log f_t(v) = (1 − t)(aᵀv − A − D) + tβ bᵀv + Σ_j softplus((1 − t) d_j + tβ(c_j + vᵀW_{:j})),
 
-  A = Σ softplus(a), D = Σ softplus(d). The chains carry v only; the move is exact block Gibbs
-  h | v, v | h of the intermediate RBM (:class:`samplers.BlockGibbs` on
+  A = Σ softplus(a), D = Σ softplus(d). The chains carry one layer (the smaller one; the
+  formula is written for v, with h summed out); the move is exact block Gibbs h | v, v | h of
+  the intermediate RBM (:class:`samplers.BlockGibbs` on
   :class:`samplers.BernoulliRBM`), which leaves f_t(v) invariant whatever h was. Summing h out
   lowers the weight variance (Rao–Blackwellisation).
 """
@@ -43,6 +44,8 @@ __all__ = [
     "IsingLatticePath",
     "Move",
     "RBMMarginalPath",
+    "choose_base",
+    "data_base",
     "default_path",
     "ising_lattice_field",
     "rbm_marginal_logits",
@@ -103,12 +106,17 @@ class IsingLatticePath(GeometricPath):
 
 
 class RBMMarginalPath(eqx.Module):
-    """Geometric (v, h) path for an RBM with the hidden units summed out (module docstring)."""
+    """Geometric (v, h) path for an RBM with the hidden units summed out (module docstring).
+
+    ``rbm`` is the model as the path sees it: the user's RBM, or its transpose (layers
+    swapped, ``carried = 1``) when the chains carry the user's hidden layer.
+    """
 
     rbm: RBM
     beta: jax.Array
-    a: jax.Array  # base visible logits
-    d: jax.Array  # base hidden logits
+    a: jax.Array  # base logits of the carried layer
+    d: jax.Array  # base logits of the summed layer
+    carried: int = eqx.field(static=True, default=0)
 
     def sample_base(self, key, num: int):
         p = jax.nn.sigmoid(self.a)
@@ -140,8 +148,14 @@ class RBMMarginalPath(eqx.Module):
         return position[0].astype(v.dtype)
 
     def from_sample(self, sample):
-        """v of a sample (v, h) of the target: the chains carry v only."""
-        return sample[0] if isinstance(sample, tuple | list) else sample
+        """The carried layer of a sample (v, h) of the target (the chains carry one layer)."""
+        if isinstance(sample, tuple | list):
+            return sample[self.carried]
+        if self.carried:
+            raise ValueError(
+                "samples must be the pair (v, h): the chains carry the hidden layer of this RBM"
+            )
+        return sample
 
     energy_evaluations_per_increment = 2
 
@@ -192,6 +206,32 @@ def default_path(model, beta, base) -> tuple | None:
     return None
 
 
+@functools.singledispatch
+def data_base(model, data) -> B.Base:
+    """The base an estimator anneals from when the user passes ``data=`` (training data of the
+    model). Registered for the RBM: the data base rate
+    (:func:`~physebm.partition.bases.rbm_base_rate`, Salakhutdinov & Murray 2008). Default: a
+    TypeError asking for ``base=``."""
+    raise TypeError(
+        f"data= gives a base only for models that register one (RBM), not "
+        f"{type(model).__name__}: pass base= instead"
+    )
+
+
+@data_base.register(RBM)
+def _rbm_data_base(model: RBM, data):
+    return B.rbm_base_rate(model, data)
+
+
+def choose_base(energy, base, data):
+    """``base``, or the base ``data`` implies (:func:`data_base`), or None; not both."""
+    if data is None:
+        return base
+    if base is not None:
+        raise ValueError("give base= or data=, not both")
+    return data_base(energy, data)
+
+
 def rbm_marginal_logits(rbm: RBM, base) -> tuple | None:
     """Base logits (a, d) when ``base`` factorises over (v, h) as independent bits (None: the
     uniform base), else None."""
@@ -212,10 +252,18 @@ def rbm_marginal_logits(rbm: RBM, base) -> tuple | None:
 
 @default_path.register(RBM)
 def _rbm_path(model: RBM, beta, base):
+    """The marginal path carrying the smaller layer with the larger one summed out (fewer
+    units to move, more of the model integrated exactly); visible on a tie."""
     logits = rbm_marginal_logits(model, base)
     if logits is None:
         return None
-    return RBMMarginalPath(model, beta, *logits), samplers.BlockGibbs(), "rbm_marginal_block_gibbs"
+    a, d = logits
+    if model.num_hidden < model.num_visible:
+        swapped = RBM(model.W.T, model.c, model.b)
+        path = RBMMarginalPath(swapped, beta, d, a, carried=1)
+    else:
+        path = RBMMarginalPath(model, beta, a, d)
+    return path, samplers.BlockGibbs(), "rbm_marginal_block_gibbs"
 
 
 @default_path.register(Ising)

@@ -28,7 +28,7 @@ from physebm.partition import assemble
 from physebm.partition import schedules as S
 from physebm.partition._target import check_base, default_base, resolve
 from physebm.partition.kernels import resolve_kernel
-from physebm.partition.paths import GeometricPath
+from physebm.partition.paths import GeometricPath, choose_base
 from physebm.partition.result import LogZ
 from physebm.partition.weights import weight_statistics
 from samplers.base import check_count as _check_count
@@ -135,6 +135,7 @@ def smc(
     num_temperatures: int | None = None,
     max_steps: int = 500,
     target_acceptance="default",
+    data=None,
 ) -> LogZ:
     """log Z(β) by tempered SMC (blackjax), adaptive unless a schedule is given.
 
@@ -155,6 +156,7 @@ def smc(
         max_steps: cap on adaptive SMC steps (not reaching λ = 1 is reported).
         target_acceptance: step-size adaptation after every SMC step, as for
             :func:`~physebm.partition.ais.ais`.
+        data: training data; for an RBM the base is then the data base rate (as for AIS).
 
     Returns:
         :class:`LogZ` (method ``"smc"``): ``lower`` = log Ẑ (stochastic lower bound);
@@ -162,7 +164,8 @@ def smc(
         ``tempering_schedule`` (first replica), ``acceptance_rate``, ``warnings``.
     """
     target = resolve(model_or_gibbs, beta)
-    base = default_base(target.energy) if base is None else check_base(base)
+    base = choose_base(target.energy, None if base is None else check_base(base), data)
+    base = default_base(target.energy) if base is None else base
     num_particles = _check_count(num_particles, "num_particles", 2)
     num_replicas = _check_count(num_replicas, "num_replicas", 2)
     num_mcmc_steps = _check_count(num_mcmc_steps, "num_mcmc_steps")

@@ -89,6 +89,7 @@ def thermodynamic_integration(
     schedule="linear",
     num_steps: int = 1,
     target_acceptance="default",
+    data=None,
 ) -> LogZ:
     """log Z(β) by thermodynamic integration from a normalised base.
 
@@ -100,7 +101,8 @@ def thermodynamic_integration(
         num_chains: C independent chains (≥ 2; ≥ 8 for a usable stderr).
         num_samples: recorded moves per grid point and chain.
         num_burnin: discarded moves per grid point (after the warm start).
-        kernel, base, num_steps, target_acceptance: as for :func:`~physebm.partition.ais.ais`
+        kernel, base, num_steps, target_acceptance, data: as for
+            :func:`~physebm.partition.ais.ais`
             (the step size adapts during burn-in only).
 
     Jittable and vmappable over ``key`` and ``beta`` (the run is :func:`ti_core`).
@@ -118,6 +120,7 @@ def thermodynamic_integration(
         base=base,
         num_steps=num_steps,
         target_acceptance=target_acceptance,
+        data=data,
     )
     num_chains = _check_count(num_chains, "num_chains", 2)
     num_samples = _check_count(num_samples, "num_samples")

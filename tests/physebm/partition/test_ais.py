@@ -1,7 +1,10 @@
 """AIS, reverse AIS and BDMC against exact log Z (independent numpy references).
 
-Tolerances: |log Ẑ − exact| ≤ 3 stderr (0.27 % false failures per check, fixed keys). The
-asymptotic AIS theory checks (Jensen gap ≈ Var[log w]/2, both ∝ 1/K) state their allowances.
+Tolerances: every estimate-vs-exact check is ``within`` (|z| ≤ 4.26, false-failure rate
+α = 2e-5 per check, normal delta-method stderr, fixed keys); one-sided bound checks use the
+one-sided 2e-5 quantile (4.11). Each test states its number of checks; the suite table is in
+``stats_helpers``. The asymptotic AIS theory checks (slope of Var[log w] in K, monotone gap) and
+the adaptive-schedule comparison are allowances against measured values, not z-tests.
 """
 
 import functools
@@ -12,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from stats_helpers import within
+from stats_helpers import ALPHA_ESTIMATE, assert_z, critical_value, within
 
 import samplers
 from physebm import Gibbs
@@ -34,6 +37,7 @@ KEY = jax.random.key(20240601)
 
 
 def test_gaussian_mala_and_hmc(gaussian):
+    """2 checks at α = 2e-5."""
     model, beta, exact = gaussian
     r = ais(model, beta, key=KEY, num_temperatures=100, num_chains=256)
     within(r, exact)
@@ -51,6 +55,7 @@ def test_gaussian_mala_and_hmc(gaussian):
 
 
 def test_rbm_marginal_and_joint_paths(small_rbm):
+    """2 checks at α = 2e-5."""
     model, beta, exact = small_rbm
     r = ais(model, beta, key=KEY, num_temperatures=200, num_chains=256)
     assert r.diagnostics["transition"] == "rbm_marginal_block_gibbs"
@@ -69,6 +74,7 @@ def test_rbm_marginal_and_joint_paths(small_rbm):
 
 
 def test_ising_lattice_and_generic_flips(small_ising):
+    """2 checks at α = 2e-5."""
     model, beta, exact = small_ising
     r = ais(model, beta, key=KEY, num_temperatures=200, num_chains=256)
     assert r.diagnostics["transition"] == "ising_checkerboard_lattice"
@@ -79,16 +85,19 @@ def test_ising_lattice_and_generic_flips(small_ising):
 
 
 def test_samplers_metropolis_kernel(small_ising):
-    """A discrete kernel of the samplers package (log density at call time) as the transition."""
+    """A discrete kernel of the samplers package (log density at call time) as the transition
+    (1 check at α = 2e-5). 128 chains, as first written: this check was once moved to 256 chains
+    after z = 3.06 at 3σ (a re-draw); it is restored, and z = 3.06 is within 4.26."""
     model, beta, exact = small_ising
     kernel = samplers.FlipMetropolis("spin", order="systematic")
-    r = ais(model, beta, key=KEY, num_temperatures=100, num_chains=256, kernel=kernel)
+    r = ais(model, beta, key=KEY, num_temperatures=100, num_chains=128, kernel=kernel)
     within(r, exact)
 
 
 def test_blackjax_factories_without_a_wrapper(gaussian):
     """Any blackjax algorithm with its parameters bound is a kernel: MALA with its step size
-    adapted (the partial's step_size is a traced leaf) and a Gaussian random walk."""
+    adapted (the partial's step_size is a traced leaf) and a Gaussian random walk (2 checks at
+    α = 2e-5)."""
     model, beta, exact = gaussian
     mala = functools.partial(blackjax.mala, step_size=0.2)
     r = ais(
@@ -111,6 +120,7 @@ def test_blackjax_factories_without_a_wrapper(gaussian):
 
 
 def test_non_multilinear_models(small_bm, curie_weiss):
+    """2 checks at α = 2e-5."""
     for model, beta, exact in (small_bm, curie_weiss):
         r = ais(model, beta, key=KEY, num_temperatures=200, num_chains=256)
         within(r, exact)
@@ -118,10 +128,10 @@ def test_non_multilinear_models(small_bm, curie_weiss):
 
 def test_bias_equals_half_variance_and_both_fall_as_one_over_k(small_rbm):
     """E[log w] = log Z − KL with KL ≈ Var[log w]/2 (near-Gaussian log-weights) and both
-    ∝ 1/K for large K. With N = 2048 chains the gap is checked against Var/2 within 3 combined
-    stderr (gap: sd/√N; Var/2: Var·√(2/(N−1))/2), the log-log slope of Var against K over
-    K = 8..64 must be −1 ± 0.2 (allowance for pre-asymptotic curvature; measured ≈ −1.0), and
-    the gap must fall monotonically."""
+    ∝ 1/K for large K. With N = 2048 chains the gap is checked against Var/2 by a z-test on the
+    combined stderr (gap: sd/√N; Var/2: Var·√(2/(N−1))/2), 4 checks at α = 2e-5; the log-log
+    slope of Var against K over K = 8..64 must be −1 ± 0.2 (allowance for pre-asymptotic
+    curvature; measured ≈ −1.0), and the gap must fall monotonically (allowances, not z-tests)."""
     model, beta, exact = small_rbm
     ks = [8, 16, 32, 64]
     gaps, variances = [], []
@@ -130,7 +140,7 @@ def test_bias_equals_half_variance_and_both_fall_as_one_over_k(small_rbm):
         lw = np.asarray(r.diagnostics["log_weights"])
         gap, var = exact - lw.mean(), lw.var(ddof=1)
         se = np.sqrt(var / lw.size + (var * np.sqrt(2 / (lw.size - 1)) / 2) ** 2)
-        assert abs(gap - var / 2) <= 3 * se, (k, gap, var / 2, se)
+        assert_z(gap - var / 2, se, what=f"K = {k}: Jensen gap {gap:.4g} vs Var/2 {var / 2:.4g}")
         assert r.diagnostics["jensen_gap_estimate"] == pytest.approx(var / 2)
         gaps.append(gap)
         variances.append(var)
@@ -141,7 +151,10 @@ def test_bias_equals_half_variance_and_both_fall_as_one_over_k(small_rbm):
 
 def test_forward_lower_reverse_upper_and_bdmc(small_rbm):
     """Coarse annealing (K = 5): the mean log-weights bound log Z from both sides by many
-    stderr in every seed; log Ẑ_fwd ≤ log Z ≤ log Ẑ_rev up to 3 stderr; BDMC within 3 stderr."""
+    stderr in every seed (power checks: measured margins in the comment below); log Ẑ_fwd ≤
+    log Z ≤ log Ẑ_rev up to the one-sided 2e-5 quantile (4.11 stderr, 2 checks per seed); BDMC
+    ``within`` (1 check per seed): 9 checks at α = 2e-5 over the 3 seeds."""
+    q1 = critical_value(ALPHA_ESTIMATE, sides=1)
     model, beta, exact = small_rbm
     for seed in range(3):
         r = bidirectional_ais(
@@ -150,7 +163,7 @@ def test_forward_lower_reverse_upper_and_bdmc(small_rbm):
         fwd, rev = r.diagnostics["forward"], r.diagnostics["reverse"]
         assert fwd.diagnostics["mean_log_weight"] < exact  # E[log w_fwd] ≤ log Z
         assert -rev.diagnostics["mean_log_weight"] > exact  # −E[log w_rev] ≥ log Z
-        assert fwd.log_z - 3 * fwd.stderr <= exact <= rev.log_z + 3 * rev.stderr
+        assert fwd.log_z - q1 * fwd.stderr <= exact <= rev.log_z + q1 * rev.stderr
         assert r.lower == fwd.log_z and r.upper == rev.log_z
         assert rev.diagnostics["initial_samples"] == "exact (enumeration)"
         within(r, exact)
@@ -193,7 +206,8 @@ def test_disagreement_warning_flags_a_missed_mode():
 
 def test_reverse_from_long_chains_is_labelled():
     """6×6 Ising (no exact sampler): reverse AIS starts from long annealed chains, says so,
-    and is still within 3 stderr of the exact (row transfer matrix) value at β = 0.44."""
+    and is still ``within`` the exact (row transfer matrix) value at β = 0.44 (1 check at
+    α = 2e-5)."""
     big, beta = Ising((6, 6)), 0.44
     r = reverse_ais(big, beta, key=KEY, num_temperatures=100, num_chains=64, num_equilibration=200)
     assert r.diagnostics["initial_samples"].startswith("long_chains")
@@ -206,7 +220,9 @@ def test_reverse_from_long_chains_is_labelled():
 def test_adaptive_schedule_equalises_increment_variance(small_ising):
     """Equal thermodynamic length: the per-step log-weight increment variance is flatter
     (smaller coefficient of variation over steps) than with the linear schedule (4×4 Ising at
-    β = 0.6; measured CV ≈ 0.24 vs 0.41, noise in each ≈ 0.06 with 512 chains)."""
+    β = 0.6; measured CV ≈ 0.24 vs 0.41, noise in each ≈ 0.06 with 512 chains). An allowance,
+    not a z-test: by those numbers the margin (0.17 − 0.05)/(0.06·√2) is only ≈ 1.4 noise sd,
+    so a fresh key would fail ≈ 8 % of the time; the fixed key passes, the rate is not 2e-5."""
     model = small_ising[0]
     sched = adaptive_schedule(model, 0.6, key=KEY, num_temperatures=40)
     assert sched.shape == (41,) and np.all(np.diff(sched) > 0)
@@ -284,3 +300,21 @@ def test_bad_inputs(small_rbm, gaussian):
     with pytest.raises(ValueError, match="num_steps"):
         ais(model, beta, key=KEY, num_steps=0)
     assert schedules.linear(3).shape == (4,)
+
+
+def test_rbm_defaults_carry_the_smaller_layer_and_take_data(small_rbm):
+    """The RBM marginal path carries the smaller layer (here the 6 hidden units, the 10 visible
+    ones summed out) and ``data=`` anneals from the data base rate; both estimates are checked
+    against the exact log Z (α = 1e-4 each: 3.89 stderr)."""
+    from physebm.partition.paths import default_path
+
+    model, beta, exact = small_rbm
+    path, _, _ = default_path(model, jnp.asarray(beta), None)
+    assert path.carried == 1 and path.a.shape == (model.num_hidden,)
+    data = (jax.random.uniform(jax.random.key(2), (50, model.num_visible)) < 0.3).astype(float)
+    r = ais(model, beta, key=KEY, num_temperatures=100, num_chains=256, data=data)
+    within(r, exact, num_sigma=3.89)
+    with pytest.raises(ValueError, match="not both"):
+        ais(model, beta, key=KEY, data=data, base=bases.uniform_bits(model.num_visible))
+    with pytest.raises(TypeError, match="data="):
+        ais(Ising((4, 4)), 0.3, key=KEY, data=jnp.ones((3, 16)))
