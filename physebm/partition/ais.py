@@ -437,24 +437,32 @@ def reverse_ais(
     )
     num_chains = jax.tree.leaves(x_start)[0].shape[0]
     x, log_w_rev, kernel, acc, var_inc = anneal(path, move, kernel, sched[::-1], x_start, k_run)
-    k = sched.shape[0] - 1
+    info = {
+        "initial_samples": how,
+        "num_chains": num_chains,
+        "num_temperatures": sched.shape[0] - 1,
+        "transition": desc,
+        "acceptance_rate": jnp.mean(acc),
+        "increment_variance": var_inc[::-1],
+        "schedule": sched,
+        "num_energy_evaluations": _evaluations(
+            path, move, kernel, _num_units(x), num_chains, sched.shape[0] - 1
+        ),
+    }
+    return _reverse_result(log_w_rev, info, exact_start=how.startswith(("exact", "user")))
+
+
+def _reverse_result(log_w_rev, info: dict, exact_start: bool) -> LogZ:
+    """log Z_rev = −log mean(w_rev) with the delta-method stderr; its bias is +stderr²/2
+    (the mirror of the forward estimate's), and it bounds log Z from above in expectation."""
     inner = log_z_from_log_weights(
-        log_w_rev,
-        "reverse_ais",
-        initial_samples=how,
-        num_chains=num_chains,
-        num_temperatures=k,
-        transition=desc,
-        acceptance_rate=jnp.mean(acc),
-        increment_variance=var_inc[::-1],
-        schedule=sched,
-        num_energy_evaluations=_evaluations(path, move, kernel, _num_units(x), num_chains, k),
-        stderr_source="delta method on the reverse weights",
+        log_w_rev, "reverse_ais", stderr_source="delta method on the reverse weights", **info
     )
     inner.info["jensen_gap_estimate"] = 0.5 * inner.info["log_weight_variance"]
+    inner.info["bias_estimate"] = -inner.info["bias_estimate"]
     log_z = -inner.log_z
     res = inner.replace(log_z=log_z, lower=-jnp.inf, upper=log_z)
-    if not how.startswith(("exact", "user")):
+    if not exact_start:
         res = assemble.with_notes(
             res,
             (
