@@ -34,8 +34,8 @@ class AISSummary:
         log_z: the estimator's ``log_z`` when summarising a :class:`~physebm.LogZ`, else
             ``log((1/n) Σ w_i)`` of the log-weights.
         stderr: the estimator's ``stderr`` when summarising a :class:`~physebm.LogZ` (for AIS
-            the delta method floored by the log-normal value), else the delta-method standard
-            error ``sqrt((n/ESS − 1)/(n − 1))`` (:func:`physebm.diagnostics.log_mean_exp_stderr`).
+            the delta method), else the delta-method standard error
+            ``sqrt((n/ESS − 1)/(n − 1))`` (:func:`physebm.diagnostics.log_mean_exp_stderr`).
         weight_ess: ``(Σw)²/Σw²``.
         ess_fraction: ``weight_ess / num_chains``.
         log_weight_var: sample variance of the finite log-weights (bias of log Ẑ ≈ var/(2n)).

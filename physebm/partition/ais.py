@@ -9,11 +9,12 @@ with T_k leaving f_{t_k} invariant. Then E[w] = Z, and over N chains
 
     log Ẑ = log (1/N) Σ_n w_n       (stochastic lower bound: E[log Ẑ] ≤ log Z),
 
-with the delta-method stderr, floored by its value for exactly log-normal weights (the
-log-weight is a sum of K small increments, nearly Gaussian; the sample estimate understates
-the spread of heavy-tailed weights: see ``log_z_from_log_weights``). The mean log-weight
-E[log w] = log Z − KL ≈ log Z − Var[log w]/2 is a looser lower bound; Var[log w] and this
-Jensen gap both fall like 1/K.
+with the delta-method stderr sd(w)/(√N mean(w)) over the N independent chains and the
+second-order bias estimate E[log Ẑ] − log Z ≈ −stderr²/2. Heavy-tailed weights make the
+sample stderr too small; the reliability checks (ESS, Pareto k̂, batch agreement, a halved
+schedule, a reverse run from exact samples) flag that instead of inflating the error bar. The
+mean log-weight E[log w] = log Z − KL ≈ log Z − Var[log w]/2 is a looser lower bound;
+Var[log w] and this Jensen gap both fall like 1/K.
 
 Reverse AIS runs the schedule backwards from samples of the target: E[w_rev] = 1/Z, so
 −log mean(w_rev) is a stochastic *upper* bound (Burda, Grosse & Salakhutdinov 2015; Grosse,
