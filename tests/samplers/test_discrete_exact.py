@@ -2,8 +2,8 @@
 
 Method: C independent chains, T steps each, keep only the final state of every chain: C
 independent draws from the chain's law after T steps. A Pearson χ² test (pooled bins,
-``chi2_pvalue``) must not reject at level ALPHA = 1e-4 (the false-failure rate of each
-parametrised case). Two β per kernel:
+``chi2_pvalue``) must not reject at level ALPHA = 2e-5 (the false-failure rate of each
+parametrised case; 22 cases, one χ² check each). Two β per kernel:
 
 * weak coupling, chains started uniformly at random: tests convergence to p_β (the mixing
   error after T steps is far below the test's resolution);

@@ -1,10 +1,11 @@
 """The Kernel classes on structured targets against the exact Gibbs distribution (enumeration).
 
 Method and tolerance as in test_discrete_exact.py (whose checker is reused): NUM_CHAINS
-independent chains, fixed keys, the final states χ²-tested at level ALPHA = 1e-4 (the
-false-failure rate of each parametrised case); two β per kernel, a weakly coupled one from
-uniform starts (convergence) and a strongly coupled one from exact draws (invariance, with the
-check that chains move). Targets absorb β: W → βW, b → βb, coupling → βJ, field → βh.
+independent chains, fixed keys, the final states χ²-tested at level ALPHA = 2e-5 (the
+false-failure rate of each parametrised case; 16 cases, one χ² check each); two β per kernel,
+a weakly coupled one from uniform starts (convergence) and a strongly coupled one from exact
+draws (invariance, with the check that chains move). Targets absorb β: W → βW, b → βb,
+coupling → βJ, field → βh.
 HeatBath on non-pairwise densities and pytree positions, and greedy_coloring: test_heat_bath.py.
 """
 
