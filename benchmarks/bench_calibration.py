@@ -31,12 +31,13 @@ import fnmatch
 import json
 import time
 
-from calibration import BUDGETS, all_cells, cell_settings, problem, run_cell, summarise
+import numpy as np
+from calibration import BUDGETS, all_cells, cell_settings, run_cell, summarise
 
 HEAD = (
     f"| {'cell':<28} | {'settings':<22} | {'N':>4} | {'mean z':>6} | {'sd z':>6} "
     f"| {'cov±2 [95% CI]':<19} | {'cov±3 [95% CI]':<19} | {'unrel':>5} | {'N rel':>5} "
-    f"| {'sd rel':>6} | {'cov±2 rel':>9} | {'cov±3 rel [95% CI]':<19} "
+    f"| {'mean rel':>8} | {'sd rel':>6} | {'cov±2 rel':>9} | {'cov±3 rel [95% CI]':<19} "
     f"| {'cov3':>4} | {'sd':>4} | {'rel':>4} | {'s':>6} |"
 )
 
@@ -68,11 +69,12 @@ def format_row(row: dict) -> str:
         return f"| {row['cell']:<28} | {_short(row['settings']):<22} | ERROR {row['error'][:150]}"
     a, r = row["all"], row["rel"]
     sd_rel = f"{r['sd']:6.3f}" if r["n"] > 1 else "     -"
+    mean_rel = f"{r['mean']:+8.2f}" if r["n"] else "       -"
     cov2_rel = f"{r['cov2']:9.3f}" if r["n"] else "        -"
     return (
         f"| {row['cell']:<28} | {_short(row['settings']):<22} | {a['n']:4d} | {a['mean']:+6.2f} "
         f"| {a['sd']:6.3f} | {_cov(a, 2):<19} | {_cov(a, 3):<19} | {row['frac_unreliable']:5.3f} "
-        f"| {r['n']:5d} | {sd_rel} | {cov2_rel} | {_cov(r, 3):<19} "
+        f"| {r['n']:5d} | {mean_rel} | {sd_rel} | {cov2_rel} | {_cov(r, 3):<19} "
         f"| {_verdict(row['pass_cov3']):>4} | {_verdict(row['pass_sd']):>4} "
         f"| {_verdict(row['pass_reliable']):>4} | {row['seconds']:6.1f} |"
     )
@@ -95,6 +97,7 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--seeds", type=int, default=None, help="seeds per cell (default 500)")
     parser.add_argument("--cells", nargs="+", help="fnmatch patterns problem/estimator/budget")
     parser.add_argument("--json", help="save the table (and every z and flag) to this file")
+    parser.add_argument("--from-json", help="re-render (and re-judge) a saved table; no runs")
     parser.add_argument("--list", action="store_true", help="list the cells and exit")
     args = parser.parse_args(argv)
     budgets = ("small",) if args.quick else BUDGETS
@@ -103,37 +106,51 @@ def main(argv=None) -> list[dict]:
     if args.list:
         print("\n".join(f"{c:<30} {_short(cell_settings(c))}" for c in cells))
         return []
-    print(
-        f"{len(cells)} cells, {num_seeds} seeds each; z = (log Ẑ - exact)/stderr; "
-        "intervals: Wilson score, 95 %"
-    )
-    t0, rows, last = time.perf_counter(), [], None
-    for cell in cells:
-        name = cell.split("/")[0]
-        if name != last:
-            prob = problem(name)
-            print(
-                f"\n## {name}: {prob.description} ({prob.regime}); exact log Z = "
-                f"{prob.log_z:.8f}\n\n{HEAD}\n|"
-                + "|".join("-" * len(c) for c in HEAD.split("|")[1:-1])
-                + "|",
-                flush=True,
-            )
-            last = name
-        run = run_cell(cell, num_seeds)
-        row = summarise(run)
-        print(format_row(row), flush=True)
-        if "error" not in run:
-            row["z"], row["reliable"] = run["z"].tolist(), run["reliable"].tolist()
-        rows.append(row)
-    _report(rows, time.perf_counter() - t0)
+    if args.from_json:
+        with open(args.from_json) as f:
+            runs = [_loaded(r) for r in json.load(f) if r["cell"] in cells]
+    else:
+        print(f"{len(cells)} cells, {num_seeds} seeds each")
+        runs = (run_cell(cell, num_seeds) for cell in cells)
+    t0, rows = time.perf_counter(), render(runs)
+    _report(rows, sum(r.get("seconds", 0.0) for r in rows) if args.from_json else None, t0)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1, default=float)
     return rows
 
 
-def _report(rows: list[dict], seconds: float) -> None:
+def render(runs) -> list[dict]:
+    """Print the table of ``runs`` (from :func:`run_cell`), one section per problem, as each
+    run arrives; return the rows (with every z and flag)."""
+    print("z = (log Ẑ - exact)/stderr; intervals: Wilson score, 95 %")
+    rows, last = [], None
+    for run in runs:
+        name = run["cell"].split("/")[0]
+        if name != last:
+            rule = "|".join("-" * len(c) for c in HEAD.split("|")[1:-1])
+            print(
+                f"\n## {name}: {run['problem']} ({run['regime']}); exact log Z = "
+                f"{run['exact']:.8f}\n\n{HEAD}\n|{rule}|"
+            )
+            last = name
+        row = summarise(run)
+        print(format_row(row), flush=True)
+        if "error" not in run:
+            row["z"], row["reliable"] = run["z"].tolist(), run["reliable"].tolist()
+        rows.append(row)
+    return rows
+
+
+def _loaded(row: dict) -> dict:
+    """A saved row back as a run: z and flags as arrays, statistics dropped."""
+    run = {k: v for k, v in row.items() if k not in ("all", "rel") and not k.startswith("pass")}
+    if "error" not in run:
+        run["z"], run["reliable"] = np.asarray(run["z"], float), np.asarray(run["reliable"], bool)
+    return run
+
+
+def _report(rows: list[dict], cell_seconds: float | None, t0: float) -> None:
     fails = [
         (r["cell"], t)
         for r in rows
@@ -141,8 +158,9 @@ def _report(rows: list[dict], seconds: float) -> None:
         if r[t] is False
     ]
     errors = [r["cell"] for r in rows if "error" in r]
+    minutes = (time.perf_counter() - t0 if cell_seconds is None else cell_seconds) / 60
     print(
-        f"\n{len(rows)} cells in {seconds / 60:.1f} min; {len(fails)} target failures; "
+        f"\n{len(rows)} cells in {minutes:.1f} min; {len(fails)} target failures; "
         f"{len(errors)} cells raised: {' '.join(errors)}"
     )
     for cell, t in fails:
