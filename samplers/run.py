@@ -334,7 +334,9 @@ def run(
     * ``run(key, kernel, positions, logdensity_fn=target, ...)`` with a
       :class:`~samplers.Kernel` (or ``run(key, BoundKernel(kernel, target), ...)``): compiled
       once per shapes, kernel type and settings; a new key, β, step size or parameter values
-      (array leaves of the kernel and the target) reuse the compiled code.
+      (array leaves of the kernel and the target) reuse the compiled code. Non-array parts
+      (a target that is a plain function, ``trace_fn``, ``info_fn``) are compared by identity:
+      define them once rather than as a new lambda per call.
     * ``run(key, algorithm, positions, ...)`` with a ``SamplingAlgorithm`` of closures (ours or
       any blackjax one): compiled on every call (outside an outer ``jax.jit``).
 

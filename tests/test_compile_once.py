@@ -116,3 +116,24 @@ def test_fit_new_key_and_learning_rate():
 
     k = jax.random.key
     assert_compiles_once(call, [(k(0), 0.01), (k(1), 0.01), (k(1), 0.02)])
+
+
+def test_sample_other_default_kernels_beta_sweep():
+    """Colour-by-colour Gibbs (Boltzmann machine), flip Metropolis (Curie-Weiss), HMC with a
+    given step size and ULA: a new β and key compile nothing."""
+    bm = physebm.models.BoltzmannMachine(0.2 * (1 - jnp.eye(4)), domain="bits")
+    cw = physebm.models.CurieWeiss(6)
+    g = Gaussian(jnp.zeros(2), jnp.eye(2))
+    cases = [
+        (bm, {}),
+        (cw, {}),
+        (g, dict(sampler="hmc", step_size=0.2, num_leapfrog=3)),
+        (g, dict(sampler="ula", step_size=0.1)),
+    ]
+    for model, kw in cases:
+
+        def call(key, beta, model=model, kw=kw):
+            return physebm.sample(model, key=key, beta=beta, num_chains=2, num_steps=3, **kw)
+
+        k = jax.random.key
+        assert_compiles_once(call, [(k(0), 0.5), (k(1), 0.9)])
