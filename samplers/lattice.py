@@ -9,8 +9,25 @@ Given its four neighbours, spin i is +1 with probability
 
 Only five probabilities exist, so a half-sweep computes them once, turns them into 32-bit
 integer thresholds t_k = ⌊p_k 2³²⌋ and sets s_i = +1 iff u_i < t_k for one uniform 32-bit word
-u_i per site: the acceptance probabilities are exact to 2⁻³² (below any statistical resolution)
-and no floating-point work is done per site.
+u_i per site: P(s_i = +1) = t_k / 2³², exact to 2⁻³² (below any statistical resolution), and no
+floating-point work is done per site.
+
+Random words (see :func:`sweep_words`): one Threefry-2x32-20 block per pair of sites, both of its
+output words used — the black and the white site at packed position p get the two words of
+Threefry_k(p, 0), k a 64-bit key drawn from the sweep's key. Threefry is JAX's own generator
+(:func:`threefry2x32` is bit-identical to ``jax.extend.random.threefry2x32_p``); what differs
+from ``jax.random.bits`` is only how the words are laid out and computed: ``bits`` spends one
+block per 32-bit word (it xors the block's two outputs), and on CPU it lowers the rounds to a
+rolled five-iteration loop that writes its state out between iterations, whereas here the
+rounds are unrolled ``jnp`` arithmetic that XLA fuses into one loop.
+
+What changed from the first version, and why the law is the same: that version split each
+sweep's key in two and drew ``jax.random.bits`` per colour, then read t_k from the table with a
+per-site gather. The rule s_i = +1 iff u_i < t_k, the thresholds and the one 32-bit word per site
+are unchanged, so every acceptance probability is still exactly t_k / 2³²; only the words differ
+(the same key gives other samples than before). The speed comes from the generator's layout and
+lowering (above), from selects in place of the gather, and from materialising the words and each
+new half once (see :func:`build_kernel`).
 
 Layout: the state keeps the two colours as compact ``int8`` half-lattices of shape (M, N/2)
 (``black[i, k] = s[i, 2k + i mod 2]``, ``white[i, k] = s[i, 2k + 1 − i mod 2]``), so each
@@ -40,6 +57,9 @@ __all__ = [
     "init",
     "ising_checkerboard",
     "pack",
+    "sweep_words",
+    "thresholds",
+    "threefry2x32",
     "unpack",
 ]
 
@@ -111,14 +131,70 @@ def thresholds(beta, J, h) -> jax.Array:
     return jnp.where(p >= 1.0, jnp.uint32(0xFFFFFFFF), t.astype(jnp.uint32))
 
 
-def _half_sweep(key, other, thr, extra_left):
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def _rotate_left(x, d: int):
+    return (x << np.uint32(d)) | (x >> np.uint32(32 - d))
+
+
+def threefry2x32(k1, k2, x1, x2) -> tuple[jax.Array, jax.Array]:
+    """The Threefry-2x32 block function, 20 rounds (Salmon et al. 2011), unrolled.
+
+    With key schedule (k₁, k₂, k₁ ⊕ k₂ ⊕ 0x1BD11BDA): five groups of four rounds
+    (x₁ += x₂; x₂ = rotl(x₂, r) ⊕ x₁), each followed by a key injection. Bit-identical to JAX's
+    ``threefry2x32`` primitive; all arguments uint32, broadcast together.
+    """
+    ks = (k1, k2, k1 ^ k2 ^ np.uint32(0x1BD11BDA))
+    x1, x2 = x1 + ks[0], x2 + ks[1]
+    for i in range(5):
+        for r in _ROTATIONS[i % 2]:
+            x1 = x1 + x2
+            x2 = _rotate_left(x2, r) ^ x1
+        x1 = x1 + ks[(i + 1) % 3]
+        x2 = x2 + ks[(i + 2) % 3] + np.uint32(i + 1)
+    return x1, x2
+
+
+def sweep_words(key, shape) -> tuple[jax.Array, jax.Array]:
+    """Uniform uint32 words (u_black, u_white), each of ``shape`` (…, M, N/2), for one sweep.
+
+    (u_black[p], u_white[p]) = Threefry-2x32_k(p, 0) with p the row-major index into ``shape`` and
+    (k₁, k₂) = ``jax.random.bits(key, (2,))`` (any key type). Distinct sites get distinct
+    output words of a pseudo-random function at distinct counters, i.e. independent uniform
+    words in the same sense as any ``jax.random`` draw. Needs fewer than 2³² entries.
+    """
+    k1, k2 = jax.random.bits(key, (2,), jnp.uint32)
+    size = int(np.prod(shape))
+    if size >= 2**32:
+        raise ValueError(f"shape must have fewer than 2³² entries, got {shape}")
+    counter = jax.lax.iota(jnp.uint32, size).reshape(shape)
+    return threefry2x32(k1, k2, counter, jnp.zeros_like(counter))
+
+
+def _threshold_at(k, thr):
+    """thr[(k + 4) / 2] for k ∈ {−4, −2, 0, 2, 4}, as a tree of selects (XLA on CPU runs a
+    per-site gather from the five-entry table several times slower)."""
+    low = jnp.where(k == -4, thr[0], thr[1])
+    high = jnp.where(k == 0, thr[2], jnp.where(k == 2, thr[3], thr[4]))
+    return jnp.where(k < 0, low, high)
+
+
+def _half_sweep(u, other, thr, extra_left):
     k = _neighbour_sum(other, extra_left)
-    u = jax.random.bits(key, other.shape, jnp.uint32)
-    return jnp.where(u < thr[(k + 4) >> 1], jnp.int8(1), jnp.int8(-1))
+    new = jnp.where(u < _threshold_at(k, thr), jnp.int8(1), jnp.int8(-1))
+    return jax.lax.optimization_barrier(new)
 
 
 def build_kernel():
     """One full sweep (black then white) of heat-bath Gibbs.
+
+    s_i = +1 iff u_i < t_k (thresholds as in :func:`thresholds`), u_i the words of
+    :func:`sweep_words`; the black half is updated from the white one, then the white half from
+    the new black one. The words and each new half are materialised
+    (``lax.optimization_barrier``): otherwise XLA fuses the hash into every consumer of the
+    black half (its four neighbour shifts and the stored trace) and computes it once per
+    consumer.
 
     Returns:
         ``kernel(key, state, beta, J, h) -> (state, info)``; β, J and h are traced scalars.
@@ -127,9 +203,9 @@ def build_kernel():
     def kernel(key, state: IsingLatticeState, beta, J, h):
         thr = thresholds(beta, J, h)
         even = _row_even(state.black.shape[-2])
-        key_b, key_w = jax.random.split(key)
-        black = _half_sweep(key_b, state.white, thr, even)
-        white = _half_sweep(key_w, black, thr, ~even)
+        u_black, u_white = jax.lax.optimization_barrier(sweep_words(key, state.black.shape))
+        black = _half_sweep(u_black, state.white, thr, even)
+        white = _half_sweep(u_white, black, thr, ~even)
         return IsingLatticeState(black, white), gibbs_info()
 
     return kernel

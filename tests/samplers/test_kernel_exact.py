@@ -85,7 +85,8 @@ def test_checkerboard_class_2x4_torus(beta, start):
 
 def test_checkerboard_matches_the_beta_j_h_kernel():
     """Checkerboard on PeriodicIsing2D(βJ, βh) (what ising_checkerboard builds now) is the
-    former ising_checkerboard kernel, thresholds ⌊2³² σ(2β(Jk + h))⌋, step for step."""
+    legacy (β, J, h) kernel of build_kernel, thresholds ⌊2³² σ(2β(Jk + h))⌋, step for step
+    (both draw their words from lattice.sweep_words)."""
     beta, J, h = 0.5, 0.8, -0.1
     kernel = samplers.lattice.build_kernel()
     legacy = samplers.SamplingAlgorithm(
@@ -95,6 +96,39 @@ def test_checkerboard_matches_the_beta_j_h_kernel():
     a = samplers.run(jax.random.key(3), legacy, x0, num_steps=5)
     b = samplers.run(jax.random.key(3), samplers.ising_checkerboard(beta, J, h), x0, num_steps=5)
     np.testing.assert_array_equal(a.trace, b.trace)
+
+
+def test_threefry2x32_is_jax_threefry_bit_for_bit():
+    """The unrolled block function of the lattice kernel is JAX's Threefry-2x32 primitive."""
+    from jax.extend.random import threefry2x32_p
+
+    words = np.random.default_rng(1).integers(0, 2**32, size=(4, 257), dtype=np.uint32)
+    args = [jnp.asarray(w) for w in words]
+    expected = threefry2x32_p.bind(*args)
+    got = samplers.lattice.threefry2x32(*args)
+    for e, g in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(e))
+
+
+def test_checkerboard_sweep_is_the_threshold_rule():
+    """One sweep, recomputed in numpy: black then white, s_i = +1 iff u_i < t_k with u_i the
+    words of sweep_words and t_k = ⌊2³² σ(2β(Jk + h))⌋; batched chains get distinct words."""
+    beta, J, h = 0.45, 1.0, 0.3
+    key = jax.random.key(11)
+    x0 = np.random.default_rng(2).choice([-1, 1], size=(3, 4, 6)).astype(np.int8)
+    state = samplers.lattice.init(jnp.asarray(x0))
+    new, _ = samplers.lattice.build_kernel()(key, state, beta, J, h)
+    u_black, u_white = (np.asarray(u) for u in samplers.lattice.sweep_words(key, (3, 4, 3)))
+    assert len(np.unique(u_black)) == u_black.size and not np.array_equal(u_black[0], u_black[1])
+    p = 1 / (1 + np.exp(-2 * beta * (J * np.arange(-4, 5, 2) + h)))
+    t = np.floor(p * 2.0**32).astype(np.uint64)
+    s = x0.astype(np.int64).copy()
+    colours = samplers.checkerboard_colors((4, 6))
+    for colour, u in ((0, u_black), (1, u_white)):
+        nb = sum(np.roll(s, d, axis) for d in (1, -1) for axis in (-2, -1))
+        k = nb[:, colours == colour]  # row-major over the colour's sites: the packed order
+        s[:, colours == colour] = np.where(u.reshape(3, -1) < t[(k + 4) // 2], 1, -1)
+    np.testing.assert_array_equal(np.asarray(new.position), s)
 
 
 @pytest.mark.parametrize(("beta", "start"), BM_BETAS)
