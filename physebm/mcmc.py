@@ -20,6 +20,7 @@ The discrete kernels are registered per model type with
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, NamedTuple
 
 import equinox as eqx
@@ -233,6 +234,36 @@ def _continuous_algorithm(key, logdensity, x0, sampler, step_size, num_warmup, n
     return name, samplers.BoundKernel(kernel, logdensity), params
 
 
+def _energy_and_beta(model_or_gibbs, beta):
+    """The energy and the checked β of ``model_or_gibbs`` (a Gibbs' own β unless ``beta``)."""
+    if isinstance(model_or_gibbs, Gibbs):
+        energy = model_or_gibbs.energy
+        beta = model_or_gibbs.beta if beta is None else beta
+    elif callable(model_or_gibbs):
+        energy = model_or_gibbs
+    else:
+        raise TypeError(
+            f"model_or_gibbs must be a model, an energy callable or a Gibbs, got "
+            f"{type(model_or_gibbs).__name__}"
+        )
+    return energy, check_beta(1.0 if beta is None else beta)
+
+
+def _report_nonfinite(num_nonfinite, on_nonfinite: str) -> None:
+    """Raise (or warn) when steps were rejected for producing NaN/inf states."""
+    bad = int(jnp.sum(num_nonfinite))
+    if not bad:
+        return
+    msg = (
+        f"sampling produced a non-finite state (NaN/inf energy or gradient) in {bad} "
+        f"step(s) over {int(jnp.sum(num_nonfinite > 0))} chain(s); those steps were "
+        "rejected. Check the energy for NaN/overflow, or lower step_size."
+    )
+    if on_nonfinite == "raise":
+        raise FloatingPointError(msg)
+    warnings.warn(msg, RuntimeWarning, stacklevel=3)
+
+
 def sample(
     model_or_gibbs,
     *,
@@ -304,17 +335,7 @@ def sample(
     num_steps = _count(num_steps, "num_steps")
     if on_nonfinite not in ("raise", "warn"):
         raise ValueError(f"on_nonfinite must be 'raise' or 'warn', got {on_nonfinite!r}")
-    if isinstance(model_or_gibbs, Gibbs):
-        energy = model_or_gibbs.energy
-        beta = model_or_gibbs.beta if beta is None else beta
-    elif callable(model_or_gibbs):
-        energy = model_or_gibbs
-    else:
-        raise TypeError(
-            f"model_or_gibbs must be a model, an energy callable or a Gibbs, got "
-            f"{type(model_or_gibbs).__name__}"
-        )
-    beta = check_beta(1.0 if beta is None else beta)
+    energy, beta = _energy_and_beta(model_or_gibbs, beta)
     if event_shape is None:
         event_shape = getattr(energy, "event_shape", None)
     key_init, key_warm, key_run = jax.random.split(key, 3)
@@ -333,16 +354,5 @@ def sample(
             key_warm, logdensity, x0, sampler, step_size, num_warmup, num_leapfrog
         )
     res = samplers.run(key_run, alg, x0, num_steps=num_steps, num_burnin=num_burnin, thin=thin)
-    bad = int(jnp.sum(res.num_nonfinite))
-    if bad:
-        msg = (
-            f"sampling produced a non-finite state (NaN/inf energy or gradient) in {bad} "
-            f"step(s) over {int(jnp.sum(res.num_nonfinite > 0))} chain(s); those steps were "
-            "rejected. Check the energy for NaN/overflow, or lower step_size."
-        )
-        if on_nonfinite == "raise":
-            raise FloatingPointError(msg)
-        import warnings
-
-        warnings.warn(msg, RuntimeWarning, stacklevel=2)
+    _report_nonfinite(res.num_nonfinite, on_nonfinite)
     return SampleResult(res.trace, res.info, res.state, name, beta, params, res.num_nonfinite)
