@@ -105,7 +105,10 @@ def naive_ising(L, chains, sweeps):
     return go
 
 
-def thrml_ising(L, chains, sweeps):
+def thrml_ising(L, chains, sweeps, keep_every_sweep=False):
+    """thrml's block Gibbs on the L×L torus (two colour blocks), jitted ``(key, β) -> states``:
+    the final state of each chain, or with ``keep_every_sweep`` the state after every sweep
+    (what ``physebm.sample`` returns); None when thrml is not installed."""
     try:
         import thrml
         from thrml.models.ising import IsingEBM, IsingSamplingProgram, hinton_init
@@ -121,7 +124,10 @@ def thrml_ising(L, chains, sweeps):
     black = [nodes[i][j] for i in range(L) for j in range(L) if (i + j) % 2 == 0]
     white = [nodes[i][j] for i in range(L) for j in range(L) if (i + j) % 2 == 1]
     free = [thrml.Block(black), thrml.Block(white)]
-    schedule = thrml.SamplingSchedule(n_warmup=sweeps - 1, n_samples=1, steps_per_sample=1)
+    if keep_every_sweep:
+        schedule = thrml.SamplingSchedule(n_warmup=0, n_samples=sweeps, steps_per_sample=1)
+    else:
+        schedule = thrml.SamplingSchedule(n_warmup=sweeps - 1, n_samples=1, steps_per_sample=1)
 
     def go(key, beta):
         model = IsingEBM(flat, edges, jnp.zeros(len(flat)), jnp.ones(len(edges)), jnp.asarray(beta))

@@ -1,44 +1,69 @@
-"""The library as a new user calls it: ``physebm.sample``, first call and warm, against a
-hand-written jitted ``lax.scan`` doing the same work.
+"""The library as a new user calls it — ``physebm.sample`` and ``physebm.fit``, first call and
+warm — beside a hand-written jitted JAX loop doing the same work and the peers that install
+here, all in one run, with ratios and the targets of issue 11.
 
-    python benchmarks/bench_user_calls.py [--quick]
+    python benchmarks/bench_user_calls.py [--quick] [--only ising,ula,nuts,fit]
 
-Rows:
-* ``physebm.sample(Ising((32, 32)), beta=0.3, num_chains=64, num_steps=1000, key=...)``: the
+Rows (speed = work / warm wall time; ratio = baseline warm time / our warm time, > 1 = faster):
+* ``physebm.sample(Gibbs(Ising((32, 32)), β), num_chains=64, num_steps=1000, key=...)``: the
   default checkerboard kernel, int8 trace of every sweep. Spin updates/s = chains · sweeps ·
-  1024 / wall time. The baseline is a jitted scan of ``samplers.lattice.build_kernel()`` (the
-  same sweep) over vmapped chains, storing the packed lattice per sweep and unpacking it once.
+  1024 / time. Baselines: a jitted scan of ``samplers.lattice.build_kernel()`` (the same sweep)
+  over vmapped chains storing every sweep; thrml's block Gibbs on the same torus and colour
+  blocks (``pip install thrml``), keeping the final state only (as ``bench_samplers.py``) and
+  keeping every sweep (the same output as the user call). Target: ≥ 1.5× thrml.
 * ``physebm.sample(mixture_energy, sampler="ula", step_size=0.01, num_chains=10_000,
   num_steps=100, init=...)`` on an 8-Gaussian ring (radius 2, σ = 0.3), float32 trace of every
-  step. Chain-steps/s = chains · steps / wall time. Baseline: a 12-line jitted ULA scan.
+  step, against a 12-line jitted ULA scan. Target ≥ 0.9×.
+* ``physebm.sample(gauss_energy, sampler="nuts", step_size=0.4, ...)`` on a 2-D Gaussian
+  (variances 1, 1/4), 256 chains × 200 steps, identity mass matrix, every position kept,
+  against ``blackjax.nuts`` vmapped and scanned by hand. Target ≥ 0.95×.
+* ``physebm.fit(denoising_score_matching(mlp_energy, sigma=0.1), ..., num_steps=2048,
+  batch_size=128)`` on 4096 two-moons points, Adam 1e-3: updates/s against a jitted optax
+  ``lax.scan`` of the same objective's ``loss`` (one permutation per epoch, as ``fit``).
+  Target ≥ 0.9×.
 
 "first" is the first call (tracing + compilation + run), "warm" the best of ``REPEATS`` later
-calls, each with a new key (and, for the Ising row, a new β) — what a β sweep costs per point.
-``--quick`` runs fewer sweeps and chains (under two minutes on 2 CPU cores).
+calls, each with a new key (and, for the Ising row, a new β) — what one point of a β sweep
+costs. ``--quick`` shrinks every row (a smoke run; the targets are judged at full size only).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 import physebm
+from physebm import datasets
 from physebm.models import Ising
+from physebm.models.neural import init_mlp_energy, mlp_energy
+from physebm.objectives import denoising_score_matching
 from samplers import lattice
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_samplers import thrml_ising  # noqa: E402
 
 REPEATS = 3
 ANGLES = 2 * np.pi * np.arange(8) / 8
 MEANS = jnp.asarray(2.0 * np.stack([np.cos(ANGLES), np.sin(ANGLES)], 1), jnp.float32)
+PRECISION = jnp.asarray([1.0, 4.0])
 
 
 def mixture_energy(x):
     """E(x) = −log Σ_k exp(−|x − μ_k|² / (2σ²)), 8 means on a radius-2 ring, σ = 0.3."""
     sq = jnp.sum((x - MEANS) ** 2, axis=-1)
     return -jax.scipy.special.logsumexp(-sq / (2 * 0.3**2))
+
+
+def gauss_energy(x):
+    """E(x) = ½ Σ_i a_i x_i², a = (1, 4)."""
+    return 0.5 * jnp.sum(PRECISION * x**2)
 
 
 def timed(fn, *args):
@@ -56,8 +81,8 @@ def first_and_warm(fn, arg_list):
 # ----------------------------------------------------------------------------- Ising
 def user_ising(chains, sweeps):
     def go(key, beta):
-        kw = dict(key=key, beta=beta, num_chains=chains, num_steps=sweeps)
-        return physebm.sample(Ising((32, 32)), **kw).samples
+        gibbs = physebm.Gibbs(Ising((32, 32)), beta)
+        return physebm.sample(gibbs, key=key, num_chains=chains, num_steps=sweeps).samples
 
     return go
 
@@ -108,33 +133,176 @@ def hand_ula(chains, steps, eps=0.01):
     return go
 
 
-def row(name, unit, work, first, warm, base_first, base_warm):
+# ----------------------------------------------------------------------------- NUTS
+def nuts_starts(chains):
+    return jax.random.normal(jax.random.key(2), (chains, 2))
+
+
+def user_nuts(chains, steps):
+    x0 = nuts_starts(chains)
+
+    def go(key):
+        kw = dict(key=key, num_chains=chains, num_steps=steps, init=x0, step_size=0.4)
+        return physebm.sample(gauss_energy, sampler="nuts", **kw).samples
+
+    return go
+
+
+def blackjax_nuts(chains, steps):
+    import blackjax
+
+    x0 = nuts_starts(chains)
+
+    @jax.jit
+    def go(key):
+        alg = blackjax.nuts(lambda x: -gauss_energy(x), 0.4, jnp.ones(2))
+        states = jax.vmap(alg.init)(x0)
+
+        def step(s, k):
+            s, _ = jax.vmap(alg.step)(jax.random.split(k, chains), s)
+            return s, s.position
+
+        _, trace = jax.lax.scan(step, states, jax.random.split(key, steps))
+        return jnp.swapaxes(trace, 0, 1)
+
+    return go
+
+
+# ----------------------------------------------------------------------------- fit
+def fit_problem(num_data=4096):
+    data = datasets.two_moons(jax.random.key(5), num_data)
+    params = init_mlp_energy(jax.random.key(6), 2)
+    return denoising_score_matching(mlp_energy, sigma=0.1), params, data
+
+
+def user_fit(num_steps, batch):
+    objective, params, data = fit_problem()
+    optimizer = optax.adam(1e-3)
+
+    def go(key):
+        res = physebm.fit(
+            objective, params, data, optimizer, key=key, num_steps=num_steps, batch_size=batch,
+            progress=False,
+        )  # fmt: skip
+        return res.params
+
+    return go
+
+
+def hand_fit(num_steps, batch):
+    """Adam on the same objective's loss: an epoch is one permutation, scanned in batches."""
+    objective, params, data = fit_problem()
+    optimizer = optax.adam(1e-3)
+    per_epoch = data.shape[0] // batch
+    if num_steps % per_epoch:
+        raise ValueError(f"num_steps must be a multiple of {per_epoch} steps per epoch")
+
+    def update(carry, xs):
+        params, opt_state, state = carry
+        batch_x, k = xs
+        (loss, (state, _)), g = jax.value_and_grad(objective.loss, has_aux=True)(
+            params, batch_x, k, state
+        )
+        updates, opt_state = optimizer.update(g, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state, state), loss
+
+    def epoch(carry, k):
+        k_perm, k_steps = jax.random.split(k)
+        idx = jax.random.permutation(k_perm, data.shape[0])[: per_epoch * batch]
+        batches = data[idx].reshape(per_epoch, batch, *data.shape[1:])
+        return jax.lax.scan(update, carry, (batches, jax.random.split(k_steps, per_epoch)))
+
+    @jax.jit
+    def go(key):
+        k_init, k_run = jax.random.split(key)
+        carry = (params, optimizer.init(params), objective.init(params, k_init))
+        carry, _ = jax.lax.scan(epoch, carry, jax.random.split(k_run, num_steps // per_epoch))
+        return carry[0]
+
+    return go
+
+
+# ----------------------------------------------------------------------------- table
+HEADER = (
+    f"{'work (user call)':<30} {'first s':>8} {'warm s':>8} {'speed':>10}  "
+    f"{'baseline':<34} {'first s':>8} {'warm s':>8} {'speed':>10} {'ratio':>6}  target"
+)
+
+
+def row(name, unit, work, ours, base_name, base, target=None):
+    (first, warm), (base_first, base_warm) = ours, base
+    ratio = base_warm / warm
+    verdict = "" if target is None else f"≥ {target:g}× {'PASS' if ratio >= target else 'FAIL'}"
     print(
-        f"{name:<28} first {first:7.3f} s  warm {warm:7.3f} s  {work / warm / 1e6:8.2f} M {unit}/s"
-        f"  | hand-written first {base_first:6.3f} s warm {base_warm:7.3f} s "
-        f"{work / base_warm / 1e6:8.2f} M {unit}/s  | warm ratio {base_warm / warm:5.2f}x"
+        f"{name:<30} {first:8.3f} {warm:8.3f} {work / warm:10.4g}  "
+        f"{base_name:<34} {base_first:8.3f} {base_warm:8.3f} {work / base_warm:10.4g} "
+        f"{ratio:6.2f}  {verdict}  ({unit}/s)"
     )
+
+
+def ising_rows(chains, sweeps, keys, quick):
+    betas = [0.3, 0.35, 0.4, 0.45][: REPEATS + 1]
+    args = list(zip(keys, betas, strict=True))
+    work = chains * sweeps * 32 * 32
+    name = f"Ising 32² {chains}×{sweeps} sample"
+    ours = first_and_warm(user_ising(chains, sweeps), args)
+    base = first_and_warm(hand_ising(chains, sweeps), args)
+    row(name, "spin updates", work, ours, "hand-written scan of build_kernel", base)
+    for keep, label in ((False, "final state"), (True, "every sweep")):
+        th = thrml_ising(32, chains, sweeps, keep_every_sweep=keep)
+        if th is None:
+            print(f"{'':<30} thrml not installed (pip install thrml): row skipped")
+            return
+        target = None if quick else 1.5
+        row(name, "spin updates", work, ours, f"thrml block Gibbs, {label}",
+            first_and_warm(th, args), target)  # fmt: skip
+
+
+def compare(label, unit, work, ours, base_name, base, target, key_args, quick):
+    """Time ``ours`` and ``base`` (first and warm) and print the row."""
+    ours, base = first_and_warm(ours, key_args), first_and_warm(base, key_args)
+    row(label, unit, work, ours, base_name, base, None if quick else target)
+
+
+def ula_row(quick):
+    chains, steps = (2_000, 100) if quick else (10_000, 100)
+    return (f"ULA ring {chains}×{steps} sample", "chain-steps", chains * steps,
+            user_ula(chains, steps), "hand-written jitted ULA scan", hand_ula(chains, steps),
+            0.9)  # fmt: skip
+
+
+def nuts_row(quick):
+    chains, steps = (32, 50) if quick else (256, 200)
+    return (f"NUTS 2-D Gauss {chains}×{steps} sample", "chain-steps", chains * steps,
+            user_nuts(chains, steps), "blackjax.nuts, vmap + scan",
+            blackjax_nuts(chains, steps), 0.95)  # fmt: skip
+
+
+def fit_row(quick):
+    num_steps = 256 if quick else 2048
+    return (f"fit DSM MLP {num_steps} steps", "updates", num_steps, user_fit(num_steps, 128),
+            "optax lax.scan of the same loss", hand_fit(num_steps, 128), 0.9)  # fmt: skip
+
+
+ROWS = {"ula": ula_row, "nuts": nuts_row, "fit": fit_row}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer sweeps and chains")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (smoke run)")
+    parser.add_argument("--only", default="ising,ula,nuts,fit", help="comma-separated rows")
     args = parser.parse_args()
-    chains, sweeps = (64, 200) if args.quick else (64, 1000)
-    ula_chains, ula_steps = (2_000, 100) if args.quick else (10_000, 100)
+    q = args.quick
+    only = set(args.only.split(","))
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}; repeats {REPEATS}")
+    print(HEADER)
     keys = [jax.random.key(i) for i in range(REPEATS + 1)]
-    betas = [0.3, 0.35, 0.4, 0.45][: REPEATS + 1]
-    ising_args = list(zip(keys, betas, strict=True))
-    ula_args = [(k,) for k in keys]
-    work = chains * sweeps * 32 * 32
-    base = first_and_warm(hand_ising(chains, sweeps), ising_args)
-    ours = first_and_warm(user_ising(chains, sweeps), ising_args)
-    row(f"Ising 32² {chains}×{sweeps}", "spin updates", work, *ours, *base)
-    work = ula_chains * ula_steps
-    base = first_and_warm(hand_ula(ula_chains, ula_steps), ula_args)
-    ours = first_and_warm(user_ula(ula_chains, ula_steps), ula_args)
-    row(f"ULA ring {ula_chains}×{ula_steps}", "chain-steps", work, *ours, *base)
+    key_args = [(k,) for k in keys]
+    if "ising" in only:
+        ising_rows(64, 200 if q else 1000, keys, q)
+    for name in ("ula", "nuts", "fit"):
+        if name in only:
+            compare(*ROWS[name](q), key_args, q)
 
 
 if __name__ == "__main__":
