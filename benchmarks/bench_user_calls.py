@@ -49,7 +49,7 @@ from samplers import lattice
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_samplers import thrml_ising  # noqa: E402
 
-REPEATS = 3
+REPEATS = 5
 ANGLES = 2 * np.pi * np.arange(8) / 8
 MEANS = jnp.asarray(2.0 * np.stack([np.cos(ANGLES), np.sin(ANGLES)], 1), jnp.float32)
 PRECISION = jnp.asarray([1.0, 4.0])
@@ -241,7 +241,7 @@ def row(name, unit, work, ours, base_name, base, target=None):
 
 
 def ising_rows(chains, sweeps, keys, quick):
-    betas = [0.3, 0.35, 0.4, 0.45][: REPEATS + 1]
+    betas = list(0.3 + 0.03 * np.arange(REPEATS + 1))
     args = list(zip(keys, betas, strict=True))
     work = chains * sweeps * 32 * 32
     name = f"Ising 32² {chains}×{sweeps} sample"
