@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -118,7 +119,12 @@ def check_base(base) -> B.Base:
 
 
 def _categorical_rows(key, log_p, states, num):
-    idx = jax.random.categorical(key, log_p, shape=(num,))
+    """``num`` rows of ``states`` drawn with probabilities ∝ exp(log_p), by inverting the CDF:
+    index = #{k : F_k ≤ u}, u ~ U(0, 1) scaled to the total — O(K + num log K) work and num
+    uniforms (Gumbel-max would draw num × K of them)."""
+    cdf = jnp.cumsum(jnp.exp(log_p - jnp.max(log_p)))
+    u = jax.random.uniform(key, (num,), cdf.dtype) * cdf[-1]
+    idx = jnp.minimum(jnp.searchsorted(cdf, u, side="right"), cdf.shape[0] - 1)
     return jnp.asarray(states)[idx]
 
 
@@ -136,8 +142,15 @@ def exact_samples(energy, beta, key, num: int):
     conditional. BoltzmannMachine / Ising with ≤ 20 units: enumeration. Any model type that
     registers :func:`physebm.models.capabilities.exact_sampler`.
     """
-    sampler = cap.exact_sampler(energy)
-    return None if sampler is None else sampler.sample_fn(key, beta, num)
+    if cap.exact_sampler(energy) is None:
+        return None
+    return _sample_exactly(energy, jnp.asarray(beta), key, num)
+
+
+@eqx.filter_jit
+def _sample_exactly(energy, beta, key, num: int):
+    """The registered exact sampler, compiled once per model structure and ``num``."""
+    return cap.exact_sampler(energy).sample_fn(key, beta, num)
 
 
 @cap.exact_sampler.register(RBM)

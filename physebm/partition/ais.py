@@ -247,7 +247,7 @@ def ais(
             (give ``base=`` or ``data=``, not both).
         check: run the reliability checks that cost extra sampling (documented cost: +50 %
             for the schedule-halving run, and +100 % for reverse AIS where exact target
-            samples exist); the statistical checks on the weights always run.
+            samples exist, plus drawing them); the statistical checks on the weights always run.
 
     Returns:
         :class:`LogZ` (method ``"ais"``): ``log_z`` = log Ẑ = log mean(w) with the
