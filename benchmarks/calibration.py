@@ -11,7 +11,7 @@ and |z| ≤ 3 with Wilson 95 % score intervals, the fraction flagged unreliable,
 statistics among runs flagged reliable, and the targets (PASS/FAIL):
 
 * among runs flagged reliable, coverage of ±3σ ≥ 99 % (pass when the Wilson interval reaches
-  0.99) and 0.8 ≤ sd(z) ≤ 1.25 (point estimate; "n/a" under :data:`MIN_RELIABLE` runs);
+  0.99) and 0.8 ≤ sd(z) ≤ 1.25 (point estimate; not judged, "-", under :data:`MIN_RELIABLE` runs);
 * at the large budget of an easy problem, ≥ 90 % of runs flagged reliable (point estimate).
 
 Used by ``benchmarks/bench_calibration.py`` and ``tests/physebm/partition/
