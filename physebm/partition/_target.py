@@ -100,7 +100,10 @@ def _rbm_base(energy: RBM) -> B.Base:
 @cap.default_base.register(Gaussian)
 def _gaussian_base(energy: Gaussian) -> B.Base:
     """N(0, I) on ℝ^d."""
-    return B.gaussian(jnp.zeros(energy.dim))
+    dim, dtype = energy.dim, jnp.result_type(float)
+    # numpy constants, so that the base (and the default kernel's step size) stay concrete
+    # when the estimator runs under jit/vmap
+    return B.GaussianBase(np.zeros(dim, dtype), np.eye(dim, dtype=dtype))
 
 
 def num_units(base: B.Base) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -43,6 +44,17 @@ def _heat_bath(base, colors=None, multilinear: bool = False) -> samplers.HeatBat
     return samplers.HeatBath(base.domain, colors, multilinear and _factorized(base))
 
 
+def _smallest_variance(base):
+    """min_i Cov[x_i] = min_i Σ_j L_ij² of a Gaussian base (1 for other bases); a float when the
+    base is concrete, a traced scalar inside jit."""
+    if not isinstance(base, B.GaussianBase):
+        return 1.0
+    L = base.scale_tril
+    if isinstance(L, jax.core.Tracer):
+        return jnp.min(jnp.sum(L**2, axis=1))
+    return float(np.min(np.sum(np.asarray(L) ** 2, axis=1)))
+
+
 @functools.singledispatch
 def default_kernel(model, base: B.Base) -> samplers.Kernel:
     """Default kernel for annealing ``model`` from ``base`` (module docstring).
@@ -51,8 +63,7 @@ def default_kernel(model, base: B.Base) -> samplers.Kernel:
         TypeError: the base's domain is neither spins, bits nor real.
     """
     if base.domain == "real":
-        var = jnp.min(jnp.diag(base.covariance)) if isinstance(base, B.GaussianBase) else 1.0
-        return samplers.MALA(0.5 * float(var) * num_units(base) ** (-1 / 3))
+        return samplers.MALA(0.5 * _smallest_variance(base) * num_units(base) ** (-1 / 3))
     if base.domain not in ("spin", "bits"):
         raise TypeError(f"no default kernel for a base of domain {base.domain!r}: pass kernel=")
     return _heat_bath(base)

@@ -82,3 +82,13 @@ def test_traced_result_keeps_static_notes_and_array_info():
     assert not bool(res.reliable)
     assert "transition" not in res.info  # a string cannot leave a jitted function
     assert res.info["log_weights"].shape == (4,)
+
+
+def test_real_valued_defaults_under_jit():
+    """The default base N(0, I) and the default MALA step of a real-valued model are built from
+    concrete values, so the estimators jit and vmap with their defaults (exact comparison)."""
+    keys = jax.random.split(jax.random.key(9), 3)
+    for name in ("ais", "importance", "ti"):
+        run = ESTIMATORS[name]
+        res = jax.jit(jax.vmap(lambda k, run=run: run(GAUSS, 1.5, k)))(keys)
+        np.testing.assert_allclose(res.log_z[2], run(GAUSS, 1.5, keys[2]).log_z, rtol=1e-12)
