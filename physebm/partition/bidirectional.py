@@ -17,8 +17,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from physebm.partition import assemble
 from physebm.partition.ais import ais, reverse_ais
-from physebm.partition.bar import bar
+from physebm.partition.bar import BAR_STDERR_SOURCE, _bar_solve, bar
 from physebm.partition.result import LogZ
 
 __all__ = ["bidirectional_ais", "combine", "disagreement_warning"]
@@ -94,6 +95,8 @@ def combine(forward: LogZ, reverse: LogZ) -> LogZ:
     W_F = −log w_fwd and W_R = −log w_rev (non-finite works dropped), bracketed by both."""
     w_f = -forward.info["log_weights"]
     w_r = -reverse.info["log_weights"]
+    if assemble.is_traced(w_f, w_r, forward.log_z, reverse.log_z):
+        return _combine_traced(forward, reverse, w_f, w_r)
     res = bar(w_f[jnp.isfinite(w_f)], w_r[jnp.isfinite(w_r)])
     warns = list(forward.warnings) + list(reverse.warnings) + list(res.warnings)
     disagreement = disagreement_warning(forward, reverse)
@@ -117,5 +120,33 @@ def combine(forward: LogZ, reverse: LogZ) -> LogZ:
         "bdmc",
         reliable=not warns,
         warnings=warns,
+        info=info,
+    )
+
+
+def _combine_traced(forward: LogZ, reverse: LogZ, w_f, w_r) -> LogZ:
+    """:func:`combine` under jit/vmap: a non-finite work counts as a zero weight (+∞ work)
+    instead of being dropped (shapes must stay fixed); the disagreement check runs as a
+    traced boolean (one-sided, ``CHECK_Z`` combined stderrs)."""
+    big = jnp.inf
+    w_f = jnp.where(jnp.isnan(w_f) | (w_f == -jnp.inf), big, w_f)
+    w_r = jnp.where(jnp.isnan(w_r) | (w_r == -jnp.inf), big, w_r)
+    delta_f, stderr, _ = _bar_solve(w_f, w_r)
+    gap = reverse.log_z - forward.log_z
+    sigma = jnp.sqrt(forward.stderr**2 + reverse.stderr**2)
+    checks = [
+        assemble.Check(forward.reliable == jnp.asarray(False), "forward AIS unreliable"),
+        assemble.Check(reverse.reliable == jnp.asarray(False), "reverse AIS unreliable"),
+        assemble.Check(~(gap <= assemble.CHECK_Z * sigma), "forward and reverse AIS disagree"),
+        assemble.Check(~(jnp.isfinite(delta_f) & jnp.isfinite(stderr)), "non-finite BAR"),
+    ]
+    info = {"gap": gap, "stderr_source": BAR_STDERR_SOURCE}
+    return assemble.finish(
+        -delta_f,
+        stderr,
+        method="bdmc",
+        lower=forward.log_z,
+        upper=reverse.log_z,
+        checks=checks,
         info=info,
     )
