@@ -17,6 +17,7 @@ under a transformation, since a jitted function can only return arrays.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -63,6 +64,16 @@ def _message(check: Check) -> str:
     return check.message() if callable(check.message) else check.message
 
 
+def _any(failed: list) -> jax.Array:
+    """Whether any (traced) check failed."""
+    return jnp.any(jnp.stack(failed)) if failed else jnp.asarray(False)
+
+
+def _failed_messages(checks, failed) -> tuple[str, ...]:
+    """The messages of the checks that failed (concrete values only)."""
+    return tuple(_message(c) for c, f in zip(checks, failed, strict=True) if bool(f))
+
+
 def _array_info(info: dict) -> dict:
     """The entries of ``info`` a transformed function can return (arrays and numbers)."""
     out = {}
@@ -97,17 +108,15 @@ def finish(
     info = dict(info or {})
     failed = [jnp.asarray(c.failed, bool) for c in checks]
     if is_traced(log_z, stderr, lower, upper, failed):
-        any_failed = jnp.any(jnp.stack(failed)) if failed else jnp.asarray(False)
-        reliable = jnp.logical_and(~any_failed, not notes)
+        reliable = jnp.logical_and(~_any(failed), not notes)
         return LogZ(log_z, stderr, lower, upper, method, reliable, tuple(notes), _array_info(info))
-    messages = [_message(c) for c, f in zip(checks, failed, strict=True) if bool(f)]
-    warnings = tuple(messages) + tuple(notes)
-    return LogZ(log_z, stderr, lower, upper, method, not warnings, warnings, W.to_float_dict(info))
+    messages = _failed_messages(checks, failed) + tuple(notes)
+    return LogZ(log_z, stderr, lower, upper, method, not messages, messages, W.to_float_dict(info))
 
 
 def weight_checks(stats: dict, num_samples: int, what: str = "weights") -> list[Check]:
     """Checks on importance/AIS weights: none dropped (NaN/+inf), ESS ≥ ``MIN_RELIABLE_ESS``,
-    Pareto k̂ ≤ ``MAX_RELIABLE_PARETO_K`` (messages as :func:`weights.reliability_warnings`)."""
+    Pareto k̂ ≤ ``MAX_RELIABLE_PARETO_K``."""
     ess, k, dropped = stats["ess"], stats["pareto_k"], stats["num_dropped"]
     return [
         Check(
@@ -205,9 +214,12 @@ def from_log_weights(
     stats = dict(W.weight_statistics(log_w))
     stats["pareto_k"] = W.pareto_k(log_w)
     n = int(log_w.shape[0])
-    all_checks = weight_checks(stats, n) + batch_check(log_w) + list(checks)
-    if not is_traced(log_w):
-        W.emit(W.reliability_warnings(stats, n), stats)
+    on_weights = weight_checks(stats, n)
+    if not is_traced(log_w) and int(stats["num_dropped"]):  # never averaged in silently
+        failed = [jnp.asarray(c.failed, bool) for c in on_weights]
+        message = "; ".join(_failed_messages(on_weights, failed))
+        warnings.warn(message, W.EstimatorWarning, stacklevel=2)
+    all_checks = on_weights + batch_check(log_w) + list(checks)
     extras = {k: v for k, v in stats.items() if k not in ("log_z", "stderr")}
     extras.update(bias_estimate=-0.5 * stats["stderr"] ** 2, stderr_source="delta method")
     extras.update(info or {})
@@ -261,10 +273,9 @@ def with_checks(result: LogZ, checks, *, upper=None, info: dict | None = None) -
     info = dict(info or {})
     upper = result.upper if upper is None else upper
     if is_traced(result.log_z, failed, upper):
-        any_failed = jnp.any(jnp.stack(failed)) if failed else jnp.asarray(False)
-        reliable = jnp.logical_and(result.reliable, ~any_failed)
+        reliable = jnp.logical_and(result.reliable, ~_any(failed))
         return result.replace(upper=upper, reliable=reliable, info=_array_info(info))
-    messages = tuple(_message(c) for c, f in zip(checks, failed, strict=True) if bool(f))
+    messages = _failed_messages(checks, failed)
     return result.replace(
         upper=upper,
         reliable=bool(result.reliable) and not messages,

@@ -248,8 +248,7 @@ def _ti_result(means, drift, acc, grid: np.ndarray, info: dict) -> LogZ:
             ),
         ),
     ]
-    if means.shape[0] >= 1 and drift.shape[0] == means.shape[0]:
-        checks += drift_checks(jnp.where(jnp.isfinite(drift), drift, 0.0), w)
+    checks += drift_checks(jnp.where(jnp.isfinite(drift), drift, 0.0), w)
     notes = _design_notes(len(grid) - 1, info.get("num_samples"), info.get("num_burnin"))
     if num_chains < 8:
         notes.append(f"only {num_chains} chains: the stderr itself is very uncertain")

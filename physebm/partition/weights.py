@@ -120,34 +120,6 @@ def _pareto_k(log_w) -> float:
     return float(k)
 
 
-def reliability_warnings(stats: dict, num_samples: int, what: str = "weights") -> list[str]:
-    """Human-readable warnings for an estimate whose stderr should not be trusted."""
-    out = []
-    dropped = int(stats["num_dropped"])
-    if dropped:
-        out.append(f"{dropped} of {num_samples} log-{what} were NaN/+inf and were dropped")
-    ess = float(stats["ess"])
-    if not np.isfinite(ess) or ess < MIN_RELIABLE_ESS:
-        out.append(
-            f"effective sample size {ess:.3g} < {MIN_RELIABLE_ESS:g}: the {what} are dominated "
-            "by a few samples and the stderr is unreliable (use more samples/temperatures)"
-        )
-    k = stats.get("pareto_k", float("nan"))
-    if np.isfinite(k) and k > MAX_RELIABLE_PARETO_K:
-        out.append(
-            f"Pareto k-hat {k:.2f} > {MAX_RELIABLE_PARETO_K}: the {what} are heavy-tailed, "
-            "log Z-hat is likely biased low and its stderr too small (use a better base or "
-            "more temperatures)"
-        )
-    return out
-
-
-def emit(warning_list: list[str], stats: dict) -> None:
-    """Raise a Python warning when weights were dropped (never silently averaged)."""
-    if int(stats["num_dropped"]):
-        warnings.warn("; ".join(warning_list), EstimatorWarning, stacklevel=3)
-
-
 def to_float_dict(d: dict) -> dict:
     """Concrete scalars as Python floats/ints where possible (readable diagnostics)."""
     out = {}
