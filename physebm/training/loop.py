@@ -32,7 +32,13 @@ from tqdm.auto import tqdm
 
 from physebm.objectives.base import check_count, num_examples, tree_take
 from physebm.training._structural import structural
-from physebm.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from physebm.training.checkpoint import (
+    Checkpoint,
+    check_resume,
+    prepare_checkpoint,
+    resume_or_start,
+    save_or_warn,
+)
 from physebm.training.step import TrainState, check_objective, check_optimizer, make_step, trainable
 
 __all__ = ["FitResult", "NonFiniteLossWarning", "fit"]
@@ -186,6 +192,7 @@ class _Settings(NamedTuple):
     on_nonfinite: str
     chunk: int | None
     progress: bool | None
+    fingerprint: dict | None = None
 
 
 def _check_settings(data, settings: _Settings) -> _Settings:
@@ -195,7 +202,7 @@ def _check_settings(data, settings: _Settings) -> _Settings:
         batch_size=check_count(settings.batch_size, "batch_size"),
         eval_every=check_count(settings.eval_every, "eval_every", 0),
         checkpoint_every=check_count(settings.checkpoint_every, "checkpoint_every", 0),
-        resume=bool(settings.resume),
+        resume=check_resume(settings.resume),
         progress=_show_progress(settings.progress),
     )
     if s.on_nonfinite not in ("stop", "raise"):
@@ -226,10 +233,8 @@ def _initial_state(objective, optimizer, params, key, settings: _Settings) -> Ch
         data_key,
         jnp.asarray(0, jnp.int32),
     )
-    path = settings.checkpoint_path
-    if settings.resume and os.path.exists(path):
-        start = load_checkpoint(path, start)
-    return start
+    s = settings
+    return resume_or_start(start, s.checkpoint_path, s.resume, s.fingerprint, s.num_steps)
 
 
 def _crossed(period: int, start: int, stop: int) -> bool:
@@ -292,7 +297,7 @@ def _drive(objective, optimizer, static, data, carry: _Carry, settings: _Setting
                     (step, settings.eval_fn(eqx.combine(carry.state.params, static), step))
                 )
             if crossed_checkpoint:
-                save_checkpoint(settings.checkpoint_path, carry.state)
+                save_or_warn(settings.checkpoint_path, carry.state, settings.fingerprint)
     finally:
         bar.close()
     return carry, losses, history, evals
@@ -341,7 +346,7 @@ def fit(
     eval_every: int = 0,
     checkpoint_path: str | os.PathLike | None = None,
     checkpoint_every: int = 0,
-    resume: bool = False,
+    resume: bool | str = False,
     on_nonfinite: str = "stop",
     steps_per_call: int | None = None,
     progress: bool | None = None,
@@ -368,10 +373,15 @@ def fit(
         batch_size: examples per update.
         eval_fn: ``eval_fn(params, step) -> value``, called every ``eval_every`` steps.
         eval_every: evaluation period (0: never).
-        checkpoint_path: .npz file written every ``checkpoint_every`` steps and at the end.
+        checkpoint_path: .npz file written (atomically) every ``checkpoint_every`` steps and at
+            the end; its folder must exist and be writable (checked before training). A save
+            that fails warns (``CheckpointWarning``) and the run goes on.
         checkpoint_every: checkpoint period (0: only at the end, if a path is given).
-        resume: continue from ``checkpoint_path`` when it exists (its key and step win over
-            ``key``); the continuation is bit-identical to an uninterrupted run.
+        resume: ``True``: continue from ``checkpoint_path`` when it exists (its key and step win
+            over ``key``; a warning when it does not); the continuation is bit-identical to an
+            uninterrupted run. The checkpoint's settings fingerprint (objective and its
+            hyperparameters, optimizer, batch size, data shape and hash) must match, else a
+            ``CheckpointError``; ``"force"`` resumes anyway, with a warning.
         on_nonfinite: ``"stop"`` (warn with :class:`NonFiniteLossWarning`, return the last
             finite parameters) or ``"raise"`` (``FloatingPointError``).
         steps_per_call: steps per compiled chunk (default: from the eval/checkpoint periods).
@@ -389,11 +399,13 @@ def fit(
             resume, on_nonfinite, steps_per_call, progress,
         ),
     )  # fmt: skip
+    fingerprint = prepare_checkpoint(checkpoint_path, objective, optimizer, data, batch_size)
+    settings = settings._replace(fingerprint=fingerprint)
     static = eqx.filter(params, eqx.is_inexact_array, inverse=True)
     state = _initial_state(objective, optimizer, params, key, settings)
     carry, losses, history, evals = _drive(
         objective, optimizer, static, data, _Carry(state, jnp.asarray(True)), settings
     )
     if settings.checkpoint_path is not None:
-        save_checkpoint(settings.checkpoint_path, carry.state)
+        save_or_warn(settings.checkpoint_path, carry.state, fingerprint)
     return _result(carry, static, losses, history, evals, settings.on_nonfinite)
