@@ -21,9 +21,11 @@ kernels). Any log density of ±1 spins / {0,1} bits: :class:`FlipMetropolis`,
 callable log densities carrying structure): :class:`Checkerboard` on :class:`PeriodicIsing2D`,
 :class:`ColoredGibbs` and :class:`ColoredMetropolis` on :class:`PairwiseBinary`,
 :class:`BlockGibbs` on :class:`BernoulliRBM`. Composite: :class:`ReplicaExchange` (target
-``beta -> logdensity_fn``). Any blackjax algorithm: :class:`Blackjax` (an algorithm class and
-its parameters), :class:`FromFactory` (a factory such as
-``functools.partial(blackjax.mala, step_size=0.1)``); :func:`as_kernel` accepts either.
+``beta -> logdensity_fn``, e.g. :class:`Tempered`; swap acceptance and round trips by
+:func:`replica_exchange_report`, ladders by :func:`equal_rejection_ladder`). Any blackjax
+algorithm: :class:`Blackjax` (an algorithm class and its parameters), :class:`FromFactory`
+(a factory such as ``functools.partial(blackjax.mala, step_size=0.1)``); :func:`as_kernel`
+accepts either.
 Adaptation: :func:`adapt_step_size`, :func:`window_adaptation`. Colourings:
 :func:`greedy_coloring`, :func:`checkerboard_colors`.
 
@@ -69,9 +71,14 @@ from samplers.metropolis import (
     metropolis,
 )
 from samplers.persistent import PersistentBuffer, advance, init_buffer
+from samplers.round_trips import (
+    ReplicaExchangeReport,
+    equal_rejection_ladder,
+    replica_exchange_report,
+)
 from samplers.run import BoundKernel, RunResult, run, run_states
 from samplers.targets import BernoulliRBM, PairwiseBinary, PeriodicIsing2D
-from samplers.tempering import ReplicaExchange, replica_exchange
+from samplers.tempering import ReplicaExchange, Tempered, replica_exchange
 
 
 def _attach(fn, init, build_kernel):
@@ -115,8 +122,10 @@ __all__ = [
     "PeriodicIsing2D",
     "PersistentBuffer",
     "ReplicaExchange",
+    "ReplicaExchangeReport",
     "RunResult",
     "SamplingAlgorithm",
+    "Tempered",
     "adapt_step_size",
     "advance",
     "as_kernel",
@@ -126,6 +135,7 @@ __all__ = [
     "colored_gibbs",
     "colored_metropolis",
     "effective_beta",
+    "equal_rejection_ladder",
     "gibbs_with_gradients",
     "greedy_coloring",
     "hmc",
@@ -135,6 +145,7 @@ __all__ = [
     "metropolis",
     "nuts",
     "replica_exchange",
+    "replica_exchange_report",
     "run",
     "run_states",
     "ula",
