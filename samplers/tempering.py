@@ -21,6 +21,7 @@ target (the inner kernel at β_k targets ``family(β_k)``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -30,6 +31,7 @@ import jax.numpy as jnp
 
 from samplers.base import SamplingAlgorithm, check_beta_ladder
 from samplers.kernel import Kernel
+from samplers.lattice import Checkerboard, IsingLatticeState, _neighbour_sum, _row_even
 from samplers.round_trips import (
     ExchangeStats,
     init_exchange_stats,
@@ -45,7 +47,9 @@ __all__ = [
     "Tempered",
     "build_kernel",
     "replica_exchange",
+    "state_logdensity",
     "swap_log_alpha",
+    "target_free_state",
 ]
 
 
@@ -96,10 +100,48 @@ def _init(position, inner_fn, betas):
     )
 
 
-def swap_log_alpha(logdensity_at_beta_fn: Callable, betas, x) -> jax.Array:
+@functools.singledispatch
+def state_logdensity(target, state) -> jax.Array:
+    """log p(x) of the position held by an inner kernel state: ``target(state.position)``.
+
+    Registered per target type where a state's own layout gives it cheaper: a
+    :class:`~samplers.targets.PeriodicIsing2D` on the packed checkerboard state.
+    """
+    return target(state.position)
+
+
+@state_logdensity.register
+def _(target: PeriodicIsing2D, state) -> jax.Array:
+    """On the packed :class:`~samplers.lattice.IsingLatticeState`: every bond joins one black
+    and one white site, so Σ_⟨ij⟩ s_i s_j = Σ_black s_b · (sum of its four white neighbours),
+    in int32 (exact), and Σ_i s_i = Σ black + Σ white — no unpacking."""
+    if not isinstance(state, IsingLatticeState):
+        return target(state.position)
+    even = _row_even(state.black.shape[-2])
+    neighbours = _neighbour_sum(state.white, even).astype(jnp.int32)
+    bonds = jnp.sum(state.black.astype(jnp.int32) * neighbours)
+    spins = jnp.sum(state.black.astype(jnp.int32)) + jnp.sum(state.white.astype(jnp.int32))
+    return target.coupling * bonds + target.field * spins
+
+
+@functools.singledispatch
+def target_free_state(kernel) -> bool:
+    """Whether ``kernel``'s state is its position alone (no cached log density or gradient),
+    so that swapped states can move between rungs as they are, without re-initialising them.
+    False by default; True for :class:`~samplers.Checkerboard` (the packed spins)."""
+    return False
+
+
+@target_free_state.register
+def _(kernel: Checkerboard) -> bool:
+    return True
+
+
+def swap_log_alpha(logdensity_at_beta_fn: Callable, betas, states) -> jax.Array:
     """(K − 1,) log α_k of every neighbouring pair (module docstring), NaN read as −∞.
 
-    Each replica's log density is evaluated at β_{k−1}, β_k and β_{k+1} inside one vmapped
+    ``states`` are the inner states (leading axis K); each replica's log density
+    (:func:`state_logdensity`) is evaluated at β_{k−1}, β_k and β_{k+1} inside one vmapped
     function, so for a family linear in β (``lambda beta: lambda x: -beta * E(x)``, a scaled
     structured target) XLA computes the β-independent part E(x_k) once per replica (common
     subexpressions), K evaluations per step in place of 3K − 2.
@@ -107,26 +149,34 @@ def swap_log_alpha(logdensity_at_beta_fn: Callable, betas, x) -> jax.Array:
     below = jnp.concatenate([betas[:1], betas[:-1]])
     above = jnp.concatenate([betas[1:], betas[-1:]])
 
-    def at_three(b_lo, b, b_hi, xi):
-        return tuple(logdensity_at_beta_fn(c)(xi) for c in (b_lo, b, b_hi))
+    def at_three(b_lo, b, b_hi, state):
+        return tuple(state_logdensity(logdensity_at_beta_fn(c), state) for c in (b_lo, b, b_hi))
 
-    at_lo, own, at_hi = jax.vmap(at_three)(below, betas, above, x)
+    at_lo, own, at_hi = jax.vmap(at_three)(below, betas, above, states)
     # pair k: x_k at β_{k+1} is at_hi[k], x_{k+1} at β_k is at_lo[k + 1]
     log_alpha = at_hi[:-1] + at_lo[1:] - own[:-1] - own[1:]
     return jnp.where(jnp.isnan(log_alpha), -jnp.inf, log_alpha)
 
 
 def build_kernel():
-    """``kernel(key, state, logdensity_at_beta_fn, betas, inner_fn) -> (state, info)``.
+    """``kernel(key, state, logdensity_at_beta_fn, betas, inner_fn, move_states=False) ->
+    (state, info)``.
 
     One step: every replica one inner step at its β, then the pairs of the step's parity (even
-    k on even steps, odd k on odd steps) swap positions with probability min(1, α_k), the inner
-    states are re-initialised at their rungs, and ``state.stats`` moves the labels and adds
-    the swap statistics (:func:`~samplers.round_trips.update_exchange_stats`).
+    k on even steps, odd k on odd steps) swap positions with probability min(1, α_k), and
+    ``state.stats`` moves the labels and adds the swap statistics
+    (:func:`~samplers.round_trips.update_exchange_stats`). The inner states are re-initialised
+    at their rungs from the swapped positions, or with ``move_states`` (static; an inner kernel
+    whose state is its position, :func:`target_free_state`) moved as they are.
     """
 
     def kernel(
-        key, state: ReplicaExchangeState, logdensity_at_beta_fn: Callable, betas, inner_fn: Callable
+        key,
+        state: ReplicaExchangeState,
+        logdensity_at_beta_fn: Callable,
+        betas,
+        inner_fn: Callable,
+        move_states: bool = False,
     ):
         num_replicas = betas.shape[0]
         key_inner, key_swap = jax.random.split(key)
@@ -134,14 +184,16 @@ def build_kernel():
         states, inner_info = jax.vmap(lambda b, k, s: inner_fn(b).step(k, s))(
             betas, keys, state.states
         )
-        x = states.position
-        log_alpha = swap_log_alpha(logdensity_at_beta_fn, betas, x)
+        log_alpha = swap_log_alpha(logdensity_at_beta_fn, betas, states)
         attempted = jnp.arange(num_replicas - 1) % 2 == state.step % 2
         log_u = jnp.log(jax.random.uniform(key_swap, (num_replicas - 1,), log_alpha.dtype))
         swapped = attempted & (log_u < log_alpha)
         perm = swap_permutation(swapped)
-        x_new = jax.tree.map(lambda a: a[perm], x)
-        states = jax.vmap(lambda b, xi: inner_fn(b).init(xi))(betas, x_new)
+        if move_states:
+            states = jax.tree.map(lambda a: a[perm], states)
+        else:
+            x_new = jax.tree.map(lambda a: a[perm], states.position)
+            states = jax.vmap(lambda b, xi: inner_fn(b).init(xi))(betas, x_new)
         accept = jnp.where(attempted, jnp.exp(jnp.minimum(log_alpha, 0.0)), 0.0)
         stats = update_exchange_stats(state.stats, perm, accept, attempted)
         info = ReplicaExchangeInfo(accept, attempted, swapped, inner_info)
@@ -245,7 +297,8 @@ class ReplicaExchange(Kernel):
 
     def step(self, key, state, logdensity_fn):
         inner_fn = self._inner_fn(logdensity_fn)
-        return build_kernel()(key, state, logdensity_fn, self.betas, inner_fn)
+        move = target_free_state(self.inner)
+        return build_kernel()(key, state, logdensity_fn, self.betas, inner_fn, move)
 
 
 _LINEAR_TARGETS = (PeriodicIsing2D, PairwiseBinary, BernoulliRBM)
