@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev,docs]' && touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/physebm demo
+	$(VENV)/bin/physebm demo --overwrite
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -7,7 +7,8 @@ import sys
 import time
 
 from physebm.cli import report
-from physebm.cli.experiment2d import OBJECTIVES_2D, Settings, run_comparison
+from physebm.cli.experiment2d import OBJECTIVES_2D, Settings, check_settings, run_comparison
+from physebm.cli.output import check_output, staged
 
 
 def add_parser(sub) -> None:
@@ -29,8 +30,23 @@ def add_parser(sub) -> None:
     p.add_argument("--num-train", type=int, default=4000)
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="physebm-out", help="output folder (created)")
+    add_output_arguments(p)
     p.set_defaults(run=run)
+
+
+def add_output_arguments(p) -> None:
+    """``--out`` and ``--overwrite`` (see :mod:`physebm.cli.output`)."""
+    p.add_argument(
+        "--out",
+        default="physebm-out",
+        help="output folder: created, or empty; written in full or not at all",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a non-empty --out (a previous output: a folder of files), once the new "
+        "results are complete",
+    )
 
 
 def settings_from_args(args) -> Settings:
@@ -54,14 +70,21 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def run_and_report(settings: Settings, out_dir) -> dict:
-    """Run a comparison, write its report into ``out_dir`` and print the summary table."""
+def run_and_report(settings: Settings, out_dir, overwrite: bool = False) -> dict:
+    """Run a comparison, write its report into ``out_dir`` and print the summary table.
+
+    The settings and ``out_dir`` are checked before any work; the files are written into a
+    staging folder renamed onto ``out_dir`` when complete (:mod:`physebm.cli.output`).
+    """
     from physebm.models import mlp_energy
 
-    out = report.prepare_output(out_dir)
+    check_settings(settings)
+    check_output(out_dir, overwrite)
     t0 = time.perf_counter()
     run = run_comparison(settings, log=log)
-    paths = report.write(run, out, lambda r: functools.partial(mlp_energy, r.params))
+    with staged(out_dir, overwrite) as stage:
+        report.write(run, stage.path, lambda r: functools.partial(mlp_energy, r.params))
+    files = sorted(p.name for p in stage.final.iterdir())
     print(
         f"\nLikelihood vs margin training on '{settings.dataset}' "
         f"({time.perf_counter() - t0:.0f} s)"
@@ -72,7 +95,8 @@ def run_and_report(settings: Settings, out_dir) -> dict:
     for r in run["results"]:
         for w in r.warnings:
             print(f"warning [{r.name}]: {w}")
-    print(f"\nreport: {paths['report']}  (results.json and {len(paths) - 2} PNGs beside it)")
+    pngs = sum(f.endswith(".png") for f in files)
+    print(f"\nreport: {stage.final / 'report.md'}  (results.json and {pngs} PNGs beside it)")
     return run
 
 
@@ -81,5 +105,5 @@ def run(args) -> int:
         from physebm.cli.digits import run_digits
 
         return run_digits(args)
-    run_and_report(settings_from_args(args), args.out)
+    run_and_report(settings_from_args(args), args.out, args.overwrite)
     return 0

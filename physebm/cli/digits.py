@@ -27,7 +27,8 @@ import optax
 import samplers
 from physebm import objectives as O
 from physebm.cli._format import table
-from physebm.cli.report import prepare_output
+from physebm.cli.experiment2d import check_training_numbers
+from physebm.cli.output import check_output, staged
 from physebm.datasets import digits
 from physebm.models import RBM
 from physebm.partition import ais, exact
@@ -84,9 +85,8 @@ def run_digits(args) -> int:
             f"--objectives for digits must be a subset of {list(OBJECTIVES_RBM)}, "
             f"got unknown {unknown or '[]'}"
         )
-    if args.steps < 1:
-        raise ValueError(f"--steps must be >= 1, got {args.steps}")
-    out = prepare_output(args.out)
+    check_training_numbers(args.steps, args.batch_size, args.num_train, args.learning_rate)
+    check_output(args.out, args.overwrite)
     result = compare_rbms(
         names,
         num_steps=args.steps,
@@ -94,8 +94,11 @@ def run_digits(args) -> int:
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         seed=args.seed,
-        out=out,
     )
+    with staged(args.out, args.overwrite) as stage:
+        write_digits_report(
+            stage.path, result["models"], result["train"], result["num_hidden"], args.steps
+        )
     print(
         table(
             [
@@ -111,7 +114,7 @@ def run_digits(args) -> int:
             ".4f",
         )
     )
-    print(f"\nreport: {out / 'report.md'}")
+    print(f"\nreport: {stage.final / 'report.md'}")
     return 0
 
 
@@ -129,7 +132,8 @@ def compare_rbms(
     ais_temperatures=2000,
     ais_chains=128,
 ) -> dict:
-    """Train an RBM with each objective and score it by exact and AIS log-likelihood."""
+    """Train an RBM with each objective and score it by exact and AIS log-likelihood; with
+    ``out``, write the report there (the command stages it: :mod:`physebm.cli.output`)."""
     key = jax.random.key(seed)
     k_train, k_test, k_init, k_fit, k_ais = jax.random.split(key, 5)
     train = digits(k_train, num_train, flatten=True)[0].astype(float)
@@ -156,7 +160,7 @@ def compare_rbms(
         rows.append(row)
     if out is not None:
         write_digits_report(out, models, train, num_hidden, num_steps)
-    return {"rows": rows, "models": models}
+    return {"rows": rows, "models": models, "train": train, "num_hidden": num_hidden}
 
 
 def _initial_rbm_params(key, train, num_hidden: int) -> dict:

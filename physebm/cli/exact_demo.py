@@ -7,14 +7,17 @@ import time
 import numpy as np
 
 from physebm.cli._format import table
+from physebm.cli.compare import add_output_arguments, run_and_report
+from physebm.cli.experiment2d import Settings, check_settings
+from physebm.cli.output import check_output
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("demo", help="run the main demo (exact physics, then training comparison)")
     p.add_argument("--size", type=int, default=32, help="side L of the periodic L x L Ising model")
-    p.add_argument("--out", default="physebm-out", help="output folder for report and PNGs")
     p.add_argument("--steps", type=int, default=1500, help="training steps per objective")
     p.add_argument("--exact-only", action="store_true", help="only the exact-physics section")
+    add_output_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -79,15 +82,17 @@ def rbm_section() -> str:
 
 
 def run(args) -> int:
+    if args.size < 2:
+        raise ValueError(f"--size must be >= 2, got {args.size}")
+    settings = None if args.exact_only else Settings(num_steps=args.steps)
+    if settings is not None:  # every argument checked before the first section runs
+        check_settings(settings)
+        check_output(args.out, args.overwrite)
     t0 = time.perf_counter()
     print(ising_section(args.size))
     print()
     print(rbm_section())
     print(f"\n(exact physics section took {time.perf_counter() - t0:.1f} s)\n")
-    if args.exact_only:
-        return 0
-    from physebm.cli.compare import run_and_report
-    from physebm.cli.experiment2d import Settings
-
-    run_and_report(Settings(num_steps=args.steps), args.out)
+    if settings is not None:
+        run_and_report(settings, args.out, args.overwrite)
     return 0

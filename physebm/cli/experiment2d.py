@@ -105,27 +105,28 @@ def check_settings(s: Settings) -> None:
             f"--objectives must be a non-empty subset of {list(OBJECTIVES_2D)}, "
             f"got unknown {unknown or '[]'}"
         )
-    for name in (
-        "num_steps",
-        "batch_size",
-        "num_train",
-        "num_test",
-        "ais_temperatures",
-        "ais_chains",
-        "chain_steps",
-    ):
+    check_training_numbers(s.num_steps, s.batch_size, s.num_train, s.learning_rate)
+    for name in ("num_test", "ais_temperatures", "ais_chains", "chain_steps"):
         if getattr(s, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(s, name)}")
+            raise ValueError(f"Settings.{name} must be >= 1, got {getattr(s, name)}")
     if s.chain_count < 2:
         raise ValueError(
-            f"--chain-count must be >= 2 (R-hat needs several chains), got {s.chain_count}"
+            f"Settings.chain_count must be >= 2 (R-hat needs several chains), got {s.chain_count}"
         )
-    if s.batch_size > s.num_train:
-        raise ValueError(
-            f"--batch-size ({s.batch_size}) must not exceed --num-train ({s.num_train})"
-        )
-    if not (s.learning_rate > 0 and np.isfinite(s.learning_rate)):
-        raise ValueError(f"--learning-rate must be a positive finite number, got {s.learning_rate}")
+
+
+def check_training_numbers(num_steps, batch_size, num_train, learning_rate) -> None:
+    """The training numbers every comparison takes, with errors naming the command's flags
+    (``--steps``, ``--batch-size``, ``--num-train``, ``--learning-rate``)."""
+    for flag, value in (("--steps", num_steps), ("--batch-size", batch_size)):
+        if value < 1:
+            raise ValueError(f"{flag} must be >= 1, got {value}")
+    if num_train < 1:
+        raise ValueError(f"--num-train must be >= 1, got {num_train}")
+    if batch_size > num_train:
+        raise ValueError(f"--batch-size ({batch_size}) must not exceed --num-train ({num_train})")
+    if not (learning_rate > 0 and np.isfinite(learning_rate)):
+        raise ValueError(f"--learning-rate must be a positive finite number, got {learning_rate}")
 
 
 def box(dataset: str) -> np.ndarray:

@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, OSError) as err:
         print(f"physebm {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            f"physebm {args.command}: interrupted; no partial output was left in --out",
+            file=sys.stderr,
+        )
+        return 130
 
 
 if __name__ == "__main__":

@@ -11,21 +11,6 @@ from physebm.cli import figures
 from physebm.cli._format import table
 
 
-def prepare_output(out) -> Path:
-    """Create ``out`` (and parents) and check that it is writable; clear error otherwise."""
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".physebm-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise OSError(
-            f"--out {str(out)!r} is not a writable folder: {err.strerror or err}"
-        ) from err
-    return out
-
-
 def summary_rows(run: dict) -> list[list]:
     rows = []
     for r in run["results"]:

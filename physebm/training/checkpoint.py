@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from physebm.fileio import probe_writable
 from physebm.training.fingerprint import differences, fingerprint
 
 __all__ = [
@@ -86,10 +87,7 @@ def check_checkpoint_path(path) -> str:
             f"checkpoint_path {path!r}: its folder {folder!r} does not exist (create it first)"
         )
     try:
-        name = os.path.basename(path)
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-        os.close(fd)
-        os.unlink(probe)
+        probe_writable(folder, prefix=f".{os.path.basename(path)}.")
     except OSError as err:
         raise ValueError(
             f"checkpoint_path {path!r}: cannot write in {folder!r} ({err.strerror or err})"

@@ -1,6 +1,7 @@
 """The physebm command: a tiny comparison whose numbers are checked, and clear errors."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -98,7 +99,7 @@ def test_logz_estimator_reports_its_error_against_exact(capsys):
         (["logz", "--size", "40", "--h", "0.1"], "no exact route"),
         (["compare", "--objectives", "pcd,magic", "--out", "{tmp}"], "--objectives must be"),
         (["compare", "--dataset", "mnist", "--out", "{tmp}"], "--dataset must be one of"),
-        (["compare", "--steps", "0", "--out", "{tmp}"], "--num-steps must be >= 1"),
+        (["compare", "--steps", "0", "--out", "{tmp}"], "--steps must be >= 1"),
         (["compare", "--out", "/proc/physebm-cannot-write"], "is not a writable folder"),
     ],
 )
@@ -142,3 +143,150 @@ def test_digits_errors(capsys, tmp_path):
     argv = ["compare", "--dataset", "digits", "--objectives", "nce", "--out", str(tmp_path)]
     assert main(argv) == 2
     assert "--objectives for digits must be a subset" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# output the command never clobbers (physebm.cli.output)
+
+
+def listing(folder):
+    """{relative path: text} of every file under ``folder`` (hidden ones included)."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes()[:40] for p in folder.rglob("*") if p.is_file()
+    }
+
+
+@pytest.fixture
+def fake_training(monkeypatch, tiny_run):
+    """``compare``/``demo`` with the tiny run in place of the training (the output is real)."""
+    from physebm.cli import compare
+
+    calls = []
+
+    def run_comparison(settings, log=print):
+        calls.append(settings)
+        return tiny_run
+
+    monkeypatch.setattr(compare, "run_comparison", run_comparison)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["compare", "--steps", "-5"], "--steps must be >= 1, got -5"),
+        (["compare", "--batch-size", "0"], "--batch-size must be >= 1"),
+        (["compare", "--batch-size", "500", "--num-train", "100"], "--batch-size (500)"),
+        (["compare", "--learning-rate", "-1"], "--learning-rate must be"),
+        (["compare", "--objectives", "pcd,magic"], "--objectives must be"),
+        (["compare", "--dataset", "digits", "--steps", "0"], "--steps must be >= 1"),
+        (["compare", "--dataset", "digits", "--objectives", "nce"], "--objectives for digits"),
+        (["demo", "--steps", "0"], "--steps must be >= 1"),
+        (["demo", "--size", "1"], "--size must be >= 2"),
+    ],
+)
+def test_argument_errors_create_nothing(argv, message, capsys, tmp_path, fake_training):
+    out = tmp_path / "new" / "out"
+    assert main([*argv, "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ""  # refused before any section ran
+    assert list(tmp_path.iterdir()) == [] and fake_training == []
+
+
+@pytest.mark.parametrize("command", [["compare"], ["compare", "--dataset", "digits"], ["demo"]])
+def test_non_empty_out_is_refused_before_any_work(command, capsys, tmp_path, fake_training):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "report.md").write_text("my own notes")
+    assert main([*command, "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "is not empty (report.md); pass --overwrite" in captured.err and captured.out == ""
+    assert listing(tmp_path) == {"mine/report.md": b"my own notes"} and fake_training == []
+
+
+def test_out_that_is_a_file_is_refused(capsys, tmp_path, fake_training):
+    (tmp_path / "f").write_text("x")
+    assert main(["compare", "--out", str(tmp_path / "f"), "--overwrite"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_output_is_written_in_full_and_rerun_needs_overwrite(capsys, tmp_path, fake_training):
+    out = tmp_path / "a" / "b"
+    assert main(["compare", "--out", str(out)]) == 0
+    first = listing(tmp_path)
+    assert {"a/b/report.md", "a/b/results.json", "a/b/landscapes.png"} <= set(first)
+    assert os.listdir(tmp_path / "a") == ["b"]  # no staging folder left beside it
+    assert f"report: {out / 'report.md'}" in capsys.readouterr().out
+    assert main(["compare", "--out", str(out)]) == 2  # a second run does not clobber it
+    (out / "stale.txt").write_text("from an older run")
+    assert main(["compare", "--out", str(out), "--overwrite"]) == 0
+    assert listing(tmp_path) == first  # replaced: the stale file is gone
+    assert len(fake_training) == 2
+
+
+def test_demo_rerun_with_overwrite(capsys, tmp_path, fake_training):
+    """What ``make demo`` does (``physebm demo --overwrite``), twice in a row."""
+    out = tmp_path / "physebm-out"
+    for _ in range(2):
+        assert main(["demo", "--size", "4", "--out", str(out), "--overwrite"]) == 0
+        assert "2-D Ising model, periodic 4x4" in capsys.readouterr().out
+        assert (out / "report.md").exists() and os.listdir(tmp_path) == ["physebm-out"]
+
+
+@pytest.mark.parametrize("previous", [False, True])
+def test_sigint_mid_write_leaves_no_mix(previous, capsys, tmp_path, fake_training, monkeypatch):
+    """A real SIGINT while the figures are written: the old folder is untouched (or there is
+    none), and no staging folder is left."""
+    import signal
+
+    from physebm.cli import figures
+
+    out = tmp_path / "out"
+    if previous:
+        out.mkdir()
+        (out / "report.md").write_text("old report")
+    monkeypatch.setattr(figures, "samples", lambda run, path: signal.raise_signal(signal.SIGINT))
+    assert main(["compare", "--out", str(out), "--overwrite"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert listing(tmp_path) == ({"out/report.md": b"old report"} if previous else {})
+    assert os.listdir(tmp_path) == (["out"] if previous else [])
+
+
+def test_exception_mid_write_removes_the_staging_folder(tmp_path, fake_training, monkeypatch):
+    from physebm.cli import figures
+
+    def boom(run, path):
+        raise RuntimeError("plotting failed")
+
+    monkeypatch.setattr(figures, "losses", boom)
+    with pytest.raises(RuntimeError, match="plotting failed"):
+        main(["compare", "--out", str(tmp_path / "x" / "out")])
+    assert list(tmp_path.iterdir()) == []  # the parent it created is gone too
+
+
+def test_overwrite_never_replaces_a_folder_with_folders_or_the_working_folder(
+    capsys, tmp_path, fake_training, monkeypatch
+):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["compare", "--out", str(tmp_path), "--overwrite"]) == 2
+    assert "holds folders (sub)" in capsys.readouterr().err
+    (tmp_path / "sub").rmdir()
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", "--out", ".", "--overwrite"]) == 2
+    assert "working folder" in capsys.readouterr().err
+    assert listing(tmp_path) == {"notes.txt": b"mine"}
+
+
+def test_staged_output_goes_elsewhere_if_out_fills_meanwhile(tmp_path, capsys):
+    from physebm.cli.output import check_output, staged
+
+    target = check_output(tmp_path / "out")
+    with staged(target) as stage:
+        (stage.path / "report.md").write_text("new")
+        assert (stage.path / "INCOMPLETE").exists()
+        target.mkdir()
+        (target / "theirs.txt").write_text("theirs")
+    assert stage.final == tmp_path / "out-1"
+    assert listing(tmp_path) == {"out/theirs.txt": b"theirs", "out-1/report.md": b"new"}
+    assert "the results are in" in capsys.readouterr().err
