@@ -2,10 +2,12 @@
 
 z-tests at |z| < Z_CRIT (false-failure rate ALPHA = 2e-5 per check; 3 checks). The swap-rate
 floor (> 0.05) and the single chain staying in its well (< 5 % crossing) are allowances/power
-checks against a 10-nat barrier, not z-tests."""
+checks against a 10-nat barrier, not z-tests. The round-trip, swap-acceptance, packed log
+density, ladder and compile-count tests are exact (identities, not statistical tests)."""
 
 from typing import NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -289,3 +291,24 @@ def test_moving_checkerboard_states_is_reinitialising_them():
     np.testing.assert_array_equal(a.trace, b.trace)
     np.testing.assert_array_equal(a.info["is_swapped"], b.info["is_swapped"])
     assert np.asarray(a.info["is_swapped"]).any()
+
+
+def test_tempered_family_is_beta_times_the_log_density():
+    """Tempered(t)(β)(x) = β t(x) for the structured targets (leaves scaled, same type) and a
+    plain log density."""
+    rng = np.random.default_rng(5)
+    W = jnp.asarray(rng.normal(size=(3, 3)))
+    cases = [
+        (samplers.PeriodicIsing2D(0.6, 0.2), jnp.asarray(rng.choice([-1.0, 1.0], (4, 4)))),
+        (samplers.PairwiseBinary(W + W.T, jnp.ones(3), "spin"), jnp.array([1.0, -1.0, 1.0])),
+        (
+            samplers.BernoulliRBM(jnp.ones((3, 2)), jnp.zeros(3), jnp.full(2, 0.5)),
+            (jnp.array([1.0, 0.0, 1.0]), jnp.array([1.0, 1.0])),
+        ),
+        (lambda x: -jnp.sum(x**2), jnp.array([0.5, 2.0])),
+    ]
+    for target, x in cases:
+        at = samplers.Tempered(target)(0.3)
+        if isinstance(target, eqx.Module):
+            assert type(at) is type(target)
+        np.testing.assert_allclose(at(x), 0.3 * target(x), rtol=1e-6)
