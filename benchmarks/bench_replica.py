@@ -32,13 +32,18 @@ rung after a visit of the coldest one, so hamon's count can exceed ours by at mo
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import samplers
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_samplers import torus_blocks  # noqa: E402
 
 BETA_C = float(np.log1p(np.sqrt(2.0)) / 2.0)
 REPEATS = 3
@@ -78,20 +83,11 @@ def hamon_setup(L, betas, rounds):
         from hamon.models.ising import IsingEBM, IsingSamplingProgram
     except ImportError:
         return None
-    nodes = [[hamon.SpinNode() for _ in range(L)] for _ in range(L)]
-    flat = [n for row in nodes for n in row]
-    edges = []
-    for i in range(L):
-        for j in range(L):
-            edges.append((nodes[i][j], nodes[i][(j + 1) % L]))
-            edges.append((nodes[i][j], nodes[(i + 1) % L][j]))
-    black = [nodes[i][j] for i in range(L) for j in range(L) if (i + j) % 2 == 0]
-    white = [nodes[i][j] for i in range(L) for j in range(L) if (i + j) % 2 == 1]
-    free = [hamon.Block(black), hamon.Block(white)]
+    flat, edges, free = torus_blocks(hamon, L)
     ebm = IsingEBM(flat, edges, jnp.zeros(len(flat)), jnp.ones(len(edges)), jnp.asarray(1.0))
     program = IsingSamplingProgram(ebm, free, [])
     k = len(betas)
-    init = [jnp.ones((k, len(black)), bool), jnp.ones((k, len(white)), bool)]
+    init = [jnp.ones((k, len(block.nodes)), bool) for block in free]
     betas = jnp.asarray(betas, jnp.float32)
 
     def go(key):

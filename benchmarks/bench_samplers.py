@@ -105,6 +105,21 @@ def naive_ising(L, chains, sweeps):
     return go
 
 
+def torus_blocks(lib, L):
+    """The L×L torus in thrml's graph API (hamon shares it): the nodes (row-major), the
+    right and down edges of every site, and the two checkerboard colour blocks."""
+    nodes = [[lib.SpinNode() for _ in range(L)] for _ in range(L)]
+    flat = [n for row in nodes for n in row]
+    edges = []
+    for i in range(L):
+        for j in range(L):
+            edges.append((nodes[i][j], nodes[i][(j + 1) % L]))
+            edges.append((nodes[i][j], nodes[(i + 1) % L][j]))
+    black = [nodes[i][j] for i in range(L) for j in range(L) if (i + j) % 2 == 0]
+    white = [nodes[i][j] for i in range(L) for j in range(L) if (i + j) % 2 == 1]
+    return flat, edges, [lib.Block(black), lib.Block(white)]
+
+
 def thrml_ising(L, chains, sweeps, keep_every_sweep=False):
     """thrml's block Gibbs on the L×L torus (two colour blocks), jitted ``(key, β) -> states``:
     the final state of each chain, or with ``keep_every_sweep`` the state after every sweep
@@ -114,16 +129,7 @@ def thrml_ising(L, chains, sweeps, keep_every_sweep=False):
         from thrml.models.ising import IsingEBM, IsingSamplingProgram, hinton_init
     except ImportError:
         return None
-    nodes = [[thrml.SpinNode() for _ in range(L)] for _ in range(L)]
-    flat = [n for row in nodes for n in row]
-    edges = []
-    for i in range(L):
-        for j in range(L):
-            edges.append((nodes[i][j], nodes[i][(j + 1) % L]))
-            edges.append((nodes[i][j], nodes[(i + 1) % L][j]))
-    black = [nodes[i][j] for i in range(L) for j in range(L) if (i + j) % 2 == 0]
-    white = [nodes[i][j] for i in range(L) for j in range(L) if (i + j) % 2 == 1]
-    free = [thrml.Block(black), thrml.Block(white)]
+    flat, edges, free = torus_blocks(thrml, L)
     if keep_every_sweep:
         schedule = thrml.SamplingSchedule(n_warmup=0, n_samples=sweeps, steps_per_sample=1)
     else:
