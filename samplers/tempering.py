@@ -12,7 +12,15 @@ which for log p_β = −β E is (β_{k+1} − β_k)(E(x_{k+1}) − E(x_k)). The 
 as a function of β, ``logdensity_at_beta_fn(beta) -> (x -> log p_β(x))`` (e.g.
 ``lambda beta: lambda x: -beta * E(x)``), and the inner kernel as a factory
 ``inner_fn(beta) -> SamplingAlgorithm``; both may close over traced parameters. After a swap
-every replica's inner state is re-initialised at its own β (cached log densities go stale).
+every replica's inner state is re-initialised at its own β (cached log densities go stale),
+except for an inner kernel whose state is its position alone (:func:`target_free_state`,
+the checkerboard), whose states move as they are.
+
+This even-odd scheme is the non-reversible parallel tempering of Syed et al. (2021). The state
+also carries, per ladder, the per-pair swap statistics and the labels' round trips
+(:mod:`samplers.round_trips`); :func:`~samplers.replica_exchange_report` reads them on the host.
+Cost per step beyond the K inner steps: K log-density evaluations of a family linear in β
+(:func:`swap_log_alpha`), a gather of the K states, and O(K) integers of tracking.
 
 :class:`ReplicaExchange` is the same kernel as a :class:`~samplers.Kernel`: an inner Kernel and
 the ladder ``betas`` (an array leaf), with the tempered family ``beta -> logdensity_fn`` as its
