@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-__all__ = ["probe_writable"]
+__all__ = ["current_umask", "probe_writable"]
 
 
 def probe_writable(folder, prefix: str = ".physebm-write-test-") -> None:
@@ -17,3 +17,10 @@ def probe_writable(folder, prefix: str = ".physebm-write-test-") -> None:
     fd, probe = tempfile.mkstemp(dir=os.fspath(folder), prefix=prefix, suffix=".tmp")
     os.close(fd)
     os.unlink(probe)
+
+
+def current_umask() -> int:
+    """The process's file-mode creation mask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

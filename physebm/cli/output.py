@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from physebm.fileio import probe_writable
+from physebm.fileio import current_umask, probe_writable
 
 __all__ = ["Staged", "check_output", "staged"]
 
@@ -128,6 +128,7 @@ def staged(target, overwrite: bool = False):
         )
         yield stage
         (path / INCOMPLETE).unlink()
+        path.chmod(0o777 & ~current_umask())  # mkdtemp made it 0o700
         stage.final = _commit(path, target, overwrite)
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from physebm.fileio import probe_writable
+from physebm.fileio import current_umask, probe_writable
 from physebm.training.fingerprint import differences, fingerprint
 
 __all__ = [
@@ -122,18 +122,12 @@ def save_checkpoint(path: str | os.PathLike, tree, fingerprint: dict | None = No
             np.savez(f, num_leaves=np.asarray(len(leaves)), **arrays)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp made it 0o600
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def save_or_warn(path, tree, fingerprint: dict | None) -> bool:

@@ -216,6 +216,9 @@ def test_output_is_written_in_full_and_rerun_needs_overwrite(capsys, tmp_path, f
     first = listing(tmp_path)
     assert {"a/b/report.md", "a/b/results.json", "a/b/landscapes.png"} <= set(first)
     assert os.listdir(tmp_path / "a") == ["b"]  # no staging folder left beside it
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask  # an ordinary folder, not mkdtemp's 0o700
     assert f"report: {out / 'report.md'}" in capsys.readouterr().out
     assert main(["compare", "--out", str(out)]) == 2  # a second run does not clobber it
     (out / "stale.txt").write_text("from an older run")
