@@ -74,7 +74,11 @@ def anneal(path, move, kernel, schedule, x0, key):
     """Run the AIS recursion along ``schedule`` (K + 1 points) from positions ``x0`` (batched).
 
     For k = 1..K: log w += log f_{t_k}(x) − log f_{t_{k−1}}(x), then x ~ T_{t_k}(x, ·), T_k
-    being ``move`` with ``kernel`` at f_{t_k} (the kernel's step size may adapt).
+    being ``move`` with ``kernel`` at f_{t_k} (the kernel's step size may adapt); one step is
+    ``path.anneal_step(key, k, …)`` (:func:`~physebm.partition.paths.anneal_step`, fused for
+    the RBM marginal path). One jitted loop for all K < 1024 (the schedule is padded); it
+    stores (K, 4) per-step statistics beside the chains, and the increment variance is
+    (Σd² − (Σd)²/n)/n over the n finite increments d (shifted by the first chain's).
 
     Returns:
         ``(x_K, log_w, kernel, acceptance (K,), increment_variance (K,))``; the increment
@@ -91,24 +95,33 @@ def anneal(path, move, kernel, schedule, x0, key):
 @eqx.filter_jit
 def _anneal(path, move, kernel, schedule, num_steps, x0, key):
     num = jax.tree.leaves(x0)[0].shape[0]
-    buf = jnp.zeros(schedule.shape[0] - 1, dtype=schedule.dtype)
-
     arrays, static = eqx.partition(kernel, eqx.is_array)  # the loop carries arrays only
 
     def body(carry):
-        x, log_w, arrays, acc_buf, var_buf, k = carry
+        x, log_w, arrays, stats, k = carry
         t0, t1 = schedule[k], schedule[k + 1]
-        inc = jax.vmap(lambda xi: path.increment(t0, t1, xi))(x)
-        var_inc = jnp.nanvar(jnp.where(jnp.isfinite(inc), inc, jnp.nan))
         kernel = eqx.combine(arrays, static)
-        x, acc, kernel = move(jax.random.fold_in(key, k), x, t1, path, kernel)
-        acc_buf, var_buf = acc_buf.at[k].set(acc), var_buf.at[k].set(var_inc)
+        x, inc, acc, kernel = path.anneal_step(key, k, t0, t1, x, move, kernel)
+        stats = jax.lax.dynamic_update_slice(stats, _step_stats(inc, acc)[None], (k, 0))
         arrays = eqx.filter(kernel, eqx.is_array)
-        return x, log_w + inc, arrays, acc_buf, var_buf, k + 1
+        return x, log_w + inc, arrays, stats, k + 1
 
-    init = (x0, jnp.zeros(num, dtype=schedule.dtype), arrays, buf, buf, jnp.asarray(0))
-    x, log_w, arrays, acc, var_inc, _ = jax.lax.while_loop(lambda c: c[-1] < num_steps, body, init)
+    stats = jnp.zeros((schedule.shape[0] - 1, 4), dtype=schedule.dtype)
+    init = (x0, jnp.zeros(num, dtype=schedule.dtype), arrays, stats, jnp.asarray(0))
+    x, log_w, arrays, stats, _ = jax.lax.while_loop(lambda c: c[-1] < num_steps, body, init)
+    acc, n, s1, s2 = stats.T
+    var_inc = (s2 - s1**2 / n) / n  # NaN where no increment was finite
     return x, log_w, eqx.combine(arrays, static), acc, var_inc
+
+
+def _step_stats(inc, acc):
+    """(acceptance, n, Σ d, Σ d²) over the n finite increments, d = increment − the first
+    chain's (a shift against cancellation): one reduction per step, the variance
+    (Σd² − (Σd)²/n)/n after the loop."""
+    finite = jnp.isfinite(inc)
+    d = jnp.where(finite, inc - jnp.where(finite[0], inc[0], 0), 0)
+    sums = jnp.sum(jnp.stack([finite.astype(inc.dtype), d, d * d]), axis=1)
+    return jnp.concatenate([jnp.asarray(acc, inc.dtype)[None], sums])
 
 
 @eqx.filter_jit

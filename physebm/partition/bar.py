@@ -208,53 +208,98 @@ def _mbar_arrays(u_kn, N_k):
     return u_kn, jnp.asarray(N_k, dtype=u_kn.dtype)
 
 
-@eqx.filter_jit
-def _mbar_solve(u_kn, N_k, num_iterations: int):
+def _log_denominators(f, log_n, u_kn):
+    """log Σ_k N_k exp(f_k − u_kn) for every sample n."""
+    return logsumexp(log_n[:, None] + f[:, None] - u_kn, axis=0)
+
+
+def _self_consistent(log_denom, u_kn):
+    """f_i = −log Σ_n exp(−u_in − log_denom_n), gauged to f_0 = 0 (the MBAR equations' map)."""
+    f = -logsumexp(-u_kn - log_denom[None, :], axis=1)
+    return f - f[0]
+
+
+def _line_search(objective, f, value, step):
+    """The largest 2⁻ʲ step (j = 0..11) from f along −step that does not raise L beyond
+    rounding: ``(accepted, f', L(f'), log-denominators at f')`` (f' the last trial when none
+    is accepted)."""
+
+    def trial(j):
+        cand = f - 0.5**j * step
+        return (j, cand, *objective(cand))
+
+    def worse(c):
+        return (c[0] < 11) & ~_no_rise(c[2], value)
+
+    _, cand, v, log_denom = jax.lax.while_loop(worse, lambda c: trial(c[0] + 1), trial(0))
+    return _no_rise(v, value), cand, v, log_denom
+
+
+def _no_rise(v, value):
+    return v <= value + 1e-12 * (1.0 + jnp.abs(value))
+
+
+def _newton(u_kn, N_k, log_n, f, num_iterations: int):
+    """Damped Newton on L(f) = Σ_n log_denom_n(f) − Σ_k N_k f_k over f_1..f_{K−1} (f_0 = 0).
+
+    With p_kn = exp(log N_k + f_k − u_kn − log_denom_n): ∂L/∂f_k = Σ_n p_kn − N_k and
+    ∂²L/∂f_k∂f_l = δ_kl Σ_n p_kn − Σ_n p_kn p_ln. Each iteration costs one pass over u_kn per
+    line-search trial (:func:`_line_search`; the first, full step is accepted near the optimum)
+    and one for the next gradient. It stops after ``num_iterations``, when no step lowers L, or
+    when the step taken is below 0.01 √ε (then the error left is ≈ its square).
+    """
     K = u_kn.shape[0]
-    log_n = jnp.where(N_k > 0, jnp.log(jnp.where(N_k > 0, N_k, 1.0)), -jnp.inf)
+    tol = 0.01 * jnp.sqrt(jnp.finfo(u_kn.dtype).eps)
 
     def objective(f):
-        return jnp.sum(logsumexp(log_n[:, None] + f[:, None] - u_kn, axis=0)) - N_k @ f
+        log_denom = _log_denominators(f, log_n, u_kn)
+        return jnp.sum(log_denom) - N_k @ f, log_denom
+
+    def body(c):
+        i, f, value, log_denom, _ = c
+        p = jnp.exp(log_n[:, None] + f[:, None] - u_kn - log_denom[None, :])
+        occupancy = jnp.sum(p, axis=1)
+        hess = jnp.diag(occupancy) - p @ p.T
+        step = jnp.linalg.solve(hess[1:, 1:] + 1e-14 * jnp.eye(K - 1), (occupancy - N_k)[1:])
+        step = jnp.concatenate([jnp.zeros(1, f.dtype), step])
+        ok, cand, v, ld = _line_search(objective, f, value, step)
+        done = ~ok | (jnp.max(jnp.abs(cand - f)) <= tol)
+        f, value = jnp.where(ok, cand, f), jnp.where(ok, v, value)
+        return i + 1, f, value, jnp.where(ok, ld, log_denom), done
+
+    init = (0, f, *objective(f), jnp.asarray(K < 2))
+    _, f, _, log_denom, _ = jax.lax.while_loop(
+        lambda c: (c[0] < num_iterations) & ~c[-1], body, init
+    )
+    return f, log_denom
+
+
+def _covariance(W, N_k):
+    """pymbar's "svd-ew" Θ = V Σ (I − Σ Vᵀ diag(N) V Σ)⁺ Σ Vᵀ, W = U Σ Vᵀ (N × K weights). It
+    depends on W only through WᵀW = V Σ² Vᵀ, so Σ and V come from the eigendecomposition of the
+    K × K Gram matrix instead of an SVD of W."""
+    s2, v = jnp.linalg.eigh(W.T @ W)
+    sig = jnp.diag(jnp.sqrt(jnp.maximum(s2, 0.0)))
+    K = N_k.shape[0]
+    inner = jnp.eye(K) - sig @ v.T @ jnp.diag(N_k) @ v @ sig
+    return v @ sig @ jnp.linalg.pinv(inner, hermitian=True) @ sig @ v.T
+
+
+@eqx.filter_jit
+def _mbar_solve(u_kn, N_k, num_iterations: int):
+    log_n = jnp.where(N_k > 0, jnp.log(jnp.where(N_k > 0, N_k, 1.0)), -jnp.inf)
 
     def self_consistent(f, _):
-        log_denom = logsumexp(log_n[:, None] + f[:, None] - u_kn, axis=0)
-        f_new = -logsumexp(-u_kn - log_denom[None, :], axis=1)
-        return f_new - f_new[0], None
+        return _self_consistent(_log_denominators(f, log_n, u_kn), u_kn), None
 
-    f, _ = jax.lax.scan(self_consistent, jnp.zeros(K, u_kn.dtype), None, length=20)
-
-    grad_fn = jax.grad(objective)
-    hess_fn = jax.hessian(objective)
-    fractions = 0.5 ** jnp.arange(12)
-
-    def newton(f, _):
-        g = grad_fn(f)[1:]
-        h = hess_fn(f)[1:, 1:]
-        step = jnp.linalg.solve(h + 1e-14 * jnp.eye(K - 1), g)
-        cands = f[None, 1:] - fractions[:, None] * step[None, :]
-        cands = jnp.concatenate([jnp.zeros((fractions.shape[0], 1), f.dtype), cands], axis=1)
-        vals = jax.vmap(objective)(cands)
-        vals = jnp.where(jnp.isfinite(vals), vals, jnp.inf)
-        # first (largest) step that does not increase L beyond rounding: full Newton steps near
-        # the optimum, where L changes by less than its rounding error
-        f_obj = objective(f)
-        ok = vals <= f_obj + 1e-12 * (1.0 + jnp.abs(f_obj))
-        first = jnp.argmax(ok)
-        f_new = jnp.where(jnp.any(ok), cands[first], f)
-        return f_new, None
-
-    if K > 1:
-        f, _ = jax.lax.scan(newton, f, None, length=num_iterations)
-    gnorm = jnp.max(jnp.abs(grad_fn(f)))
-
-    log_denom = logsumexp(log_n[:, None] + f[:, None] - u_kn, axis=0)
+    f, _ = jax.lax.scan(self_consistent, jnp.zeros(u_kn.shape[0], u_kn.dtype), None, length=20)
+    f, log_denom = _newton(u_kn, N_k, log_n, f, num_iterations)
+    f = _self_consistent(log_denom, u_kn)  # also places the states without samples
+    log_denom = _log_denominators(f, log_n, u_kn)
     log_w = (f[:, None] - u_kn - log_denom[None, :]).T  # (N, K)
     W = jnp.exp(log_w)
-    _, s, vt = jnp.linalg.svd(W, full_matrices=False)
-    v = vt.T
-    sig = jnp.diag(s)
-    inner = jnp.eye(K) - sig @ v.T @ jnp.diag(N_k) @ v @ sig
-    theta = v @ sig @ jnp.linalg.pinv(inner, hermitian=True) @ sig @ v.T
+    gnorm = jnp.max(jnp.abs(N_k * jnp.sum(W, axis=0) - N_k))  # max |∂L/∂f_k|
+    theta = _covariance(W, N_k)
     d = jnp.diag(theta)
     var = d[:, None] + d[None, :] - 2 * theta
     return {

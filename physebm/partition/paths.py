@@ -5,7 +5,9 @@ f_1 = exp(−βE)), ``increment(t0, t1, x) = log f_{t1}(x) − log f_{t0}(x)``, 
 the log density f_t handed to a :class:`samplers.Kernel` (up to an additive constant, which no
 kernel sees). The move is the same for every path: ``num_steps`` of the kernel on every chain,
 initialised at the current chain position under ``target(t)`` (cached log densities go stale
-between temperatures), then an optional population step-size update.
+between temperatures), then an optional population step-size update. One AIS step is the
+path's ``anneal_step`` (the increments, then the move: :func:`anneal_step`), which a path may
+fuse.
 
 * :class:`GeometricPath`: log f_t = (1 − t) log q₀ + t(−βE); increment (t1 − t0) ℓ(x) with
   ℓ = −βE − log q₀. With a uniform spin/bit base this is the β-path β_t = tβ.
@@ -22,7 +24,11 @@ between temperatures), then an optional population step-size update.
   formula is written for v, with h summed out); the move is exact block Gibbs h | v, v | h of
   the intermediate RBM (:class:`samplers.BlockGibbs` on
   :class:`samplers.BernoulliRBM`), which leaves f_t(v) invariant whatever h was. Summing h out
-  lowers the weight variance (Rao–Blackwellisation).
+  lowers the weight variance (Rao–Blackwellisation). Its AIS step is fused
+  (:meth:`RBMMarginalPath.anneal_step`): the increment and h | v share one product c + vW, the
+  softplus sum costs one log per 64 units, and the Bernoulli bits come from Threefry words
+  hashed in the step (:func:`step_uniforms`) — the same estimator and the same laws as the
+  generic step, about 3× faster on CPU.
 """
 
 from __future__ import annotations
@@ -38,9 +44,11 @@ import numpy as np
 import samplers
 from physebm.models import RBM, Ising
 from physebm.partition import bases as B
+from samplers.lattice import threefry2x32
 
 __all__ = [
     "GeometricPath",
+    "anneal_step",
     "IsingLatticePath",
     "Move",
     "RBMMarginalPath",
@@ -49,6 +57,7 @@ __all__ = [
     "default_path",
     "ising_lattice_field",
     "rbm_marginal_logits",
+    "step_uniforms",
 ]
 
 
@@ -85,6 +94,10 @@ class GeometricPath(eqx.Module):
     def from_sample(self, sample):
         """The chain state of a sample of the target (for reverse AIS)."""
         return sample
+
+    def anneal_step(self, key, k, t0, t1, xs, move, kernel):
+        """One AIS step on the batch ``xs``: see :func:`anneal_step`."""
+        return anneal_step(self, key, k, t0, t1, xs, move, kernel)
 
     energy_evaluations_per_increment = 1
 
@@ -157,6 +170,47 @@ class RBMMarginalPath(eqx.Module):
             )
         return sample
 
+    def anneal_step(self, key, k, t0, t1, vs, move, kernel):
+        """One AIS step on the batch ``vs`` (N, n), fused: the increment
+        log f_{t1}(v) − log f_{t0}(v) and ``move.num_steps`` block-Gibbs steps at f_{t1} share
+        the product c + vW (the summed layer's logits z(t) = (1 − t)d + tβ(c + vW) give both
+        the softplus terms of the increment and p(h | v) = σ(z(t1))):
+
+            increment = (t1 − t0)(β bᵀv − aᵀv + A + D) + Σ_j [s(z_j(t1)) − s(z_j(t0))],
+            s(z) = max(z, 0) + log(1 + e^{−|z|}) = softplus(z).
+
+        The draws are exact Bernoulli(σ(z)) bits, h = [u(1 + e^{−|z|}) < (1 if z ≥ 0 else
+        e^{−|z|})] ⟺ u < σ(z), with 24-bit uniforms u from one Threefry-2x32 block per unit
+        (:func:`step_uniforms`). Another kernel than :class:`samplers.BlockGibbs`
+        takes the generic :func:`anneal_step`.
+
+        Returns:
+            ``(vs, increment (N,), mean acceptance (= 1), kernel)``.
+        """
+        if not isinstance(kernel, samplers.BlockGibbs):
+            return anneal_step(self, key, k, t0, t1, vs, move, kernel)
+        r, beta = self.rbm, self.beta
+        pre = r.c + vs @ r.W
+        z0, z1 = (1 - t0) * self.d + t0 * beta * pre, (1 - t1) * self.d + t1 * beta * pre
+        (m0, e0), (m1, e1) = _softplus_parts(z0), _softplus_parts(z1)
+        const = jnp.sum(jax.nn.softplus(self.a)) + jnp.sum(jax.nn.softplus(self.d))
+        linear = (t1 - t0) * (vs @ (beta * r.b - self.a) + const)
+        ones = jnp.ones(self.d.shape, vs.dtype)
+        increment = linear + (m1 - m0) @ ones + _log_prod(1 + e1) - _log_prod(1 + e0)
+        batch = (move.num_steps, vs.shape[0])
+        u_h = step_uniforms(key, k, (*batch, self.d.shape[0]), vs.dtype)
+        offset = int(np.prod(u_h.shape))
+        u_v = step_uniforms(key, k, (*batch, self.a.shape[0]), vs.dtype, offset)
+        field = (1 - t1) * self.a + t1 * beta * r.b
+        for s in range(move.num_steps):
+            if s:
+                z1 = (1 - t1) * self.d + t1 * beta * (r.c + vs @ r.W)
+                e1 = _softplus_parts(z1)[1]
+            h = _bernoulli(u_h[s], z1, e1, vs.dtype)
+            logit = field + t1 * beta * (h @ r.W.T)
+            vs = _bernoulli(u_v[s], logit, jnp.exp(-jnp.abs(logit)), vs.dtype)
+        return vs, increment, jnp.ones((), vs.dtype), kernel
+
     energy_evaluations_per_increment = 2
 
 
@@ -192,6 +246,73 @@ class Move(eqx.Module):
         if self.target_acceptance is not None:
             kernel = samplers.adapt_step_size(kernel, mean_acc, self.target_acceptance)
         return xs, mean_acc, kernel
+
+
+def anneal_step(path, key, k, t0, t1, xs, move, kernel):
+    """AIS step ``k`` on the batch ``xs`` for any path: the increments
+    log f_{t1}(x) − log f_{t0}(x) of every chain, then ``move`` at f_{t1} with the key
+    ``fold_in(key, k)`` (``key`` is the run's key).
+
+    Returns:
+        ``(xs, increment (N,), mean acceptance, kernel)`` (the kernel possibly adapted).
+    """
+    increment = jax.vmap(lambda x: path.increment(t0, t1, x))(xs)
+    xs, acc, kernel = move(jax.random.fold_in(key, k), xs, t1, path, kernel)
+    return xs, increment, acc, kernel
+
+
+def _softplus_parts(z):
+    """(max(z, 0), e^{−|z|}): softplus(z) = max(z, 0) + log(1 + e^{−|z|}) (``jnp.log`` of
+    1 + e, not ``log1p``, which XLA on CPU does not vectorise; the absolute error is below
+    one ulp of 1)."""
+    return jnp.maximum(z, 0), jnp.exp(-jnp.abs(z))
+
+
+def _log_prod(x, block: int = 64):
+    """Σ_j log x_j over the last axis for x_j ∈ [1, 2], as logs of products of ``block``
+    factors (each ≤ 2⁶⁴, no overflow in float32): one log per block instead of one per
+    factor, which also keeps the per-unit work cheap enough that XLA on CPU does not split it
+    across threads."""
+    n = x.shape[-1]
+    x = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, -n % block)], constant_values=1)
+    prods = jnp.prod(x.reshape(*x.shape[:-1], -1, block), axis=-1)
+    return jnp.sum(jnp.log(prods), axis=-1)
+
+
+def _bernoulli(u, z, e, dtype):
+    """Bits [u < σ(z)] from uniforms u and e = e^{−|z|}, written without a division."""
+    return (u * (1 + e) < jnp.where(z >= 0, 1, e)).astype(dtype)
+
+
+WORDS_PER_BLOCK = 1024
+"""Random words hashed per materialised block by :func:`step_uniforms`."""
+
+
+def step_uniforms(key, k, shape: tuple, dtype, offset: int = 0):
+    """Uniforms on the 2⁻²⁴ grid of [0, 1) for step ``k`` of a run with key ``key``.
+
+    Entry p of ``shape`` (row-major) is u = (y >> 8) 2⁻²⁴, y the first word of the
+    Threefry-2x32 block (:func:`samplers.lattice.threefry2x32`) at counter (offset + p, k) with
+    key (k₁, k₂) = ``jax.random.bits(key, (2,))``. Distinct (offset + p, k) are distinct
+    counters, hence independent uniform words in the same sense as any ``jax.random`` draw
+    (which also spends one block per word). The hash is unrolled ``jnp`` arithmetic (on CPU
+    ``jax.random`` lowers it to a loop, several times slower); the key words do not depend on
+    ``k``, so XLA computes them once per run. The words are hashed and materialised in pieces
+    of :data:`WORDS_PER_BLOCK`: one piece is too small for XLA on CPU to split it across
+    threads, which on a busy machine costs far more than it saves.
+    """
+    size = int(np.prod(shape))
+    if offset + size >= 2**32:
+        raise ValueError(f"offset + size must be below 2³², got {offset} + {size}")
+    k1, k2 = jax.random.bits(key, (2,), jnp.uint32)
+    step = jnp.asarray(k).astype(jnp.uint32)
+    pieces = []
+    for start in range(0, size, WORDS_PER_BLOCK):
+        counter = jax.lax.iota(jnp.uint32, min(WORDS_PER_BLOCK, size - start))
+        word, _ = threefry2x32(k1, k2, counter + np.uint32(offset + start), step)
+        pieces.append(jax.lax.optimization_barrier(word))
+    words = jnp.concatenate(pieces).reshape(shape)
+    return (words >> 8).astype(jnp.int32).astype(dtype) * (2.0**-24)
 
 
 @functools.singledispatch
