@@ -25,7 +25,12 @@ found here by Newton's method on the convex function (gauge f_0 = 0)
 
 Their asymptotic covariance is Θ = V Σ (I − Σ Vᵀ N V Σ)⁺ Σ Vᵀ with W = U Σ Vᵀ the thin SVD of
 the weight matrix W_nk = exp(f_k − u_kn) / Σ_j N_j exp(f_j − u_jn), and
-δ²(f_j − f_i) = Θ_ii + Θ_jj − 2Θ_ij (pymbar's default "svd-ew" route).
+δ²(f_j − f_i) = Θ_ii + Θ_jj − 2Θ_ij (pymbar's default "svd-ew" route; Σ and V are taken from
+the eigendecomposition of the K × K matrix WᵀW = V Σ² Vᵀ, so nothing of size N × N or an SVD of
+the N × K weights is formed).
+
+Cost: 20 self-consistent iterations, then Newton iterations of about two passes over the
+K × N matrix each, stopping at convergence (a few iterations), one compilation per shape.
 """
 
 from __future__ import annotations
@@ -323,7 +328,8 @@ def mbar(u_kn, N_k, *, num_iterations: int = 50) -> LogZ:
         u_kn: (K, N) reduced potentials u_k(x_n) of every pooled sample in every state.
         N_k: (K,) number of samples drawn from each state (they sum to N; the samples of
             state 0 need not come first — only the counts matter).
-        num_iterations: Newton iterations after 20 self-consistent iterations.
+        num_iterations: at most this many Newton iterations after 20 self-consistent ones
+            (Newton stops earlier once its step is below 0.01 √ε of the float type).
 
     Returns:
         :class:`LogZ` (method ``"mbar"``) whose ``log_z`` is the (K,) array log(Z_k/Z_0)
