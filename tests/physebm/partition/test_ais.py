@@ -376,3 +376,23 @@ def test_fused_rbm_step_has_the_generic_increment_and_the_block_gibbs_law(num_st
         np.asarray(target.W), np.asarray(target.b), np.asarray(target.c), x, num_steps
     )
     assert chi2_pvalue(counts, probs) > ALPHA
+
+
+def test_step_uniforms_are_threefry_words_at_distinct_counters():
+    """u = (y >> 8) 2⁻²⁴ with y the first word of JAX's Threefry-2x32 block at counter
+    (offset + p, k) under the key's two words, in pieces of WORDS_PER_BLOCK (bit for bit)."""
+    from jax.extend.random import threefry2x32_p
+
+    from physebm.partition import paths
+
+    key, shape, offset, k = jax.random.key(9), (3, 700), 11, 4
+    u = np.asarray(paths.step_uniforms(key, k, shape, jnp.float64, offset))
+    k1, k2 = jax.random.bits(key, (2,), jnp.uint32)
+    size = int(np.prod(shape))
+    counter = jnp.arange(offset, offset + size, dtype=jnp.uint32)
+    args = (jnp.full(size, k1), jnp.full(size, k2), counter, jnp.full(size, k, jnp.uint32))
+    word = np.asarray(threefry2x32_p.bind(*args)[0])
+    np.testing.assert_array_equal(u.ravel(), (word >> 8) * 2.0**-24)
+    assert size > paths.WORDS_PER_BLOCK and 0.0 <= u.min() and u.max() < 1.0
+    other = np.asarray(paths.step_uniforms(key, k + 1, shape, jnp.float64, offset))
+    assert np.mean(other == u) < 0.01  # another step, other words
