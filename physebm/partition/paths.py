@@ -285,7 +285,10 @@ def _bernoulli(u, z, e, dtype):
 
 
 WORDS_PER_BLOCK = 1024
-"""Random words hashed per materialised block by :func:`step_uniforms`."""
+"""Random words hashed per materialised piece by :func:`step_uniforms`."""
+MAX_PIECES = 8
+"""Above this many pieces :func:`step_uniforms` hashes all words in one piece (large enough
+that splitting it across threads pays)."""
 
 
 def step_uniforms(key, k, shape: tuple, dtype, offset: int = 0):
@@ -297,18 +300,20 @@ def step_uniforms(key, k, shape: tuple, dtype, offset: int = 0):
     counters, hence independent uniform words in the same sense as any ``jax.random`` draw
     (which also spends one block per word). The hash is unrolled ``jnp`` arithmetic (on CPU
     ``jax.random`` lowers it to a loop, several times slower); the key words do not depend on
-    ``k``, so XLA computes them once per run. The words are hashed and materialised in pieces
-    of :data:`WORDS_PER_BLOCK`: one piece is too small for XLA on CPU to split it across
-    threads, which on a busy machine costs far more than it saves.
+    ``k``, so XLA computes them once per run. Up to :data:`MAX_PIECES` pieces of
+    :data:`WORDS_PER_BLOCK`, the words are hashed and materialised piece by piece: one piece is
+    too small for XLA on CPU to split it across threads, which for so little work costs more
+    than it saves (far more on a busy machine).
     """
     size = int(np.prod(shape))
     if offset + size >= 2**32:
         raise ValueError(f"offset + size must be below 2³², got {offset} + {size}")
     k1, k2 = jax.random.bits(key, (2,), jnp.uint32)
     step = jnp.asarray(k).astype(jnp.uint32)
+    piece = WORDS_PER_BLOCK if size <= MAX_PIECES * WORDS_PER_BLOCK else size
     pieces = []
-    for start in range(0, size, WORDS_PER_BLOCK):
-        counter = jax.lax.iota(jnp.uint32, min(WORDS_PER_BLOCK, size - start))
+    for start in range(0, size, piece):
+        counter = jax.lax.iota(jnp.uint32, min(piece, size - start))
         word, _ = threefry2x32(k1, k2, counter + np.uint32(offset + start), step)
         pieces.append(jax.lax.optimization_barrier(word))
     words = jnp.concatenate(pieces).reshape(shape)

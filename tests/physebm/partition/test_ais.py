@@ -378,14 +378,16 @@ def test_fused_rbm_step_has_the_generic_increment_and_the_block_gibbs_law(num_st
     assert chi2_pvalue(counts, probs) > ALPHA
 
 
-def test_step_uniforms_are_threefry_words_at_distinct_counters():
+@pytest.mark.parametrize("shape", [(3, 700), (3, 3000)])
+def test_step_uniforms_are_threefry_words_at_distinct_counters(shape):
     """u = (y >> 8) 2⁻²⁴ with y the first word of JAX's Threefry-2x32 block at counter
-    (offset + p, k) under the key's two words, in pieces of WORDS_PER_BLOCK (bit for bit)."""
+    (offset + p, k) under the key's two words, hashed in pieces of WORDS_PER_BLOCK or (above
+    MAX_PIECES of them) in one (bit for bit)."""
     from jax.extend.random import threefry2x32_p
 
     from physebm.partition import paths
 
-    key, shape, offset, k = jax.random.key(9), (3, 700), 11, 4
+    key, offset, k = jax.random.key(9), 11, 4
     u = np.asarray(paths.step_uniforms(key, k, shape, jnp.float64, offset))
     k1, k2 = jax.random.bits(key, (2,), jnp.uint32)
     size = int(np.prod(shape))
