@@ -86,9 +86,9 @@ def check_ising_beta_inference_posterior(out, printed):
 def check_ising_thermodynamics(out, printed):
     assert abs(out["peak_beta"] - 0.4406868) < 0.3 / 8 + 0.005  # finite-size shift, grid step
     # TI's stderr is the sd of its chains over √C, SMC's the spread of its replicas: z is
-    # Student-t with C − 1 dof (the library defaults, 16 chains and 8 replicas), so a bare 5σ
-    # bound would fail 1.6e-4 (TI) and 1.6e-3 (SMC) of fresh keys; the tolerance is the t
-    # quantile at ALPHA (2e-5) instead: 6.11 and 10.1.
+    # Student-t with C − 1 dof (the library defaults, 16 chains and 16 replicas), so a bare 5σ
+    # bound would fail 1.6e-4 of fresh keys; the tolerance is the t quantile at ALPHA (2e-5)
+    # instead: 6.11.
     count = {
         "ti": inspect.signature(partition.thermodynamic_integration).parameters["num_chains"],
         "smc": inspect.signature(partition.smc).parameters["num_replicas"],

@@ -114,9 +114,14 @@ def finish(
     return LogZ(log_z, stderr, lower, upper, method, not messages, messages, W.to_float_dict(info))
 
 
-def weight_checks(stats: dict, num_samples: int, what: str = "weights") -> list[Check]:
+def weight_checks(
+    stats: dict,
+    num_samples: int,
+    what: str = "weights",
+    max_pareto_k: float = W.MAX_RELIABLE_PARETO_K,
+) -> list[Check]:
     """Checks on importance/AIS weights: none dropped (NaN/+inf), ESS ≥ ``MIN_RELIABLE_ESS``,
-    Pareto k̂ ≤ ``MAX_RELIABLE_PARETO_K``."""
+    Pareto k̂ ≤ ``max_pareto_k`` (default ``MAX_RELIABLE_PARETO_K``)."""
     ess, k, dropped = stats["ess"], stats["pareto_k"], stats["num_dropped"]
     return [
         Check(
@@ -132,9 +137,9 @@ def weight_checks(stats: dict, num_samples: int, what: str = "weights") -> list[
             ),
         ),
         Check(
-            jnp.isfinite(k) & (k > W.MAX_RELIABLE_PARETO_K),
+            jnp.isfinite(k) & (k > max_pareto_k),
             lambda: (
-                f"Pareto k-hat {float(k):.2f} > {W.MAX_RELIABLE_PARETO_K}: the {what} are "
+                f"Pareto k-hat {float(k):.2f} > {max_pareto_k:g}: the {what} are "
                 "heavy-tailed, log Z-hat is likely biased low and its stderr too small (use a "
                 "better base or more temperatures)"
             ),
@@ -199,6 +204,7 @@ def from_log_weights(
     notes: tuple | list = (),
     checks: tuple | list = (),
     info: dict | None = None,
+    max_pareto_k: float = W.MAX_RELIABLE_PARETO_K,
 ) -> LogZ:
     """A :class:`LogZ` from i.i.d. unbiased log-weights (E[w] = Z).
 
@@ -208,13 +214,13 @@ def from_log_weights(
     (``info["bias_estimate"]``). NaN/+∞ log-weights are dropped and counted, and outside a
     transformation an :class:`~physebm.partition.weights.EstimatorWarning` is raised for
     them. Checks: no dropped weights, ESS ≥ ``MIN_RELIABLE_ESS``, Pareto k̂ ≤
-    ``MAX_RELIABLE_PARETO_K``, batch agreement (:func:`batch_check`), and ``checks``.
+    ``max_pareto_k``, batch agreement (:func:`batch_check`), and ``checks``.
     """
     log_w = jnp.asarray(log_w)
     stats = dict(W.weight_statistics(log_w))
     stats["pareto_k"] = W.pareto_k(log_w)
     n = int(log_w.shape[0])
-    on_weights = weight_checks(stats, n)
+    on_weights = weight_checks(stats, n, max_pareto_k=max_pareto_k)
     if not is_traced(log_w) and int(stats["num_dropped"]):  # never averaged in silently
         failed = [jnp.asarray(c.failed, bool) for c in on_weights]
         message = "; ".join(_failed_messages(on_weights, failed))

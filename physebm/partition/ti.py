@@ -15,9 +15,27 @@ averages m̄_{k,c}); the estimate is mean_c I_c and its stderr sd_c(I_c)/√C �
 MCSE that carries the correlation between grid points (chains are warm-started). The quadrature
 error is estimated separately by Richardson extrapolation against the grid with every other
 point, (I_h − I_{2h})/3, and reported (and warned about when larger than the stderr).
+
+Hysteresis (``check=True``, the default; +100 % compute): chains that lag behind the path
+(metastable states, slow coarsening below a transition) bias a forward sweep t = 0 → 1 one way
+and a backward sweep t = 1 → 0 the other way. The backward sweep starts from exact samples of
+the target where the model has an exact sampler, otherwise from the forward chains' final
+states, and runs the same grid in reverse with the same burn-in and recording. Each chain then
+gives I_c^→ and I_c^←; the estimate is mean_c (I_c^→ + I_c^←)/2. Lagging chains put the two
+sweeps on either side of log Z (cooling ones keep too much energy, heating ones too little),
+so the estimate's systematic error is modelled as uniform over the loop D = mean_c D_c,
+D_c = I_c^→ − I_c^←: variance D_sys²/12 with D_sys² = max(D² − s_D², 0) (s_D = sd_c(D_c)/√C
+removes the loop's own noise), added to the between-chain variance of the averages,
+
+    stderr² = sd_c((I_c^→ + I_c^←)/2)²/C + D_sys²/12.
+
+The loop is also t-tested (C − 1 degrees of freedom, false-alarm rate ``CHECK_ALPHA``): a
+significant one is reported as unreliable.
 """
 
 from __future__ import annotations
+
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -26,11 +44,18 @@ import numpy as np
 
 from physebm.partition import assemble
 from physebm.partition import schedules as S
+from physebm.partition._target import exact_sampler_name, exact_samples, resolve
 from physebm.partition.ais import build_path, sample_base
 from physebm.partition.result import LogZ
 from samplers.base import check_count as _check_count
 
-__all__ = ["thermodynamic_integration", "ti_core", "trapezoid_weights"]
+__all__ = [
+    "TISweep",
+    "thermodynamic_integration",
+    "ti_core",
+    "ti_reverse_core",
+    "trapezoid_weights",
+]
 
 
 def trapezoid_weights(grid) -> np.ndarray:
@@ -71,8 +96,26 @@ def _ti_run(path, move, kernel, grid, x0, key, num_burnin: int, num_samples: int
         return carry, (jnp.mean(d, axis=0), drift, jnp.mean(acc))
 
     keys = jax.random.split(key, grid.shape[0])
-    _, (means, drift, acc) = jax.lax.scan(at_t, (x0, arrays), (grid, keys))
-    return means, drift, acc  # (K + 1, C), (K + 1, C), (K + 1,)
+    (x, arrays), (means, drift, acc) = jax.lax.scan(at_t, (x0, arrays), (grid, keys))
+    return TISweep(means, drift, acc, x, eqx.combine(arrays, static))
+
+
+class TISweep(NamedTuple):
+    """One TI sweep along a grid (in the order it was run).
+
+    Attributes:
+        means: (K + 1, C) the integrand's time average per grid point and chain.
+        drift: (K + 1, C) last-half minus first-half mean of the recorded integrand (an
+            equilibration check; 0 in expectation at equilibrium).
+        acceptance_rate: (K + 1,) mean acceptance at each grid point.
+        final_samples: the chains' last states; final_kernel: the kernel after adaptation.
+    """
+
+    means: Any
+    drift: Any
+    acceptance_rate: Any
+    final_samples: Any
+    final_kernel: Any
 
 
 def thermodynamic_integration(
@@ -90,28 +133,39 @@ def thermodynamic_integration(
     num_steps: int = 1,
     target_acceptance="default",
     data=None,
+    check: bool = True,
 ) -> LogZ:
     """log Z(β) by thermodynamic integration from a normalised base.
+
+    With ``check=True`` (default) a backward sweep runs too (module docstring), the estimate is
+    the mean over chains of (I_c^→ + I_c^←)/2, the stderr carries the forward–backward loop
+    and the loop is tested; with
+    ``check=False`` only the forward sweep runs (half the cost) and log Ẑ = mean_c I_c^→.
 
     Args:
         model_or_gibbs: a physebm model, a :class:`~physebm.Gibbs` or an energy callable.
         beta: inverse temperature (defaults to the Gibbs' β).
         key: PRNG key.
         num_temperatures: K; the grid has K + 1 points (``schedule``, see :mod:`.schedules`).
-        num_chains: C independent chains (≥ 2; ≥ 8 for a usable stderr).
+        num_chains: C independent chains (≥ 2; ≥ 16 for a stderr whose ±3σ covers ≥ 99 %:
+            z follows Student's t with C − 1 degrees of freedom).
         num_samples: recorded moves per grid point and chain.
         num_burnin: discarded moves per grid point (after the warm start).
         kernel, base, num_steps, target_acceptance, data: as for
             :func:`~physebm.partition.ais.ais`
             (the step size adapts during burn-in only).
+        check: run the backward sweep and the hysteresis test.
 
-    Jittable and vmappable over ``key`` and ``beta`` (the run is :func:`ti_core`).
+    Jittable and vmappable over ``key`` and ``beta`` (the runs are :func:`ti_core` and
+    :func:`ti_reverse_core`).
 
     Returns:
         :class:`LogZ` (method ``"thermodynamic_integration"``) with info ``grid``,
         ``integrand`` (K + 1 means), ``integrand_mcse``, ``discretization_error_estimate``,
         ``stderr_pointwise`` (ignoring grid correlations), ``acceptance_rate``,
-        ``num_energy_evaluations``, ``warnings``.
+        ``num_energy_evaluations``, ``warnings``; with ``check``: ``log_z_forward``,
+        ``log_z_backward``, ``hysteresis`` (mean_c D_c), ``hysteresis_stderr``,
+        ``hysteresis_systematic``, ``stderr_statistical`` and ``reverse_start``.
     """
     path, move, kernel, desc = build_path(
         model_or_gibbs,
@@ -126,36 +180,70 @@ def thermodynamic_integration(
     num_samples = _check_count(num_samples, "num_samples")
     if isinstance(num_burnin, bool) or not isinstance(num_burnin, int) or num_burnin < 0:
         raise ValueError(f"num_burnin must be a non-negative integer, got {num_burnin!r}")
+    if not isinstance(check, bool):
+        raise TypeError(f"check must be True or False, got {check!r}")
     grid = S.get(schedule, _check_count(num_temperatures, "num_temperatures", 2))
-    means, drift, acc = ti_core(
-        key, path, move, kernel, jnp.asarray(grid), num_chains, num_burnin, num_samples
-    )
+    k_fwd, k_bwd = jax.random.split(key)
+    run = (path, move, kernel, jnp.asarray(grid), num_chains, num_burnin, num_samples)
+    forward = ti_core(k_fwd, *run)
+    backward, start = None, None
+    if check:
+        target = resolve(model_or_gibbs, beta)
+        backward, start = ti_reverse_core(k_bwd, target, forward, *run)
     move_cost = getattr(move, "num_steps", 1)
-    evaluations = len(grid) * (num_burnin + num_samples) * num_chains * (move_cost + 1)
+    sweeps = 1 + check
+    evaluations = sweeps * len(grid) * (num_burnin + num_samples) * num_chains * (move_cost + 1)
     info = {
         "transition": desc,
         "num_energy_evaluations": int(evaluations),
         "num_samples": num_samples,
         "num_burnin": num_burnin,
     }
-    return _ti_result(means, drift, acc, np.asarray(grid), info)
+    if start is not None:
+        info["reverse_start"] = start
+    return _ti_result(forward, backward, np.asarray(grid), info)
 
 
 def ti_core(key, path, move, kernel, grid, num_chains: int, num_burnin: int, num_samples: int):
-    """The pure core of TI: integrand means ∂_t log f_t at every grid point, per chain.
+    """The pure core of TI: one forward sweep from ``num_chains`` base draws along ``grid``.
 
     Returns:
-        ``(means (K + 1, C), drift (K + 1, C), acceptance (K + 1,))``: the integrand's time
-        average per grid point and chain, the mean of the last half of the recorded samples
-        minus the mean of the first half (an equilibration check), and the acceptance rates;
-        jit/vmap-able over ``key`` and β.
+        a :class:`TISweep` (integrand means and drifts per grid point and chain, acceptance,
+        final states and kernel); jit/vmap-able over ``key`` and β.
     """
     k_init, k_run = jax.random.split(key)
     x0 = sample_base(path, k_init, num_chains)
     return _ti_run(path, move, kernel, grid, x0, k_run, num_burnin, num_samples)
 
 
-def drift_checks(drift, w) -> list:
+def ti_reverse_core(key, target, forward: TISweep, path, move, kernel, grid, *sizes):
+    """The backward sweep of TI along ``grid[::-1]``, from exact samples of ``target`` where
+    it has an exact sampler, else from ``forward``'s final states, with ``forward``'s adapted
+    kernel; ``sizes`` = (num_chains, num_burnin, num_samples).
+
+    Returns:
+        ``(TISweep with its arrays back in ascending-grid order, start description)``.
+    """
+    num_chains, num_burnin, num_samples = sizes
+    name = exact_sampler_name(target.energy)
+    k_start, k_run = jax.random.split(key)
+    if name is None:
+        x0, start = forward.final_samples, "the forward chains' final states"
+    else:
+        xs = exact_samples(target.energy, target.beta, k_start, num_chains)
+        x0, start = path.from_sample(xs), f"exact samples ({name})"
+    sweep = _ti_run(
+        path, move, forward.final_kernel, grid[::-1], x0, k_run, num_burnin, num_samples
+    )
+    flip = lambda a: a[::-1]  # noqa: E731
+    return sweep._replace(
+        means=flip(sweep.means),
+        drift=flip(sweep.drift),
+        acceptance_rate=flip(sweep.acceptance_rate),
+    ), start
+
+
+def drift_checks(drift, w, sweep: str = "forward") -> list:
     """Equilibration checks of TI: the chains must not drift while they are recorded.
 
     With D_{k,c} the last-half minus first-half mean of the integrand at grid point k in chain
@@ -182,7 +270,8 @@ def drift_checks(drift, w) -> list:
         assemble.Check(
             ~(jnp.abs(t_total) <= crit),
             lambda: (
-                f"the chains drift while recorded (t = {float(t_total):.1f} on the integral): "
+                f"the chains drift while recorded in the {sweep} sweep (t = {float(t_total):.1f} "
+                "on the integral): "
                 "they are not equilibrated at each temperature; raise num_burnin, num_samples "
                 "or num_temperatures"
             ),
@@ -190,7 +279,8 @@ def drift_checks(drift, w) -> list:
         assemble.Check(
             ~(jnp.abs(t_points[worst]) <= crit_point),
             lambda: (
-                f"the integrand drifts at grid point {int(worst)} of {num_points} "
+                f"the integrand drifts at grid point {int(worst)} of {num_points} in the {sweep} "
+                "sweep "
                 f"(t = {float(t_points[worst]):.1f}): the chains do not settle there (if it "
                 "grows without bound near an end of the path, Z may be infinite)"
             ),
@@ -222,22 +312,64 @@ def _design_notes(num_temperatures: int, num_samples, num_burnin) -> list[str]:
     return notes
 
 
-def _ti_result(means, drift, acc, grid: np.ndarray, info: dict) -> LogZ:
-    """Trapezoid integral per chain, its between-chain stderr, the Richardson quadrature-error
-    estimate (I_h − I_{2h})/3, and the checks (finite integrand, quadrature error ≤ stderr,
-    no drift while recording: :func:`drift_checks`)."""
-    num_chains = means.shape[1]
+def hysteresis_check(forward_integrals, backward_integrals) -> tuple[list, dict]:
+    """The forward–backward loop of TI: a paired t-test on D_c = I_c^→ − I_c^← over the C
+    chains (C − 1 degrees of freedom, two-sided, false-alarm rate ``CHECK_ALPHA``).
+
+    Returns:
+        ``(checks, info)`` with info ``log_z_forward``, ``log_z_backward``, ``hysteresis``
+        (mean D), ``hysteresis_stderr`` (sd(D)/√C) and ``hysteresis_systematic``
+        (√(max(D² − s_D², 0)/12), the systematic part of the stderr).
+    """
+    from scipy.stats import t as student_t
+
+    d = forward_integrals - backward_integrals
+    num_chains = d.shape[0]
+    loop, loop_se = jnp.mean(d), jnp.std(d, ddof=1) / jnp.sqrt(num_chains)
+    crit = float(student_t.isf(assemble.CHECK_ALPHA / 2, num_chains - 1))
+    check = assemble.Check(
+        ~(jnp.abs(loop) <= crit * loop_se),
+        lambda: (
+            f"the forward and backward sweeps disagree by {float(loop):.3g} nats "
+            f"(t = {float(loop / loop_se):.1f}): the chains lag behind the path (metastable "
+            "states or slow mixing near a transition); raise num_burnin, num_samples or "
+            "num_temperatures, or use a better kernel"
+        ),
+    )
+    info = {
+        "log_z_forward": jnp.mean(forward_integrals),
+        "log_z_backward": jnp.mean(backward_integrals),
+        "hysteresis": loop,
+        "hysteresis_stderr": loop_se,
+        "hysteresis_systematic": jnp.sqrt(jnp.maximum(loop**2 - loop_se**2, 0.0) / 12.0),
+    }
+    return [check], info
+
+
+def _ti_result(forward: TISweep, backward: TISweep | None, grid: np.ndarray, info: dict) -> LogZ:
+    """Trapezoid integral per chain (the mean of both sweeps' when there is a backward one),
+    its between-chain stderr, the Richardson quadrature-error estimate (I_h − I_{2h})/3, and the
+    checks (finite integrand, quadrature error ≤ stderr, no drift while recording:
+    :func:`drift_checks`, no forward–backward loop: :func:`hysteresis_check`)."""
     w = jnp.asarray(trapezoid_weights(grid))
+    sweeps = [forward] if backward is None else [forward, backward]
+    means = sum(sw.means for sw in sweeps) / len(sweeps)
+    num_chains = means.shape[1]
     per_chain = w @ means  # (C,)
     log_z = jnp.mean(per_chain)
     stderr = jnp.std(per_chain, ddof=1) / jnp.sqrt(num_chains)
+    if backward is not None:
+        loop_checks, loop_info = hysteresis_check(w @ forward.means, w @ backward.means)
+        info = {**loop_info, "stderr_statistical": stderr, **info}
+        stderr = jnp.sqrt(stderr**2 + loop_info["hysteresis_systematic"] ** 2)
     mcse = jnp.std(means, axis=1, ddof=1) / jnp.sqrt(num_chains)
     coarse = np.r_[np.arange(0, len(grid) - 1, 2), len(grid) - 1]
     coarse_integral = jnp.asarray(trapezoid_weights(grid[coarse])) @ means[coarse].mean(1)
     disc = (log_z - coarse_integral) / 3.0
     checks = [
         assemble.Check(
-            ~jnp.all(jnp.isfinite(means)), "non-finite integrand values: the estimate is invalid"
+            ~jnp.all(jnp.isfinite(jnp.stack([sw.means for sw in sweeps]))),
+            "non-finite integrand values: the estimate is invalid",
         ),
         assemble.Check(
             jnp.abs(disc) > stderr,
@@ -248,10 +380,14 @@ def _ti_result(means, drift, acc, grid: np.ndarray, info: dict) -> LogZ:
             ),
         ),
     ]
-    checks += drift_checks(jnp.where(jnp.isfinite(drift), drift, 0.0), w)
+    for sw, name in zip(sweeps, ("forward", "backward"), strict=False):
+        checks += drift_checks(jnp.where(jnp.isfinite(sw.drift), sw.drift, 0.0), w, name)
+    if backward is not None:
+        checks += loop_checks
     notes = _design_notes(len(grid) - 1, info.get("num_samples"), info.get("num_burnin"))
     if num_chains < 8:
         notes.append(f"only {num_chains} chains: the stderr itself is very uncertain")
+    source = f"between-chain spread of {num_chains} per-chain integrals"
     info = {
         "grid": grid,
         "integrand": means.mean(1),
@@ -259,8 +395,9 @@ def _ti_result(means, drift, acc, grid: np.ndarray, info: dict) -> LogZ:
         "per_chain_integrals": per_chain,
         "discretization_error_estimate": disc,
         "stderr_pointwise": jnp.sqrt(jnp.sum(w**2 * mcse**2)),
-        "stderr_source": f"between-chain spread of {num_chains} per-chain integrals",
-        "acceptance_rate": jnp.mean(acc),
+        "stderr_source": source
+        + ("" if backward is None else " (means of both sweeps) and the hysteresis loop"),
+        "acceptance_rate": jnp.mean(jnp.stack([sw.acceptance_rate for sw in sweeps])),
         "num_chains": num_chains,
         "num_temperatures": len(grid) - 1,
         **info,

@@ -1,13 +1,22 @@
 """The estimates that came back wrong with ``reliable=True`` in 0.1 are now flagged, each with
 a warning that says why. These are deterministic checks of the verdict on fixed keys (the
-estimates themselves are 5–6 stderr off, or Z is infinite)."""
+estimates themselves are 5–6 stderr off, or Z is infinite, or the check's statistic is far past
+its threshold)."""
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
-from physebm.models import RBM, Ising
-from physebm.partition import bases, reverse_ais, smc, thermodynamic_integration
+import samplers
+from physebm.models import RBM, CurieWeiss, Gaussian, Ising
+from physebm.partition import (
+    bases,
+    importance,
+    reverse_ais,
+    smc,
+    thermodynamic_integration,
+)
 
 
 def test_smc_with_disagreeing_replicas_is_unreliable():
@@ -43,3 +52,49 @@ def test_reverse_ais_needs_both_layers_when_the_hidden_one_is_carried():
     rbm = RBM(0.1 * jnp.ones((6, 3)))  # 3 < 6: the marginal path carries h
     with pytest.raises(ValueError, match=r"\(v, h\)"):
         reverse_ais(rbm, 1.0, key=jax.random.key(0), samples=jnp.zeros((8, 6)))
+
+
+def test_ti_flags_the_hysteresis_loop_of_a_metastable_model():
+    # Curie–Weiss below its transition with a small field: forward chains from uniform spins
+    # fall into either well, the backward sweep starts from exact samples (mostly the +M well)
+    model, beta = CurieWeiss(200, J=1.0, h=0.02), 1.3
+    kernel = samplers.FlipMetropolis("spin", num_flips=20)
+    settings = dict(num_temperatures=16, num_chains=16, num_samples=20, num_burnin=5)
+    res = thermodynamic_integration(model, beta, key=jax.random.key(0), kernel=kernel, **settings)
+    info = res.info
+    assert info["reverse_start"] == "exact samples (magnetization)"
+    assert not res.reliable
+    assert any("forward and backward sweeps disagree" in w for w in res.warnings)
+    # the estimate is the mean of both sweeps, and the stderr carries the loop
+    assert res.log_z == pytest.approx(0.5 * (info["log_z_forward"] + info["log_z_backward"]))
+    loop_sys = np.sqrt(max(info["hysteresis"] ** 2 - info["hysteresis_stderr"] ** 2, 0) / 12)
+    assert res.stderr == pytest.approx(np.hypot(info["stderr_statistical"], loop_sys))
+    assert res.stderr > abs(info["hysteresis"]) / 4
+
+
+def test_ti_without_check_runs_the_forward_sweep_only():
+    model, beta = Ising((4, 4)), 0.3
+    settings = dict(num_temperatures=8, num_chains=8, num_samples=10, num_burnin=5)
+    key = jax.random.key(1)
+    plain = thermodynamic_integration(model, beta, key=key, check=False, **settings)
+    checked = thermodynamic_integration(model, beta, key=key, **settings)
+    assert "hysteresis" not in plain.info and "hysteresis" in checked.info
+    assert checked.info["num_energy_evaluations"] == 2 * plain.info["num_energy_evaluations"]
+    with pytest.raises(TypeError, match="check"):
+        thermodynamic_integration(model, beta, key=key, check="yes", **settings)
+
+
+def test_importance_flags_weights_of_infinite_variance():
+    # base N(0, 1), target ∝ exp(−0.3x²/2): w ∝ exp(0.35x²), a Pareto tail with k = 0.7 > 1/2
+    # (the variance of w is infinite; this key gives k̂ in (0.5, 0.7], which 0.7 would pass)
+    res = importance(Gaussian(jnp.zeros(1), jnp.array([[0.3]])), 1.0, key=jax.random.key(0),
+                     num_samples=20_000)  # fmt: skip
+    assert 0.5 < res.info["pareto_k"] <= 0.7
+    assert not res.reliable
+    assert any("Pareto k-hat" in w for w in res.warnings)
+
+
+def test_adaptive_smc_replicas_follow_one_pilot_schedule():
+    res = smc(Ising((4, 4)), 0.3, key=jax.random.key(0), num_particles=64, num_mcmc_steps=2)
+    steps = np.asarray(res.info["num_steps"])
+    assert np.all(steps == steps[0]) and np.all(np.asarray(res.info["final_tempering_param"]) == 1)
