@@ -6,19 +6,33 @@ For step t (0-based) the driver feeds :func:`~physebm.training.step.make_step`'s
 
 with perm_e a permutation of the N examples drawn from a data key fixed at the start (minibatches
 without replacement within an epoch, the remainder N mod B dropped); perm_e is drawn once per
-epoch (and once per compiled chunk), not once per step. Steps run in chunks inside one
-``lax.scan`` compiled once. If the loss, the gradients or the new parameters/state are not
-finite, the update is discarded and the run stops with the last finite parameters. A checkpoint
-stores everything the loop carries (trainable parameters, optimizer state, objective state with
-persistent chains, PRNG keys, step), so a resumed run is bit-identical to an uninterrupted one
-on the same machine.
+epoch and carried from chunk to chunk, not drawn per step.
+
+Steps run in calls of at most ``steps_per_call`` updates, one compiled loop (compiled once for
+every call length and remainder). A call's steps are plain updates, as a hand-written
+``lax.scan`` of ``make_step`` would run them: no per-step branch or select. The call reports
+whether all its losses and its final parameters, optimizer and objective state are finite; when
+not, it is run again from its start with a per-step guard (compiled only then) that discards the
+first update whose loss, gradients or new parameters/state are not finite and everything after
+it, so the run stops with the last finite parameters exactly as a guard at every step would. A
+non-finite gradient or state that leaves no trace in any loss nor in the call's final state (an
+optimizer that drops non-finite updates, such as ``optax.apply_if_finite``) does not stop the
+run. How the steps are split into calls changes no result bit. A checkpoint stores everything
+the loop carries (trainable parameters, optimizer state, objective state with persistent chains,
+PRNG keys, step), so a resumed run is bit-identical to an uninterrupted one on the same machine.
+
+Memory: the carry (parameters, optimizer and objective state), perm_e (N integers), and per
+call its losses and aux scalars (``steps_per_call`` values each); the losses and history of the
+whole run are gathered on the host.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -39,11 +53,23 @@ from physebm.training.checkpoint import (
     resume_or_start,
     save_or_warn,
 )
-from physebm.training.step import TrainState, check_objective, check_optimizer, make_step, trainable
+from physebm.training.step import (
+    TrainState,
+    all_finite,
+    check_objective,
+    check_optimizer,
+    make_step,
+    trainable,
+)
 
 __all__ = ["FitResult", "NonFiniteLossWarning", "fit"]
 
-MAX_CHUNK = 100
+MAX_CHUNK = 1000
+"""The default (and largest) number of steps one compiled call can run."""
+TARGET_SECONDS = 0.25
+"""Wall time aimed at per compiled call: fewer steps per call when steps are slow."""
+FIRST_CALL_STEPS = 8
+"""Steps of the first call (which compiles), before the time per step is known."""
 
 
 class NonFiniteLossWarning(UserWarning):
@@ -79,17 +105,28 @@ class FitResult(NamedTuple):
 
 
 # ---------------------------------------------------------------------------------------------
-# the jitted chunk of steps
+# the jitted chunks of steps
 
 
 class _Carry(NamedTuple):
+    """What the driver carries between chunks: the state, whether every update so far was
+    finite, and perm_e of the epoch of ``state.step`` (None until first needed; not saved in
+    checkpoints, it is a function of the data key and the step)."""
+
     state: Checkpoint
     ok: jax.Array
+    perm: jax.Array | None = None
 
 
 def _epoch_permutation(data_key, epoch, num_data: int) -> jax.Array:
     """perm_e: the order of the N examples in epoch e."""
     return jax.random.permutation(jax.random.fold_in(data_key, epoch), num_data)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _permutation_at(state: Checkpoint, num_data: int, steps_per_epoch: int) -> jax.Array:
+    """perm_e of the epoch e = step // (N // B) that ``state.step`` lies in."""
+    return _epoch_permutation(state.data_key, state.step // steps_per_epoch, num_data)
 
 
 def _scalars(aux) -> dict:
@@ -98,14 +135,11 @@ def _scalars(aux) -> dict:
     return {k: v for k, v in aux.items() if eqx.is_array(v) and jnp.ndim(v) == 0}
 
 
-@eqx.filter_jit
-def _run_chunk(
-    objective, optimizer, static_params, data, carry: _Carry, num_steps, chunk: int, batch_size: int
-):
-    """``chunk`` iterations of the guarded update; the epoch's permutation rides in the scan."""
+def _updater(objective, optimizer, static_params, data, batch_size: int):
+    """``update(ck, perm) -> (finite, loss, scalars, ck')``: step ``ck.step`` on the batch
+    ``data[perm[j·B:(j+1)·B]]``, j = step mod (N // B), with ``perm`` its epoch's order."""
     step_fn = make_step(objective, optimizer).step
-    num_data = num_examples(data)
-    steps_per_epoch = num_data // batch_size
+    steps_per_epoch = num_examples(data) // batch_size
 
     def update(ck: Checkpoint, perm):
         key, loss_key = jax.random.split(ck.key)
@@ -119,6 +153,69 @@ def _run_chunk(
         )
         return info.finite, info.loss, _scalars(info.aux), new_ck
 
+    return update, steps_per_epoch
+
+
+@eqx.filter_jit
+def _run_chunk(
+    objective, optimizer, static_params, data, state: Checkpoint, perm, stop, num_steps,
+    chunk: int, batch_size: int,
+):  # fmt: skip
+    """The steady-state chunk: n = min(chunk, stop − step) updates with no per-step guard.
+
+    ``perm`` is perm_e of the epoch of ``state.step``. The updates run epoch segment by epoch
+    segment (a ``while_loop``), each segment a ``fori_loop`` of plain updates writing its loss
+    and aux scalars into buffers of length ``chunk``; a segment that ends an epoch draws the
+    next epoch's perm_e (once per epoch, as a hand-written loop would). Every update is applied;
+    ``all_finite`` — every loss finite, and the final parameters, optimizer and objective state
+    finite — tells the caller whether to replay the chunk with the guard (:func:`_run_guarded`).
+    Checking the gradients and the state at every step (:attr:`StepInfo.finite`) would cost
+    ~5 % of a small model's step; a NaN/inf there reaches the next loss or stays in the state.
+
+    Returns:
+        ``(state', perm', all_finite, (losses, taken, scalars))``, ``taken[i] = i < n``.
+    """
+    update, steps_per_epoch = _updater(objective, optimizer, static_params, data, batch_size)
+    num_data = num_examples(data)
+    n = jnp.clip(stop - state.step, 0, chunk)
+    _, loss, scalars, _ = jax.eval_shape(update, state, perm)
+    buffers = jax.tree.map(lambda s: jnp.zeros((chunk, *s.shape), s.dtype), (loss, scalars))
+
+    def segment(loop):
+        i, ck, perm, ok, bufs = loop
+        stop = jnp.minimum(n, i + steps_per_epoch - ck.step % steps_per_epoch)
+
+        def one(j, inner):
+            ck, ok, bufs = inner
+            finite, loss, scalars, ck = update(ck, perm)
+            bufs = jax.tree.map(lambda b, v: b.at[j].set(v), bufs, (loss, scalars))
+            return ck, ok & jnp.isfinite(loss), bufs
+
+        ck, ok, bufs = jax.lax.fori_loop(i, stop, one, (ck, ok, bufs))
+        perm = jax.lax.cond(
+            (ck.step % steps_per_epoch == 0) & (ck.step < num_steps),
+            lambda: _epoch_permutation(ck.data_key, ck.step // steps_per_epoch, num_data),
+            lambda: perm,
+        )
+        return stop, ck, perm, ok, bufs
+
+    start = (jnp.asarray(0, n.dtype), state, perm, jnp.asarray(True), buffers)
+    loop = jax.lax.while_loop(lambda loop: loop[0] < n, segment, start)
+    _, state, perm, ok, (losses, scalars) = loop
+    ok = ok & all_finite((state.params, state.opt_state, state.objective_state))
+    return state, perm, ok, (losses, jnp.arange(chunk) < n, scalars)
+
+
+@eqx.filter_jit
+def _run_guarded(
+    objective, optimizer, static_params, data, carry: _Carry, num_steps, chunk: int,
+    batch_size: int,
+):  # fmt: skip
+    """``chunk`` iterations of the guarded update (the replay of a chunk that met a non-finite
+    update): an update is applied only while every update so far was finite and step <
+    ``num_steps``, so the carry stops at the last finite state. Compiled only when needed."""
+    update, steps_per_epoch = _updater(objective, optimizer, static_params, data, batch_size)
+    num_data = num_examples(data)
     epoch = carry.state.step // steps_per_epoch
     perm = _epoch_permutation(carry.state.data_key, epoch, num_data)
     out_shapes = jax.eval_shape(update, carry.state, perm)
@@ -258,6 +355,40 @@ def _chunk_optimizer(optimizer):
     return optimizer._replace(init=_init_outside_chunks, update=structural(optimizer.update))
 
 
+def _chunk(objective, optimizer, static, data, carry: _Carry, stop: int, settings: _Settings):
+    """The updates from ``carry.state.step`` to ``stop`` (at most ``settings.chunk``): the
+    unguarded :func:`_run_chunk`, replayed from the same start with the guarded
+    :func:`_run_guarded` when one of its updates was not finite."""
+    chunk, batch_size = settings.chunk, settings.batch_size
+    perm = carry.perm
+    if perm is None:
+        num_data = num_examples(data)
+        perm = _permutation_at(carry.state, num_data, num_data // batch_size)
+    state, perm, ok, out = _run_chunk(
+        objective, optimizer, static, data, carry.state, perm, jnp.asarray(stop),
+        jnp.asarray(settings.num_steps), chunk, batch_size,
+    )  # fmt: skip
+    if bool(ok):
+        return _Carry(state, ok, perm), out
+    start = carry._replace(perm=None)
+    return _run_guarded(
+        objective, optimizer, static, data, start, jnp.asarray(stop), chunk, batch_size
+    )
+
+
+def _next_stop(step: int, limit: int, chunk: int, num_steps: int) -> int:
+    """Where the next call ends: ``limit`` steps on, but not past the next multiple of
+    ``chunk`` (so that calls end on every evaluation and checkpoint period) nor ``num_steps``."""
+    return min(step + limit, (step // chunk + 1) * chunk, num_steps)
+
+
+def _next_limit(limit: int, chunk: int, steps: int, seconds: float) -> int:
+    """Steps per call for about :data:`TARGET_SECONDS` at the time per step just measured."""
+    if steps <= 0 or seconds <= 0:
+        return limit
+    return max(1, min(chunk, int(TARGET_SECONDS * steps / seconds)))
+
+
 def _drive(objective, optimizer, static, data, carry: _Carry, settings: _Settings):
     """Run chunks until ``num_steps`` or a non-finite update; evaluate and checkpoint."""
     optimizer = _chunk_optimizer(optimizer)
@@ -270,17 +401,13 @@ def _drive(objective, optimizer, static, data, carry: _Carry, settings: _Setting
         desc="fit",
         unit="step",
     )
+    limit, first = min(settings.chunk, FIRST_CALL_STEPS), True
     try:
         while step < num_steps and bool(carry.ok):
-            carry, (loss, take, scalars) = _run_chunk(
-                objective,
-                optimizer,
-                static,
-                data,
-                carry,
-                jnp.asarray(num_steps),
-                settings.chunk,
-                settings.batch_size,
+            start_time = time.perf_counter()
+            stop = _next_stop(step, limit, settings.chunk, num_steps)
+            carry, (loss, take, scalars) = _chunk(
+                objective, optimizer, static, data, carry, stop, settings
             )
             take = np.asarray(take)
             losses.append(np.asarray(loss)[take])
@@ -289,6 +416,11 @@ def _drive(objective, optimizer, static, data, carry: _Carry, settings: _Setting
             bar.update(new_step - step)
             if take.any():
                 bar.set_postfix(loss=f"{losses[-1][-1]:.4g}")
+            if not first:  # the first call's time includes the compilation
+                limit = _next_limit(
+                    limit, settings.chunk, new_step - step, time.perf_counter() - start_time
+                )
+            first = False
             crossed_eval = _crossed(settings.eval_every, step, new_step)
             crossed_checkpoint = _crossed(settings.checkpoint_every, step, new_step)
             step = new_step
@@ -382,9 +514,14 @@ def fit(
             uninterrupted run. The checkpoint's settings fingerprint (objective and its
             hyperparameters, optimizer, batch size, data shape and hash) must match, else a
             ``CheckpointError``; ``"force"`` resumes anyway, with a warning.
-        on_nonfinite: ``"stop"`` (warn with :class:`NonFiniteLossWarning`, return the last
-            finite parameters) or ``"raise"`` (``FloatingPointError``).
-        steps_per_call: steps per compiled chunk (default: from the eval/checkpoint periods).
+        on_nonfinite: when an update's loss, gradients or new parameters/state are NaN/inf
+            (see the module docstring for how it is detected): ``"stop"`` (warn with
+            :class:`NonFiniteLossWarning`, return the parameters before that update) or
+            ``"raise"`` (``FloatingPointError``).
+        steps_per_call: the most steps one compiled call runs (default: the largest divisor
+            ≤ 1000 of the eval/checkpoint periods, 1000 without them). Calls end on multiples
+            of it and run fewer steps when steps are slow (about 0.25 s per call, so the
+            progress bar moves); how the steps are split into calls changes no result bit.
         progress: show a tqdm bar; default only on a terminal and not when ``CI=true``.
 
     Returns:

@@ -20,6 +20,7 @@ __all__ = [
     "StepInfo",
     "TrainState",
     "Trainer",
+    "all_finite",
     "check_objective",
     "check_optimizer",
     "make_step",
@@ -153,14 +154,15 @@ def make_step(objective, optimizer) -> Trainer:
         )
         updates, opt_state = optimizer.update(grads, state.opt_state, dyn, **extra)
         dyn = optax.apply_updates(dyn, updates)
-        finite = jnp.isfinite(loss) & _all_finite((grads, dyn, obj_state))
+        finite = jnp.isfinite(loss) & all_finite((grads, dyn, obj_state))
         new = TrainState(eqx.combine(dyn, static), opt_state, obj_state)
         return new, StepInfo(loss, finite, aux)
 
     return Trainer(init, step)
 
 
-def _all_finite(tree) -> jax.Array:
+def all_finite(tree) -> jax.Array:
+    """True when every floating-point array leaf of ``tree`` is finite (no NaN/inf)."""
     leaves = [
         jnp.all(jnp.isfinite(x))
         for x in jax.tree.leaves(tree)

@@ -188,6 +188,61 @@ def test_nonfinite_guard_keeps_last_good_params():
         )
 
 
+class NaNOnceAt(obj.Objective):
+    """Loss a² whose value is NaN at the ``at``-th update only (finite before and after)."""
+
+    at: int = eqx.field(static=True)
+
+    def init(self, params, key):
+        return jnp.asarray(0)
+
+    def loss(self, params, batch, key, state):
+        bad = jnp.where(state == self.at, jnp.nan, 0.0)
+        return jnp.sum(params["a"] ** 2) + jax.lax.stop_gradient(bad), (state + 1, {})
+
+
+def test_nonfinite_guard_catches_a_single_bad_update_inside_a_chunk():
+    """A NaN loss at one update in the middle of a chunk stops the run there, although the
+    updates after it would be finite again (the gradients never see the NaN)."""
+    params = {"a": jnp.array([1.0, -2.0])}
+    kw = dict(key=jax.random.key(0), batch_size=8, steps_per_call=10, progress=False)
+    with pytest.warns(NonFiniteLossWarning, match="update 13"):
+        stopped = fit(NaNOnceAt(12), params, X, optax.sgd(0.1), num_steps=30, **kw)
+    clean = fit(NaNOnceAt(100), params, X, optax.sgd(0.1), num_steps=12, **kw)
+    assert stopped.stopped_early and stopped.step == 12 and len(stopped.losses) == 12
+    for a, b in zip(jax.tree.leaves(stopped[:4]), jax.tree.leaves(clean[:4]), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(stopped.losses, clean.losses)
+
+
+class GradNaNAt(obj.Objective):
+    """Loss a² (finite throughout) whose gradient is NaN at the ``at``-th update:
+    d/da √(a − a) = 0/0 there."""
+
+    at: int = eqx.field(static=True)
+
+    def init(self, params, key):
+        return jnp.asarray(0)
+
+    def loss(self, params, batch, key, state):
+        a, now = params["a"], state == self.at
+        bad = jnp.where(now, jnp.sum(jnp.sqrt(jnp.where(now, a - a, 1.0))), 0.0)
+        return jnp.sum(a**2) + bad, (state + 1, {})
+
+
+def test_nonfinite_guard_catches_a_nan_gradient_with_a_finite_loss():
+    """A NaN gradient under a finite loss stops the run before that update (the chunk's final
+    parameters are NaN, so it is replayed with the per-step guard)."""
+    params = {"a": jnp.array([1.0, -2.0])}
+    kw = dict(key=jax.random.key(0), batch_size=8, steps_per_call=10, progress=False)
+    with pytest.warns(NonFiniteLossWarning, match="update 13"):
+        stopped = fit(GradNaNAt(12), params, X, optax.sgd(0.1), num_steps=30, **kw)
+    clean = fit(GradNaNAt(100), params, X, optax.sgd(0.1), num_steps=12, **kw)
+    assert stopped.stopped_early and stopped.step == 12 and np.all(np.isfinite(stopped.losses))
+    for a, b in zip(jax.tree.leaves(stopped[:4]), jax.tree.leaves(clean[:4]), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def normal_init(key, num):
     return jax.random.normal(key, (num, 2))
 
@@ -327,14 +382,21 @@ def test_fit_bad_arguments(kwargs, exc, match):
         )
 
 
+def bit_sum(batch):
+    """An exact checksum of a batch's values: the sum of their bit patterns as integers (mod
+    2⁶⁴), which, unlike a float sum, does not depend on the order XLA reduces in."""
+    return jnp.sum(jax.lax.bitcast_convert_type(batch, jnp.int64))
+
+
 class FirstOfBatch(obj.Objective):
-    """Loss a²; its aux records the batch's first example (to check the minibatch order)."""
+    """Loss a²; its aux records the batch's first example and a checksum of all its values (to
+    check the minibatch order)."""
 
     def init(self, params, key):
         return ()
 
     def loss(self, params, batch, key, state):
-        return jnp.sum(params["a"] ** 2), (state, {"first": batch[0, 0], "sum": jnp.sum(batch)})
+        return jnp.sum(params["a"] ** 2), (state, {"first": batch[0, 0], "sum": bit_sum(batch)})
 
 
 def test_minibatches_follow_one_permutation_per_epoch():
@@ -360,7 +422,7 @@ def test_minibatches_follow_one_permutation_per_epoch():
         perm = jax.random.permutation(jax.random.fold_in(data_key, epoch), X.shape[0])
         batch = X[perm[slot * batch_size : (slot + 1) * batch_size]]
         first.append(batch[0, 0])
-        sums.append(jnp.sum(batch))
+        sums.append(bit_sum(batch))
     np.testing.assert_array_equal(result.history["first"], np.asarray(first))
     np.testing.assert_array_equal(result.history["sum"], np.asarray(sums))
 
