@@ -15,8 +15,15 @@ Rows (speed = work / warm wall time; ratio = baseline warm time / our warm time,
   num_steps=100, init=...)`` on an 8-Gaussian ring (radius 2, σ = 0.3), float32 trace of every
   step, against a 12-line jitted ULA scan. Target ≥ 0.9×.
 * ``physebm.sample(gauss_energy, sampler="nuts", step_size=0.4, ...)`` on a 2-D Gaussian
-  (variances 1, 1/4), 256 chains × 200 steps, identity mass matrix, every position kept,
-  against ``blackjax.nuts`` vmapped and scanned by hand. Target ≥ 0.95×.
+  (variances 1, 1/4), 256 chains × 200 steps, identity mass matrix, no warm-up (ε given),
+  every position kept, against ``blackjax.nuts`` vmapped and scanned by hand. The baselines run
+  with the key ``sample`` runs its chains with (the third of ``split(key, 3)``) and the same
+  per-step key layout, so both follow the same trajectories — the same number of gradient
+  evaluations (vmapped NUTS costs the longest trajectory of each step, so another key is
+  other work) — and the rows check that the draws are equal. Two baselines: keeping the
+  positions only (blackjax then never computes its per-step info: XLA drops it), and keeping
+  the positions and the per-draw info that ``sample`` returns (acceptance rate, divergences,
+  energy, tree depth and size, turning), the same output. Target ≥ 0.95× the same output.
 * ``physebm.fit(denoising_score_matching(mlp_energy, sigma=0.1), ..., num_steps=2048,
   batch_size=128)`` on 4096 two-moons points, Adam 1e-3: updates/s against a jitted optax
   ``lax.scan`` of the same objective's ``loss`` (one permutation per epoch, as ``fit``).
@@ -148,22 +155,41 @@ def user_nuts(chains, steps):
     return go
 
 
-def blackjax_nuts(chains, steps):
+NUTS_INFO = ("is_divergent", "is_turning", "energy", "num_trajectory_expansions",
+             "num_integration_steps", "acceptance_rate")  # fmt: skip
+
+
+def user_nuts_output(chains, steps):
+    """The user call returning what it returns: the samples and the per-draw info."""
+    x0 = nuts_starts(chains)
+
+    def go(key):
+        kw = dict(key=key, num_chains=chains, num_steps=steps, init=x0, step_size=0.4)
+        res = physebm.sample(gauss_energy, sampler="nuts", **kw)
+        return res.samples, res.info
+
+    return go
+
+
+def blackjax_nuts(chains, steps, info=False):
+    """blackjax.nuts vmapped and scanned; with ``info``, also the per-draw ``NUTS_INFO``."""
     import blackjax
 
     x0 = nuts_starts(chains)
 
     @jax.jit
     def go(key):
+        key = jax.random.split(key, 3)[2]  # the run key of physebm.sample: the same trajectories
         alg = blackjax.nuts(lambda x: -gauss_energy(x), 0.4, jnp.ones(2))
         states = jax.vmap(alg.init)(x0)
 
         def step(s, k):
-            s, _ = jax.vmap(alg.step)(jax.random.split(k, chains), s)
-            return s, s.position
+            s, i = jax.vmap(alg.step)(jax.random.split(k, chains), s)
+            return s, (s.position, {n: getattr(i, n) for n in NUTS_INFO} if info else None)
 
-        _, trace = jax.lax.scan(step, states, jax.random.split(key, steps))
-        return jnp.swapaxes(trace, 0, 1)
+        _, out = jax.lax.scan(step, states, jax.random.split(key, steps))
+        out = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), out)
+        return out if info else out[0]
 
     return go
 
@@ -258,10 +284,23 @@ def ising_rows(chains, sweeps, keys, quick):
             first_and_warm(th, args), target)  # fmt: skip
 
 
-def compare(label, unit, work, ours, base_name, base, target, key_args, quick):
-    """Time ``ours`` and ``base`` (first and warm) and print the row."""
-    ours, base = first_and_warm(ours, key_args), first_and_warm(base, key_args)
-    row(label, unit, work, ours, base_name, base, None if quick else target)
+def compare(label, unit, work, ours, base_name, base, target, key_args, quick, same=False):
+    """Time ``ours`` and ``base`` (first and warm) and print the row; with ``same``, also
+    whether both return the same draws for the first key (the same work, step for step)."""
+    times = first_and_warm(ours, key_args), first_and_warm(base, key_args)
+    row(label, unit, work, times[0], base_name, times[1], None if quick else target)
+    if same:
+        print(f"{'':<30} same output as the baseline: {same_output(ours, base, key_args[0])}")
+
+
+def same_output(ours, base, args) -> str:
+    """Whether both return the same positions and integer/bool info (the same trajectories,
+    the same gradient evaluations), and float info equal up to rounding (1e-5)."""
+    pairs = list(zip(jax.tree.leaves(ours(*args)), jax.tree.leaves(base(*args)), strict=True))
+    exact = all(bool(jnp.array_equal(a, b)) for a, b in pairs[:1])
+    exact &= all(bool(jnp.array_equal(a, b)) for a, b in pairs if a.dtype.kind in "biu")
+    close = all(bool(jnp.allclose(a, b, rtol=1e-5)) for a, b in pairs if a.dtype.kind == "f")
+    return f"positions and tree sizes {exact}, float info to rounding {close}"
 
 
 def ula_row(quick):
@@ -271,20 +310,21 @@ def ula_row(quick):
             0.9)  # fmt: skip
 
 
-def nuts_row(quick):
+def nuts_rows(key_args, quick):
+    """``sample`` against blackjax keeping the positions only, and the same output."""
     chains, steps = (32, 50) if quick else (256, 200)
-    return (f"NUTS 2-D Gauss {chains}×{steps} sample", "chain-steps", chains * steps,
-            user_nuts(chains, steps), "blackjax.nuts, vmap + scan",
-            blackjax_nuts(chains, steps), 0.95)  # fmt: skip
+    label, work = f"NUTS 2-D Gauss {chains}×{steps} sample", chains * steps
+    compare(label, "chain-steps", work, user_nuts(chains, steps), "blackjax.nuts, positions only",
+            blackjax_nuts(chains, steps), None, key_args, quick, same=True)  # fmt: skip
+    compare(label, "chain-steps", work, user_nuts_output(chains, steps),
+            "blackjax.nuts, positions + info", blackjax_nuts(chains, steps, info=True), 0.95,
+            key_args, quick, same=True)  # fmt: skip
 
 
 def fit_row(quick):
     num_steps = 256 if quick else 2048
     return (f"fit DSM MLP {num_steps} steps", "updates", num_steps, user_fit(num_steps, 128),
             "optax lax.scan of the same loss", hand_fit(num_steps, 128), 0.9)  # fmt: skip
-
-
-ROWS = {"ula": ula_row, "nuts": nuts_row, "fit": fit_row}
 
 
 def main():
@@ -300,9 +340,12 @@ def main():
     key_args = [(k,) for k in keys]
     if "ising" in only:
         ising_rows(64, 200 if q else 1000, keys, q)
-    for name in ("ula", "nuts", "fit"):
-        if name in only:
-            compare(*ROWS[name](q), key_args, q)
+    if "ula" in only:
+        compare(*ula_row(q), key_args, q)
+    if "nuts" in only:
+        nuts_rows(key_args, q)
+    if "fit" in only:
+        compare(*fit_row(q), key_args, q)
 
 
 if __name__ == "__main__":

@@ -227,7 +227,8 @@ def _continuous_algorithm(key, logdensity, x0, sampler, step_size, num_warmup, n
     kernel_class = samplers.NUTS if name == "nuts" else samplers.HMC
     extra = () if name == "nuts" else (("num_integration_steps", num_leapfrog),)
     if step_size is not None:
-        params = {"step_size": step_size, "inverse_mass_matrix": jnp.ones(x0[0].size)}
+        size = int(np.prod(x0.shape[1:]))  # no device op: this runs on every call
+        params = {"step_size": step_size, "inverse_mass_matrix": jnp.ones(size, x0.dtype)}
     else:
         params = _window_adaptation(key, kernel_class, logdensity, x0[0], num_warmup, extra)
     kernel = kernel_class(params["step_size"], params["inverse_mass_matrix"], *dict(extra).values())
@@ -251,12 +252,13 @@ def _energy_and_beta(model_or_gibbs, beta):
 
 def _report_nonfinite(num_nonfinite, on_nonfinite: str) -> None:
     """Raise (or warn) when steps were rejected for producing NaN/inf states."""
-    bad = int(jnp.sum(num_nonfinite))
+    counts = np.asarray(num_nonfinite)  # one transfer, summed on the host
+    bad = int(counts.sum())
     if not bad:
         return
     msg = (
         f"sampling produced a non-finite state (NaN/inf energy or gradient) in {bad} "
-        f"step(s) over {int(jnp.sum(num_nonfinite > 0))} chain(s); those steps were "
+        f"step(s) over {int((counts > 0).sum())} chain(s); those steps were "
         "rejected. Check the energy for NaN/overflow, or lower step_size."
     )
     if on_nonfinite == "raise":
@@ -320,8 +322,10 @@ def sample(
     lambda per call.
 
     Memory: the samples, num_chains × (num_steps / thin) × event size in the kernel's
-    position dtype (``int8`` for the checkerboard Ising kernel, float otherwise), plus one
-    kernel state per chain; burn-in and thinned-away steps are never stored.
+    position dtype (``int8`` for the checkerboard Ising kernel, float otherwise), the per-draw
+    info, num_chains × (num_steps / thin) per scalar field of the kernel's info (six for NUTS:
+    acceptance rate, divergence, energy, tree depth and size, turning), plus one kernel state
+    per chain; burn-in and thinned-away steps are never stored.
 
     Returns:
         :class:`SampleResult` with ``samples`` shaped (num_chains, draws, *event_shape).
