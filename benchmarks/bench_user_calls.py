@@ -23,7 +23,9 @@ Rows (speed = work / warm wall time; ratio = baseline warm time / our warm time,
   other work) — and the rows check that the draws are equal. Two baselines: keeping the
   positions only (blackjax then never computes its per-step info: XLA drops it), and keeping
   the positions and the per-draw info that ``sample`` returns (acceptance rate, divergences,
-  energy, tree depth and size, turning), the same output. Target ≥ 0.95× the same output.
+  energy, tree depth and size, turning), the same output (the ``sample`` call of this second
+  row is already compiled by the first: its "first" time is a warm one). Target ≥ 0.95× the
+  same output.
 * ``physebm.fit(denoising_score_matching(mlp_energy, sigma=0.1), ..., num_steps=2048,
   batch_size=128)`` on 4096 two-moons points, Adam 1e-3: updates/s against a jitted optax
   ``lax.scan`` of the same objective's ``loss`` (one permutation per epoch, as ``fit``).
