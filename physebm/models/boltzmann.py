@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import samplers
 from physebm.models.base import EnergyModel
 from physebm.models.capabilities import PairwiseForm, kernel_target, pairwise_form
-from physebm.validation import check_shape, check_square_symmetric
+from physebm.validation import check_parameter, check_shape, check_square_symmetric
 
 DOMAINS = ("spin", "bits")
 
@@ -34,9 +34,9 @@ class BoltzmannMachine(EnergyModel):
     domain: str = eqx.field(static=True, default="spin")
 
     def __init__(self, W, b=None, domain: str = "spin"):
-        W = check_square_symmetric(jnp.asarray(W, dtype=float), "W")
+        W = check_square_symmetric(check_parameter(W, "W"), "W")
         n = W.shape[0]
-        b = jnp.zeros(n) if b is None else jnp.asarray(b, dtype=float)
+        b = jnp.zeros(n) if b is None else check_parameter(b, "b")
         if b.shape != (n,):
             raise ValueError(f"b must have shape ({n},) to match W, got {b.shape}")
         if domain not in DOMAINS:

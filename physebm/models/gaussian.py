@@ -8,7 +8,13 @@ import jax.numpy as jnp
 
 from physebm.models.base import EnergyModel
 from physebm.models.capabilities import ExactSampler, exact_sampler
-from physebm.validation import check_beta, check_shape, check_square_symmetric
+from physebm.validation import (
+    check_beta,
+    check_parameter,
+    check_positive_definite,
+    check_shape,
+    check_square_symmetric,
+)
 
 
 class Gaussian(EnergyModel):
@@ -20,7 +26,9 @@ class Gaussian(EnergyModel):
 
     Args:
         mean: μ, shape (d,).
-        precision: A, shape (d, d), symmetric positive definite.
+        precision: A, shape (d, d), symmetric (checked at construction) and positive definite
+            (an indefinite A is a valid energy, but :meth:`log_z`, :meth:`covariance` and
+            :meth:`sample` refuse it: Z(β) diverges).
     """
 
     mean: jax.Array
@@ -28,10 +36,10 @@ class Gaussian(EnergyModel):
     domain: str = eqx.field(static=True, default="real")
 
     def __init__(self, mean, precision):
-        mean = jnp.atleast_1d(jnp.asarray(mean, dtype=float))
+        mean = jnp.atleast_1d(check_parameter(mean, "mean"))
         if mean.ndim != 1:
             raise ValueError(f"mean must be a vector of shape (d,), got shape {mean.shape}")
-        precision = check_square_symmetric(jnp.asarray(precision, dtype=float), "precision")
+        precision = check_square_symmetric(check_parameter(precision, "precision"), "precision")
         if precision.shape[0] != mean.shape[0]:
             raise ValueError(
                 f"precision must have shape ({mean.shape[0]}, {mean.shape[0]}) to match mean, "
@@ -57,16 +65,23 @@ class Gaussian(EnergyModel):
         return 0.5 * d @ self.precision @ d
 
     def log_z(self, beta) -> jax.Array:
-        """log Z(β) = (d/2) log(2π/β) − ½ log det A."""
+        """log Z(β) = (d/2) log(2π/β) − ½ log det A, log det A = 2 Σ_i log L_ii (A = LLᵀ).
+
+        Raises:
+            ValueError: a concrete A that is not positive definite (Z(β) diverges); a traced
+                one gives NaN (its Cholesky factor is NaN).
+        """
         beta = check_beta(beta)
-        sign, logdet = jnp.linalg.slogdet(self.precision)
-        logdet = jnp.where(sign > 0, logdet, jnp.nan)
+        precision = check_positive_definite(self.precision, "precision", why=": Z(β) diverges")
+        chol = jnp.linalg.cholesky(precision)
+        logdet = 2 * jnp.sum(jnp.log(jnp.diagonal(chol)))
         return 0.5 * self.dim * jnp.log(2 * jnp.pi / beta) - 0.5 * logdet
 
     def covariance(self, beta=1.0) -> jax.Array:
-        """Cov_β[x] = (βA)⁻¹."""
+        """Cov_β[x] = (βA)⁻¹ (A positive definite: checked when concrete)."""
         beta = check_beta(beta)
-        return jnp.linalg.inv(self.precision) / beta
+        precision = check_positive_definite(self.precision, "precision", why=": Z(β) diverges")
+        return jnp.linalg.inv(precision) / beta
 
     def sample(self, key, beta=1.0, num_samples: int = 1) -> jax.Array:
         """Exact samples x ~ N(μ, (βA)⁻¹), shape (num_samples, d)."""

@@ -21,7 +21,7 @@ from physebm.models.capabilities import (
     kernel_target,
     pairwise_form,
 )
-from physebm.validation import check_shape
+from physebm.validation import check_parameter, check_shape, check_sizes
 
 BETA_C_2D = 0.5 * float(np.log1p(np.sqrt(2.0)))
 """Critical inverse temperature of the square-lattice Ising model (J = 1): ½ ln(1 + √2)."""
@@ -50,12 +50,12 @@ class Ising(EnergyModel):
     domain: str = eqx.field(static=True, default="spin")
 
     def __init__(self, shape, J=1.0, h=0.0, periodic: bool = True):
-        shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
-        if len(shape) not in (1, 2) or any(s < 2 for s in shape):
+        shape = check_sizes(shape, "shape", minimum=2)
+        if len(shape) not in (1, 2):
             raise ValueError(f"shape must be (N,) or (M, N) with every side >= 2, got {shape}")
         self.shape = shape
-        self.J = jnp.asarray(J, dtype=float)
-        self.h = jnp.asarray(h, dtype=float)
+        self.J = check_parameter(J, "J")
+        self.h = check_parameter(h, "h")
         if self.J.shape != () or self.h.shape != ():
             raise ValueError(f"J and h must be scalars, got shapes {self.J.shape}, {self.h.shape}")
         self.periodic = bool(periodic)
@@ -136,8 +136,8 @@ class CurieWeiss(EnergyModel):
         if isinstance(N, bool) or not isinstance(N, int | np.integer) or N < 1:
             raise ValueError(f"N must be a positive integer number of spins, got {N!r}")
         self.N = int(N)
-        self.J = jnp.asarray(J, dtype=float)
-        self.h = jnp.asarray(h, dtype=float)
+        self.J = check_parameter(J, "J")
+        self.h = check_parameter(h, "h")
 
     @property
     def event_shape(self) -> tuple[int, ...]:

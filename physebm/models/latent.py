@@ -14,7 +14,12 @@ import jax
 import jax.numpy as jnp
 
 from physebm.models.base import LatentEnergyModel
-from physebm.validation import check_shape
+from physebm.validation import (
+    check_distribution,
+    check_parameter,
+    check_positive_definite,
+    check_shape,
+)
 
 
 class KMeansEnergy(LatentEnergyModel):
@@ -27,7 +32,7 @@ class KMeansEnergy(LatentEnergyModel):
     centers: jax.Array
 
     def __init__(self, centers):
-        centers = jnp.asarray(centers, dtype=float)
+        centers = check_parameter(centers, "centers")
         if centers.ndim != 2:
             raise ValueError(f"centers must have shape (K, d), got {centers.shape}")
         self.centers = centers
@@ -52,7 +57,13 @@ class GMMEnergy(LatentEnergyModel):
     Args:
         means: (K, d) component means.
         covariances: (K, d, d) symmetric positive definite covariances.
-        weights: (K,) mixture weights summing to one (default uniform).
+        weights: (K,) mixture weights, non-negative and summing to one within 1e-6
+            (:data:`physebm.validation.WEIGHT_SUM_ATOL`; default uniform); not normalised for
+            you: pass ``w / w.sum()``.
+
+    Raises:
+        ValueError: shapes disagree, non-finite entries, covariances not symmetric positive
+            definite, or weights that are not a distribution (all checked when concrete).
     """
 
     means: jax.Array
@@ -60,8 +71,8 @@ class GMMEnergy(LatentEnergyModel):
     log_weights: jax.Array
 
     def __init__(self, means, covariances, weights=None):
-        means = jnp.asarray(means, dtype=float)
-        covariances = jnp.asarray(covariances, dtype=float)
+        means = check_parameter(means, "means")
+        covariances = check_parameter(covariances, "covariances")
         if means.ndim != 2:
             raise ValueError(f"means must have shape (K, d), got {means.shape}")
         K, d = means.shape
@@ -69,9 +80,11 @@ class GMMEnergy(LatentEnergyModel):
             raise ValueError(
                 f"covariances must have shape ({K}, {d}, {d}), got {covariances.shape}"
             )
-        w = jnp.full((K,), 1.0 / K) if weights is None else jnp.asarray(weights, dtype=float)
+        w = jnp.full((K,), 1.0 / K) if weights is None else check_parameter(weights, "weights")
         if w.shape != (K,):
             raise ValueError(f"weights must have shape ({K},), got {w.shape}")
+        check_positive_definite(covariances, "covariances")
+        check_distribution(w, "weights")
         self.means, self.covariances, self.log_weights = means, covariances, jnp.log(w)
 
     @property

@@ -16,7 +16,7 @@ from physebm.models.capabilities import (
     kernel_target,
     pairwise_form,
 )
-from physebm.validation import check_beta, check_shape
+from physebm.validation import check_beta, check_parameter, check_shape
 
 
 class RBM(EnergyModel):
@@ -44,12 +44,12 @@ class RBM(EnergyModel):
     domain: str = eqx.field(static=True, default="bits")
 
     def __init__(self, W, b=None, c=None):
-        W = jnp.asarray(W, dtype=float)
+        W = check_parameter(W, "W")
         if W.ndim != 2:
             raise ValueError(f"W must be a (n_visible, n_hidden) matrix, got shape {W.shape}")
         nv, nh = W.shape
-        b = jnp.zeros(nv) if b is None else jnp.asarray(b, dtype=float)
-        c = jnp.zeros(nh) if c is None else jnp.asarray(c, dtype=float)
+        b = jnp.zeros(nv) if b is None else check_parameter(b, "b")
+        c = jnp.zeros(nh) if c is None else check_parameter(c, "c")
         if b.shape != (nv,):
             raise ValueError(f"b must have shape ({nv},) (visible biases), got {b.shape}")
         if c.shape != (nh,):
