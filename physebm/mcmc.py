@@ -16,6 +16,9 @@ any callable on ℝ^d)                 mass matrix (``sampler="mala"``/``"hmc"``
 
 The discrete kernels are registered per model type with
 :func:`physebm.models.capabilities.default_sampler` (below); a new model type registers its own.
+Replica exchange (``sampler="replica_exchange"`` or a :class:`samplers.ReplicaExchange`) runs
+one of these kernels at every rung of a β ladder and returns the target rung
+(:mod:`physebm.replica`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import samplers
+from physebm import replica
 from physebm.gibbs import Gibbs
 from physebm.models import capabilities
 from physebm.models.base import EnergyModel, domain_of, is_shape
@@ -57,6 +61,10 @@ class SampleResult(NamedTuple):
         beta: the inverse temperature sampled.
         parameters: kernel parameters (e.g. the adapted ``step_size``), a dict.
         num_nonfinite: (num_chains,) steps rejected because they produced NaN/inf.
+        stats: run-level statistics of the kernel, None for most: for replica exchange the
+            :class:`samplers.ReplicaExchangeReport` of the whole run (per-pair swap
+            acceptance a_k, rejection r_k = 1 − a_k, Λ = Σ r_k, round trips per label and
+            per step, the predicted rate 1 / (2 + 2Λ)), pooled over chains (ladders).
     """
 
     samples: Any
@@ -66,6 +74,7 @@ class SampleResult(NamedTuple):
     beta: jax.Array
     parameters: dict
     num_nonfinite: jax.Array
+    stats: Any = None
 
 
 def _count(n, name):
@@ -266,6 +275,43 @@ def _report_nonfinite(num_nonfinite, on_nonfinite: str) -> None:
     warnings.warn(msg, RuntimeWarning, stacklevel=3)
 
 
+def _replica_starts(key, energy, num_chains, num_replicas, init, event_shape):
+    """(num_chains, K, *event) float starts: ``init`` copied to every rung, else independent
+    uniform spins/bits (or standard normals on ℝ^d) for each of the num_chains · K replicas."""
+    if init is not None:
+        x = _initial_positions(key, energy, None, num_chains, init, event_shape)
+        x = replica.replica_positions(x, num_replicas)
+    else:
+        choice = DefaultSampler(replica.NAME, None, jnp.result_type(float))
+        x = _initial_positions(key, energy, choice, num_chains * num_replicas, None, event_shape)
+        x = replica.split_replicas(x, num_chains, num_replicas)
+    return jax.tree.map(lambda a: jnp.asarray(a, jnp.result_type(float)), x)
+
+
+def _sample_replica_exchange(key, energy, beta, sampler, options: dict, run_kw: dict, init):
+    """:func:`sample` with replica exchange (its docstring): the ladder's tempered family of
+    ``energy``, K replicas per chain, the samples of the target rung (β_k = ``beta``, the
+    coldest rung when ``beta`` is None) and the run's replica-exchange report."""
+    event_shape = options.pop("event_shape")
+    pt = replica.replica_kernel(sampler, energy, beta, **options)
+    rung = replica.target_rung(pt.betas, beta)
+    num_chains, num_replicas = run_kw.pop("num_chains"), pt.betas.shape[0]
+    family = replica.tempered_family(energy)
+    alg = replica.TargetRung(samplers.BoundKernel(pt, family), jnp.asarray(rung, jnp.int32))
+    key_init, _, key_run = jax.random.split(key, 3)
+    x0 = _replica_starts(key_init, energy, num_chains, num_replicas, init, event_shape)
+    on_nonfinite = run_kw.pop("on_nonfinite")
+    res = samplers.run(key_run, alg, x0, trace_fn=replica.target_rung_trace, **run_kw)
+    _report_nonfinite(res.num_nonfinite, on_nonfinite)
+    report = samplers.replica_exchange_report(res.state.pt)
+    params = {"betas": pt.betas, "target_rung": rung, "inner": type(pt.inner).__name__}
+    beta = pt.betas[-1] if beta is None else beta
+    samples = replica.unpack_trace(res.trace)
+    return SampleResult(
+        samples, res.info, res.state.pt, replica.NAME, beta, params, res.num_nonfinite, report
+    )
+
+
 def sample(
     model_or_gibbs,
     *,
@@ -282,6 +328,8 @@ def sample(
     num_warmup: int = 300,
     num_leapfrog: int = 10,
     on_nonfinite: str = "raise",
+    betas=None,
+    num_replicas: int | None = None,
 ) -> SampleResult:
     """Draw samples of p_β(x) ∝ exp(−β E(x)) with a kernel chosen for the model.
 
@@ -299,6 +347,9 @@ def sample(
             ``samplers.HeatBath("spin")``, ``samplers.Checkerboard()``) or a blackjax factory
             such as ``functools.partial(blackjax.mala, step_size=0.1)``. It runs on the model's
             structured target where it has one (``capabilities.kernel_target``), else on −βE.
+            Replica exchange: a :class:`samplers.ReplicaExchange` ``(inner, betas)``, or
+            ``"replica_exchange"`` (the model's default kernel, MALA(``step_size``) on ℝ^d, at
+            every rung of ``betas``); see below.
         beta: inverse temperature β > 0 (default: the Gibbs object's, else 1).
         init: one position or ``num_chains`` positions (required for a continuous energy
             without ``event_shape``); an RBM takes ``(v, h)``. Default for discrete models:
@@ -312,12 +363,30 @@ def sample(
         num_leapfrog: leapfrog steps per HMC proposal.
         on_nonfinite: ``"raise"`` (default) a ``FloatingPointError`` if any step produced a
             NaN/inf state (it was rejected, the samples are finite); ``"warn"`` to only warn.
+        betas: the ladder of ``sampler="replica_exchange"``, (K,) increasing; default
+            ``num_replicas`` rungs geometric from β/10 to β.
+        num_replicas: K of that default ladder (8 if omitted).
+
+    Replica exchange: each chain is a ladder of K replicas, replica k sampling
+    p_{β_k} ∝ exp(−β_k E) with the inner kernel (on the model's structured target at β = 1
+    scaled by β_k, :class:`samplers.Tempered`), neighbours swapping after every step with
+    probability min(1, exp((β_{k+1} − β_k)(E(x_{k+1}) − E(x_k)))) (even-odd scheme). The
+    samples are the *target rung*'s, the rung with β_k = β (relative tolerance 1e-6; a β
+    that is not on the ladder is a ``ValueError``); without a β (a plain model, no ``beta=``)
+    it is the coldest rung, β_{K−1}, and ``beta`` in the result is that rung's. Starts: ``init``
+    copied to every rung, else independent random states per replica. ``SampleResult.stats``
+    is the run's :class:`samplers.ReplicaExchangeReport` (swap acceptance per pair, Λ, round
+    trips), ``info`` the per-draw swap fields ((num_chains, draws, K − 1)), ``state`` the
+    ladders' final :class:`~samplers.tempering.ReplicaExchangeState` (leading axis: chains),
+    and ``parameters`` holds ``betas``, ``target_rung`` and the ``inner`` kernel's name. Cost:
+    K inner steps and K log densities per step; the samples are one rung (memory as one chain).
 
     Compiled once: every kernel runs as a :class:`samplers.BoundKernel` (the kernel and the
     model's target, pytrees whose array leaves are β, the parameters and the step size)
     through the one jitted driver of :func:`samplers.run`, and the NUTS/HMC warm-up is one
     jitted function too, so a second call with the same model type and shapes, counts and
-    sampler choice — and another key, β, step size or parameter values — compiles nothing.
+    sampler choice — and another key, β, step size or parameter values (for replica exchange
+    also another ladder of the same K, or target rung) — compiles nothing.
     An energy that is a plain function is compared by identity: define it once, not as a new
     lambda per call.
 
@@ -339,9 +408,22 @@ def sample(
     num_steps = _count(num_steps, "num_steps")
     if on_nonfinite not in ("raise", "warn"):
         raise ValueError(f"on_nonfinite must be 'raise' or 'warn', got {on_nonfinite!r}")
+    beta_given = beta is not None or isinstance(model_or_gibbs, Gibbs)
     energy, beta = _energy_and_beta(model_or_gibbs, beta)
     if event_shape is None:
         event_shape = getattr(energy, "event_shape", None)
+    if replica.is_replica_exchange(sampler):
+        options = dict(betas=betas, num_replicas=num_replicas, step_size=step_size)
+        options["event_shape"] = event_shape
+        run_kw = dict(num_chains=num_chains, num_steps=num_steps, num_burnin=num_burnin)
+        run_kw.update(thin=thin, on_nonfinite=on_nonfinite)
+        beta = beta if beta_given else None
+        return _sample_replica_exchange(key, energy, beta, sampler, options, run_kw, init)
+    if betas is not None or num_replicas is not None:
+        raise ValueError(
+            f"betas and num_replicas are options of sampler='replica_exchange', got "
+            f"sampler={sampler!r}"
+        )
     key_init, key_warm, key_run = jax.random.split(key, 3)
     given = sampler is not None and not isinstance(sampler, str)
     if given:

@@ -137,3 +137,29 @@ def test_sample_other_default_kernels_beta_sweep():
 
         k = jax.random.key
         assert_compiles_once(call, [(k(0), 0.5), (k(1), 0.9)])
+
+
+def test_sample_replica_exchange_new_key_ladder_rung_and_coupling():
+    """``sample(..., sampler=ReplicaExchange(Checkerboard(), betas))`` and
+    ``sampler="replica_exchange"``: a new key, ladder values (same K), target rung (an interior
+    β of the ladder) or coupling J compiles nothing."""
+    import samplers
+
+    def call(key, ladder, beta, J):
+        pt = samplers.ReplicaExchange(samplers.Checkerboard(), jnp.asarray(ladder))
+        kw = dict(key=key, beta=beta, sampler=pt, num_chains=2, num_steps=10)
+        res = physebm.sample(Ising((8, 8), J=J), **kw)
+        assert res.sampler == "replica_exchange" and res.stats.num_ladders == 2
+        return res.samples
+
+    k = jax.random.key
+    ladder, other = [0.1, 0.25, 0.4, 0.6], [0.2, 0.3, 0.4, 0.5]
+    variants = [(k(0), ladder, 0.6, 1.0), (k(1), ladder, 0.6, 1.0), (k(0), other, 0.5, 1.0)]
+    variants += [(k(2), other, 0.3, 1.0), (k(3), ladder, 0.6, 0.7)]
+    assert_compiles_once(call, variants)
+
+    def call_named(key, beta):
+        kw = dict(key=key, beta=beta, sampler="replica_exchange", num_replicas=4)
+        return physebm.sample(Ising((8, 8)), num_chains=2, num_steps=10, **kw).samples
+
+    assert_compiles_once(call_named, [(k(0), 0.5), (k(1), 0.3)])
