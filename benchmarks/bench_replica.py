@@ -15,6 +15,11 @@ both libraries do per round here.
   logdensity_fn=Tempered(PeriodicIsing2D(1.0)), num_steps=R, keep_trace=False, mean=False)``,
   then ``samplers.replica_exchange_report(res.state)``. One ladder (as hamon), and the same
   call with ``--ladders`` independent ladders vmapped in one call.
+* the user call ``physebm.sample(Ising((L, L)), sampler=ReplicaExchange(Checkerboard(),
+  betas), num_chains=1, num_steps=R, key=key)`` (no β: the coldest rung, β_c), which keeps the
+  samples of that rung (R × L² int8) and the per-draw swap info, beside the direct call
+  above (no trace) and a direct call that keeps the same rung's trace (a module-level
+  ``trace_fn``, unpacked after the run): the ratios sample / direct are printed.
 * hamon (``pip install hamon``; row skipped when missing): ``hamon.nrpt`` in template
   (temperature-linear) mode, ``gibbs_steps_per_round=1``, the same two colour blocks, the same
   ladder; all spins up at the start as ours.
@@ -40,6 +45,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import physebm
 import samplers
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -72,6 +78,43 @@ def ours(L, betas, rounds, ladders):
         )  # fmt: skip
         rep = samplers.replica_exchange_report(res.state)  # on the host: waits for the run
         return time.perf_counter() - t0, rep.swap_acceptance, rep.round_trips
+
+    return go
+
+
+def coldest(state):
+    """trace_fn keeping the coldest rung's packed state (module-level: compiled once)."""
+    return jax.tree.map(lambda a: a[-1], state.states)
+
+
+def direct_traced(L, betas, rounds):
+    """``go(key)`` for ``samplers.run`` keeping the coldest rung (what ``sample`` returns)."""
+    kernel = samplers.ReplicaExchange(samplers.Checkerboard(), jnp.asarray(betas))
+    family = samplers.Tempered(samplers.PeriodicIsing2D(1.0))
+    x0 = jnp.ones((1, len(betas), L, L), jnp.int8)
+
+    def go(key):
+        t0 = time.perf_counter()
+        res = samplers.run(
+            key, kernel, x0, num_steps=rounds, logdensity_fn=family, trace_fn=coldest
+        )
+        jax.block_until_ready(res.trace.position)
+        rep = samplers.replica_exchange_report(res.state)
+        return time.perf_counter() - t0, rep.swap_acceptance, rep.round_trips
+
+    return go
+
+
+def user_call(L, betas, rounds):
+    """``go(key)`` for ``physebm.sample(..., sampler=ReplicaExchange(...))``, one ladder."""
+    kernel = samplers.ReplicaExchange(samplers.Checkerboard(), jnp.asarray(betas))
+    model = physebm.models.Ising((L, L))
+
+    def go(key):
+        t0 = time.perf_counter()
+        res = physebm.sample(model, key=key, num_chains=1, num_steps=rounds, sampler=kernel)
+        jax.block_until_ready(res.samples)
+        return time.perf_counter() - t0, res.stats.swap_acceptance, res.stats.round_trips
 
     return go
 
@@ -163,8 +206,15 @@ def main():
         f"{'swap acc min/mean/max':<21}  {'Λ':>6} {'trips':>7} {'trips/rnd':>10} "
         f"{'trips/s':>10}"
     )
-    one = line("physebm, 1 ladder", measure(ours(L, betas, R, 1), keys), R, 1, L, K)
+    direct = measure(ours(L, betas, R, 1), keys)
+    one = line("physebm, 1 ladder", direct, R, 1, L, K)
     line(f"physebm, {C} ladders/call", measure(ours(L, betas, R, C), keys), R, C, L, K)
+    traced = measure(direct_traced(L, betas, R), keys)
+    line("run, 1 ladder, cold trace", traced, R, 1, L, K)
+    user = measure(user_call(L, betas, R), keys)
+    line("physebm.sample, 1 ladder", user, R, 1, L, K)
+    for name, m in (("direct run (no trace)", direct), ("direct run, cold trace", traced)):
+        print(f"physebm.sample / {name}: first {user[0] / m[0]:.2f}×, warm {user[1] / m[1]:.2f}×")
     go = hamon_setup(L, betas, R)
     if go is None:
         print(f"{'hamon NRPT':<26} hamon not installed (pip install hamon): row skipped")
