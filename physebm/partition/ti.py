@@ -288,6 +288,45 @@ def drift_checks(drift, w, sweep: str = "forward") -> list:
     ]
 
 
+def mixing_check(means, drift, sweep: str = "forward") -> list:
+    """Do the chains agree at every grid point, beyond their own noise? (an R̂-like check)
+
+    At grid point k, the spread of the chains' time averages m_{k,c} across chains is compared
+    with their within-chain error, which the half-difference D_{k,c} (last-half minus
+    first-half mean, independent across chains) measures: at equilibrium, with halves that are
+    nearly independent, Var(m) ≈ Var(D)/4, so
+
+        F_k = var_c(m_{k,c}) / (var_c(D_{k,c}) / 4)  ~  F(C − 1, C − 1).
+
+    Chains in different modes (a double well, stripe states of a lattice) make var_c(m) much
+    larger; so do chains whose correlation time spans the recording (the halves agree, the
+    chains do not), where the stderr cannot be trusted either. The largest F_k is tested at
+    ``CHECK_ALPHA`` with a Bonferroni correction over the K + 1 points.
+    """
+    from scipy.stats import f as fisher_f
+
+    num_points, num_chains = means.shape
+    if num_chains < 3:
+        return []
+    between = jnp.var(means, axis=1, ddof=1)
+    within = jnp.var(drift, axis=1, ddof=1) / 4.0
+    ratio = jnp.where(between > 0, between / jnp.maximum(within, 1e-300), 0.0)
+    ratio = jnp.where(jnp.isfinite(ratio), ratio, jnp.inf)
+    worst = jnp.argmax(ratio)
+    crit = float(fisher_f.isf(assemble.CHECK_ALPHA / num_points, num_chains - 1, num_chains - 1))
+    return [
+        assemble.Check(
+            ~(ratio[worst] <= crit),
+            lambda: (
+                f"the chains disagree at grid point {int(worst)} of {num_points} in the {sweep} "
+                f"sweep (their spread is {float(jnp.sqrt(ratio[worst])):.1f}× their own "
+                "noise): they sit in different modes or mix too slowly to be averaged; use a "
+                "better kernel, more samples or more temperatures"
+            ),
+        )
+    ]
+
+
 MIN_TEMPERATURES = 8
 """Fewer grid intervals than this leave the quadrature-error estimate meaningless."""
 MIN_SAMPLES = 10
@@ -381,7 +420,8 @@ def _ti_result(forward: TISweep, backward: TISweep | None, grid: np.ndarray, inf
         ),
     ]
     for sw, name in zip(sweeps, ("forward", "backward"), strict=False):
-        checks += drift_checks(jnp.where(jnp.isfinite(sw.drift), sw.drift, 0.0), w, name)
+        drift = jnp.where(jnp.isfinite(sw.drift), sw.drift, 0.0)
+        checks += drift_checks(drift, w, name) + mixing_check(sw.means, drift, name)
     if backward is not None:
         checks += loop_checks
     notes = _design_notes(len(grid) - 1, info.get("num_samples"), info.get("num_burnin"))

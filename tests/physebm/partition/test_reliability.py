@@ -98,3 +98,36 @@ def test_adaptive_smc_replicas_follow_one_pilot_schedule():
     res = smc(Ising((4, 4)), 0.3, key=jax.random.key(0), num_particles=64, num_mcmc_steps=2)
     steps = np.asarray(res.info["num_steps"])
     assert np.all(steps == steps[0]) and np.all(np.asarray(res.info["final_tempering_param"]) == 1)
+
+
+def test_ti_flags_chains_stuck_in_different_wells():
+    # a double well with a barrier of 12 (β = 1): chains from N(0, 1) split between the wells
+    # as the barrier rises and stay there; their integrands disagree far beyond their noise
+    def energy(x):
+        return 12.0 * (x[0] ** 2 - 1.0) ** 2 + 0.5 * x[0]
+
+    res = thermodynamic_integration(
+        energy,
+        1.0,
+        key=jax.random.key(0),
+        base=bases.gaussian(jnp.zeros(1)),
+        num_temperatures=16,
+        num_chains=16,
+        num_samples=20,
+        num_burnin=5,
+    )
+    assert not res.reliable
+    assert any("chains disagree at grid point" in w for w in res.warnings)
+
+
+def test_mixing_check_passes_agreeing_chains_and_fails_split_ones():
+    from physebm.partition.ti import mixing_check
+
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(2, 9, 16))  # (means, half-differences) at 9 points, 16 chains
+    means, drift = 0.1 * noise[0], 0.2 * noise[1]  # Var(m) = Var(D)/4: the null
+    assert not bool(mixing_check(jnp.asarray(means), jnp.asarray(drift))[0].failed)
+    split = means.copy()
+    split[-1, :8] += 1.0  # half of the chains in another mode at the last point
+    (check,) = mixing_check(jnp.asarray(split), jnp.asarray(drift))
+    assert bool(check.failed) and "grid point 8 of 9" in check.message()
