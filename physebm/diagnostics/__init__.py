@@ -1,7 +1,9 @@
 """Diagnostics of samplers and estimators: ArviZ data, R-hat/ESS/MCSE, AIS weights, plots.
 
-- :func:`chains_to_datatree`, :func:`run_to_datatree`, :func:`ais_to_datatree`,
-  :func:`logz_to_datatree`: convert runs to ArviZ ``xarray.DataTree`` objects.
+- :func:`chains_to_datatree`, :func:`run_to_datatree`: MCMC runs as ArviZ
+  ``xarray.DataTree`` objects (``sample_stats.energy`` the HMC Hamiltonian,
+  ``sample_stats.model_energy`` E(x)); :func:`ais_to_datatree`, :func:`logz_to_datatree`:
+  AIS, SMC and importance-sampling runs, with ``(chain, draw)`` dims ArviZ accepts.
 - :func:`rhat`, :func:`ess`, :func:`mcse`, :func:`weight_ess`, :func:`log_mean_exp_stderr`,
   :func:`acceptance_summary`: statistics on arrays.
 - :func:`summarize_chains`, :func:`summarize_ais`: reports with actionable warnings.
@@ -10,12 +12,8 @@
 """
 
 from physebm.diagnostics.ais import AISSummary, summarize_ais
-from physebm.diagnostics.convert import (
-    ais_to_datatree,
-    chains_to_datatree,
-    logz_to_datatree,
-    run_to_datatree,
-)
+from physebm.diagnostics.convert import chains_to_datatree, position_names, run_to_datatree
+from physebm.diagnostics.estimates import ais_to_datatree, logz_to_datatree
 from physebm.diagnostics.plots import (
     plot_ais,
     plot_energy,
@@ -63,6 +61,7 @@ __all__ = [
     "plot_energy",
     "plot_rank",
     "plot_trace",
+    "position_names",
     "rhat",
     "run_to_datatree",
     "save_chain_plots",

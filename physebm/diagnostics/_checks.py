@@ -1,4 +1,4 @@
-"""Small helpers shared by the diagnostics reports (argument checks, worst-site lookup)."""
+"""Small helpers shared by the diagnostics modules (argument checks, worst-site lookup)."""
 
 from __future__ import annotations
 
@@ -38,3 +38,26 @@ def positive(value, name: str, allow_zero: bool = False) -> float:
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
     return v
+
+
+def as_numpy(x, name: str) -> np.ndarray:
+    """``x`` as a numeric (number or bool) numpy array; ``TypeError`` naming ``name`` if not."""
+    try:
+        a = np.asarray(x)
+    except Exception as err:  # a tracer or an object array
+        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}") from err
+    if a.dtype == object or not (
+        np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.bool_)
+    ):
+        raise TypeError(f"{name} must be numeric, got dtype {a.dtype}")
+    return a
+
+
+def check_chain_axis(chain_axis: int) -> int:
+    """``chain_axis`` if it is 0 or 1, else ``ValueError``."""
+    if isinstance(chain_axis, bool) or chain_axis not in (0, 1):
+        raise ValueError(
+            f"chain_axis must be 0 (arrays are chains x draws x ...) or 1 "
+            f"(draws x chains x ...), got {chain_axis!r}"
+        )
+    return chain_axis

@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from physebm.diagnostics._checks import positive as _positive
-from physebm.diagnostics.convert import logz_to_datatree
+from physebm.diagnostics.estimates import logz_to_datatree
 from physebm.diagnostics.warning_types import LowWeightESSWarning, SamplerWarning, emit
 from physebm.partition import weights
 from physebm.partition.result import LogZ
@@ -86,9 +86,11 @@ def summarize_ais(
     low (Jensen) by more than its stderr suggests, and the stderr is unreliable.
 
     Args:
-        run: log-weights ``(num_chains,)``, a ``DataTree`` from :func:`ais_to_datatree`, or a
-            :class:`physebm.LogZ` whose ``info`` holds ``log_weights`` (then ``log_z``, ``stderr``,
-            ``warnings`` and ``reliable`` are the estimator's).
+        run: log-weights ``(num_chains,)``, a ``DataTree`` from :func:`ais_to_datatree` /
+            :func:`logz_to_datatree` (``posterior.log_weights``), or a :class:`physebm.LogZ`
+            whose ``info`` holds ``log_weights`` (then ``log_z``, ``stderr``, ``warnings`` and
+            ``reliable`` are the estimator's). SMC results keep no per-particle weights: their
+            replica estimates are in ``logz_to_datatree(result).posterior.replica_log_z``.
         min_ess_fraction: lowest acceptable ``weight_ess / num_chains``.
         min_ess: lowest acceptable absolute weight ESS.
         warn: also issue Python warnings.
@@ -141,18 +143,16 @@ def _log_weights_and_estimate(run) -> tuple[np.ndarray, dict]:
     """The log-weights of ``run`` and the estimator's own log_z/stderr/verdict, if any."""
     estimate = {"log_z": None, "stderr": None, "warnings": (), "reliable": True}
     if isinstance(run, xr.DataTree):
-        if "ais" not in run.children:
-            raise ValueError("run DataTree must have an 'ais' group (ais_to_datatree)")
-        attrs = run["ais"].attrs
+        attrs = run.attrs
         for k in ("log_z", "stderr"):  # written by logz_to_datatree
             if k in attrs:
                 estimate[k] = float(attrs[k])
         if "warnings" in attrs:
             estimate["warnings"] = tuple(attrs["warnings"])
             estimate["reliable"] = bool(attrs.get("reliable", True))
-        return np.asarray(run["ais"]["log_weights"].values, dtype=float), estimate
+        return tree_log_weights(run), estimate
     if isinstance(run, LogZ):
-        lw = logz_to_datatree(run)["ais"]["log_weights"].values
+        lw = tree_log_weights(logz_to_datatree(run))
         estimate.update(
             log_z=float(np.asarray(run.log_z)),
             stderr=float(np.asarray(run.stderr)),
@@ -161,3 +161,19 @@ def _log_weights_and_estimate(run) -> tuple[np.ndarray, dict]:
         )
         return np.asarray(lw, dtype=float), estimate
     return np.asarray(run, dtype=float), estimate
+
+
+def tree_log_weights(tree: xr.DataTree) -> np.ndarray:
+    """The log-weights ``(num_particles,)`` of a tree from :func:`logz_to_datatree`.
+
+    Raises:
+        ValueError: when the tree has no ``posterior.log_weights`` (e.g. an SMC result).
+    """
+    if "posterior" not in tree.children or "log_weights" not in tree["posterior"]:
+        raise ValueError(
+            "run DataTree must hold posterior.log_weights (ais_to_datatree / logz_to_datatree "
+            "of an AIS or importance-sampling result); SMC results keep no per-particle "
+            "weights: see posterior.replica_log_z"
+        )
+    lw = tree["posterior"]["log_weights"].transpose("chain", "draw").values
+    return np.asarray(lw, dtype=float).ravel()

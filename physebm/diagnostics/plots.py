@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from physebm.diagnostics.convert import ais_to_datatree, chains_to_datatree, logz_to_datatree
+from physebm.diagnostics.ais import tree_log_weights
+from physebm.diagnostics.convert import chains_to_datatree
+from physebm.diagnostics.estimates import ais_to_datatree, logz_to_datatree
 from physebm.diagnostics.stats import weight_ess
 
 __all__ = ["plot_ais", "plot_energy", "plot_rank", "plot_trace", "save_chain_plots"]
@@ -51,7 +53,8 @@ def _out_path(path) -> Path:
 
 
 def _reduced(dt: xr.DataTree, max_sites: int, with_energy: bool) -> xr.DataTree:
-    """Posterior with each variable cut to ≤ max_sites sites (flattened), plus energy."""
+    """Posterior with each variable cut to ≤ max_sites sites (flattened), plus the model
+    energy ``sample_stats.model_energy`` (as ``model_energy``)."""
     if isinstance(max_sites, bool) or not isinstance(max_sites, int) or max_sites < 1:
         raise ValueError(f"max_sites must be an int >= 1, got {max_sites!r}")
     post = dt["posterior"].to_dataset()
@@ -66,11 +69,15 @@ def _reduced(dt: xr.DataTree, max_sites: int, with_energy: bool) -> xr.DataTree:
         flat = a.reshape(c, d, -1)[:, :, :max_sites]
         data[str(name)] = flat
         dims[str(name)] = [f"{name}_site"]
-    if with_energy and "sample_stats" in dt.children and "energy" in dt["sample_stats"]:
-        data["energy"] = dt["sample_stats"]["energy"].transpose("chain", "draw").values
+    if with_energy and _has_stat(dt, "model_energy"):
+        data["model_energy"] = dt["sample_stats"]["model_energy"].transpose("chain", "draw").values
     import arviz_base
 
     return arviz_base.from_dict({"posterior": data}, dims=dims)
+
+
+def _has_stat(dt: xr.DataTree, name: str) -> bool:
+    return "sample_stats" in dt.children and name in dt["sample_stats"]
 
 
 def _save(pc, path: Path) -> Path:
@@ -84,14 +91,14 @@ def _save(pc, path: Path) -> Path:
 
 
 def plot_trace(trace, path, *, max_sites: int = 4, with_energy: bool = True) -> Path:
-    """Trace plot (value against draw, one line per chain) of positions and energy.
+    """Trace plot (value against draw, one line per chain) of positions and model energy.
 
     Args:
         trace: a ``DataTree`` from :func:`chains_to_datatree` or an array/pytree of positions
             ``(num_chains, num_draws, ...)``.
         path: output ``.png`` file; parent folders are created.
         max_sites: number of sites shown per variable.
-        with_energy: add the energy trace from ``sample_stats`` when present.
+        with_energy: add the model energy E(x) (``sample_stats.model_energy``) when present.
 
     Returns:
         The path written.
@@ -111,7 +118,7 @@ def plot_rank(trace, path, *, max_sites: int = 4, with_energy: bool = True) -> P
         trace: a ``DataTree`` or positions, as in :func:`plot_trace`.
         path: output ``.png`` file.
         max_sites: number of sites shown per variable.
-        with_energy: add the energy when present.
+        with_energy: add the model energy when present.
 
     Returns:
         The path written.
@@ -125,10 +132,13 @@ def plot_rank(trace, path, *, max_sites: int = 4, with_energy: bool = True) -> P
 
 
 def plot_energy(trace, path) -> Path:
-    """Energy plot: marginal vs transition distribution of the energy and per-chain BFMI.
+    """Energy plot of HMC/NUTS: marginal vs transition distribution of the Hamiltonian, BFMI.
 
-    Uses the model energy E(x) stored in ``sample_stats.energy``; BFMI = E[(E_t − E_{t−1})²] /
-    Var(E) per chain, low values (< 0.3) meaning the energy explores slowly.
+    Uses the sampler's Hamiltonian H in ``sample_stats.energy`` (as ``az.bfmi`` does);
+    BFMI = Σ_t (H_t − H_{t−1})² / Σ_t (H_t − H̄)² per chain, low values (< 0.3) meaning the
+    momentum resampling explores the energy slowly. Samplers without a Hamiltonian (Gibbs,
+    MALA, Metropolis) have no BFMI; the model energy E(x) (``sample_stats.model_energy``) is
+    in :func:`plot_trace` and :func:`plot_rank`.
 
     Args:
         trace: a ``DataTree`` with ``sample_stats.energy``.
@@ -138,20 +148,25 @@ def plot_energy(trace, path) -> Path:
         The path written.
 
     Raises:
-        ValueError: when the trace has no energy.
+        ValueError: when the trace has no sampler Hamiltonian.
     """
     import arviz_plots
 
     dt = _as_tree(trace)
-    if "sample_stats" not in dt.children or "energy" not in dt["sample_stats"]:
-        raise ValueError("trace has no sample_stats.energy; pass energy= to chains_to_datatree")
+    if not _has_stat(dt, "energy"):
+        raise ValueError(
+            "trace has no sample_stats.energy (the HMC/NUTS Hamiltonian, from the sampler's "
+            "info); the energy plot and BFMI need one — the model energy E(x) "
+            "(sample_stats.model_energy) is shown by plot_trace/plot_rank"
+        )
     p = _out_path(path)
     _pyplot()
     return _save(arviz_plots.plot_energy(dt, backend="matplotlib"), p)
 
 
 def save_chain_plots(trace, out_dir, *, prefix: str = "", max_sites: int = 4) -> dict[str, Path]:
-    """Write ``{prefix}trace.png``, ``{prefix}rank.png`` and, with energies, ``{prefix}energy.png``.
+    """Write ``{prefix}trace.png``, ``{prefix}rank.png`` and, with a sampler Hamiltonian
+    (HMC/NUTS), ``{prefix}energy.png``.
 
     Args:
         trace: a ``DataTree`` or positions.
@@ -168,7 +183,7 @@ def save_chain_plots(trace, out_dir, *, prefix: str = "", max_sites: int = 4) ->
         "trace": plot_trace(dt, out / f"{prefix}trace.png", max_sites=max_sites),
         "rank": plot_rank(dt, out / f"{prefix}rank.png", max_sites=max_sites),
     }
-    if "sample_stats" in dt.children and "energy" in dt["sample_stats"]:
+    if _has_stat(dt, "energy"):
         paths["energy"] = plot_energy(dt, out / f"{prefix}energy.png")
     return paths
 
@@ -202,10 +217,8 @@ def plot_ais(run, path, *, max_paths: int = 64) -> Path:
         dt = logz_to_datatree(run)
     else:
         dt = ais_to_datatree(run)
-    if "ais" not in dt.children:
-        raise ValueError("run DataTree must have an 'ais' group (ais_to_datatree)")
-    ds = dt["ais"].to_dataset()
-    lw = ds["log_weights"].values
+    lw = tree_log_weights(dt)
+    ds = dt["annealing"].to_dataset() if "annealing" in dt.children else xr.Dataset()
     valid = lw[~(np.isnan(lw) | np.isposinf(lw))]
     panels = ["paths"] if "log_weight_path" in ds else []
     panels.append("weights")
@@ -221,7 +234,8 @@ def plot_ais(run, path, *, max_paths: int = 64) -> Path:
     try:
         for ax, panel in zip(axes[0], panels, strict=True):
             if panel == "paths":
-                for row in ds["log_weight_path"].values[:max_paths]:
+                paths = ds["log_weight_path"].transpose("chain", "draw", "step").values[0]
+                for row in paths[:max_paths]:
                     ax.plot(x, row, lw=0.7, alpha=0.6)
                 ax.set(xlabel=xlabel, ylabel="running log-weight", title="log-weight paths")
             elif panel == "variance":

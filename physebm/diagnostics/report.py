@@ -180,8 +180,9 @@ def summarize_chains(
     Args:
         trace: a ``DataTree`` from :func:`chains_to_datatree`, or positions as accepted by it
             (an array ``(num_chains, num_draws, ...)`` or a pytree of them).
-        energy: per-step energies ``(num_chains, num_draws)`` (ignored for a ``DataTree``,
-            which carries them in ``sample_stats``).
+        energy: per-step model energies E(x) ``(num_chains, num_draws)`` (ignored for a
+            ``DataTree``, which carries them in ``sample_stats.model_energy``); reported as
+            the variable ``"energy"``.
         acceptance_rate: per-step acceptance probabilities (idem).
         diverging: per-step divergence flags (idem).
         chain_axis: 0 (chains first) or 1 (draws first) for array inputs.
@@ -271,12 +272,13 @@ def _as_datatree(trace, energy, acceptance_rate, diverging, chain_axis) -> xr.Da
 
 
 def _chain_variables(post: xr.Dataset, stats: xr.Dataset) -> dict[str, np.ndarray]:
-    """Each position variable, then the energy if recorded, as ``(chain, draw, ...)`` arrays."""
+    """Each position variable, then the model energy (``sample_stats.model_energy``) if
+    recorded, named ``"energy"``, as ``(chain, draw, ...)`` arrays."""
     variables: dict[str, np.ndarray] = {}
     for name, da in post.data_vars.items():
         variables[str(name)] = da.transpose("chain", "draw", ...).values
-    if "energy" in stats:
-        variables["energy"] = stats["energy"].transpose("chain", "draw").values
+    if "model_energy" in stats:
+        variables["energy"] = stats["model_energy"].transpose("chain", "draw").values
     return variables
 
 

@@ -147,7 +147,7 @@ def test_summarize_ais_drops_invalid_weights():
     assert dg.SamplerWarning in cats and "2 of 6 log-weights" in s.warnings[0]
     assert s.num_dropped == 2 and s.num_chains == 4
     assert s.weight_ess == pytest.approx(10.0 / 3.0, rel=1e-12)
-    assert dg.ais_to_datatree(lw)["ais"].attrs["num_invalid"] == 2
+    assert dg.ais_to_datatree(lw).attrs["num_invalid"] == 2
 
 
 def test_summarize_ais_warns_on_degenerate_weights():
@@ -184,7 +184,7 @@ def test_summarize_ais_agrees_with_the_ais_result():
 
 def test_logz_to_datatree_keeps_the_verdict():
     res = LogZ(1.0, 0.1, method="ais", warnings=["few chains"], info={"log_weights": np.zeros(8)})
-    attrs = dg.logz_to_datatree(res)["ais"].attrs
+    attrs = dg.logz_to_datatree(res).attrs
     assert attrs["reliable"] == 0 and attrs["warnings"] == ["few chains"]
     s = dg.summarize_ais(res, warn=False)
     assert not s.reliable and s.warnings[0] == "few chains" and s.stderr == 0.1
@@ -204,13 +204,14 @@ def test_chains_to_datatree_array_roundtrip():
     np.testing.assert_array_equal(post.coords["chain"], np.arange(3))
     np.testing.assert_array_equal(post.coords["draw"], np.arange(50))
     np.testing.assert_array_equal(post.values, x)
-    np.testing.assert_array_equal(dt["sample_stats"]["energy"].values, e)
-    assert dt["sample_stats"]["energy"].dims == ("chain", "draw")
+    np.testing.assert_array_equal(dt["sample_stats"]["model_energy"].values, e)
+    assert dt["sample_stats"]["model_energy"].dims == ("chain", "draw")
+    assert "energy" not in dt["sample_stats"]  # reserved for a sampler's Hamiltonian
     assert dt.attrs["beta"] == 2.0
     # draws-first layout gives the same tree
     dt2 = dg.chains_to_datatree(np.swapaxes(x, 0, 1), energy=e.T, chain_axis=1)
     np.testing.assert_array_equal(dt2["posterior"]["x"].values, x)
-    np.testing.assert_array_equal(dt2["sample_stats"]["energy"].values, e)
+    np.testing.assert_array_equal(dt2["sample_stats"]["model_energy"].values, e)
 
 
 def test_chains_to_datatree_pytrees_dims_and_blackjax_info():
@@ -220,6 +221,10 @@ def test_chains_to_datatree_pytrees_dims_and_blackjax_info():
     assert dt["posterior"]["v"].dims == ("chain", "draw", "v_dim_0", "v_dim_1")
     assert dt["posterior"]["h"].dims == ("chain", "draw", "hidden")
     assert set(dg.chains_to_datatree((v, h))["posterior"].data_vars) == {"x_0", "x_1"}
+    named = dg.chains_to_datatree((v, h), var_names=("v", "h"))["posterior"]
+    np.testing.assert_array_equal(named["h"].values, h)
+    with pytest.raises(ValueError, match="var_names must be 2 distinct names"):
+        dg.chains_to_datatree((v, h), var_names=("v",))
 
     class Info(NamedTuple):  # the fields of blackjax's HMCInfo that matter here
         momentum: np.ndarray
@@ -232,8 +237,11 @@ def test_chains_to_datatree_pytrees_dims_and_blackjax_info():
     )
     dt = dg.chains_to_datatree(h, sample_stats=info, energy=np.zeros((2, 10)))
     stats = set(dt["sample_stats"].data_vars)
-    assert stats == {"acceptance_rate", "diverging", "sampler_energy", "energy"}
+    assert stats == {"acceptance_rate", "diverging", "energy", "model_energy"}
     assert dt["sample_stats"]["diverging"].dtype == bool
+    # the sampler's Hamiltonian keeps ArviZ's name; the model energy has its own
+    np.testing.assert_array_equal(dt["sample_stats"]["energy"].values, np.ones((2, 10)))
+    np.testing.assert_array_equal(dt["sample_stats"]["model_energy"].values, np.zeros((2, 10)))
 
 
 def test_chains_to_datatree_bad_input():
@@ -242,7 +250,7 @@ def test_chains_to_datatree_bad_input():
         dg.chains_to_datatree(x, chain_axis=2)
     with pytest.raises(ValueError, match=r"positions\['x'\] must have shape"):
         dg.chains_to_datatree(np.zeros(5))
-    with pytest.raises(ValueError, match="energy must have leading shape"):
+    with pytest.raises(ValueError, match="model_energy must have leading shape"):
         dg.chains_to_datatree(x, energy=np.zeros((2, 9)))
     with pytest.raises(ValueError, match="all leaves must share"):
         dg.chains_to_datatree({"a": x, "b": np.zeros((3, 10))})
@@ -257,22 +265,22 @@ def test_ais_to_datatree_and_from_logz():
     inc = rng.normal(0, 0.1, (16, 20))
     betas = np.linspace(0.0, 1.0, 21)
     dt = dg.ais_to_datatree(inc.sum(1), log_increments=inc, betas=betas)
-    ds = dt["ais"]
-    assert ds["log_increments"].dims == ("chain", "step")
-    np.testing.assert_allclose(ds["log_weight_path"].values[:, -1], inc.sum(1))
+    ds = dt["annealing"]
+    assert ds["log_increments"].dims == ("chain", "draw", "step")
+    np.testing.assert_allclose(ds["log_weight_path"].values[0, :, -1], inc.sum(1))
     np.testing.assert_allclose(ds["beta"].values, betas[1:])
     dt_t = dg.ais_to_datatree(inc.sum(1), log_increments=inc.T, betas=betas[1:], chain_axis=1)
-    np.testing.assert_array_equal(dt_t["ais"]["log_increments"].values, inc)
+    np.testing.assert_array_equal(dt_t["annealing"]["log_increments"].values[0], inc)
     with pytest.raises(ValueError, match="betas must have num_steps"):
         dg.ais_to_datatree(inc.sum(1), log_increments=inc, betas=betas[:5])
-    with pytest.raises(ValueError, match="16 chains"):
+    with pytest.raises(ValueError, match="16 particles"):
         dg.ais_to_datatree(np.zeros(15), log_increments=inc)
     with pytest.raises(ValueError, match="increment_variance must have num_steps = 20"):
         dg.ais_to_datatree(inc.sum(1), log_increments=inc, increment_variance=np.ones(3))
 
     res = LogZ(log_z=1.0, stderr=0.1, method="ais", info={"log_weights": inc.sum(1)})
     dtz = dg.logz_to_datatree(res)
-    assert dtz["ais"].attrs["method"] == "ais" and dtz["ais"].attrs["log_z"] == 1.0
+    assert dtz.attrs["method"] == "ais" and dtz.attrs["log_z"] == 1.0
     assert dg.summarize_ais(res, warn=False).num_chains == 16
     # the keys physebm.partition.ais records: schedule t_0..t_K and increment_variance (K,)
     diag = {
@@ -282,10 +290,10 @@ def test_ais_to_datatree_and_from_logz():
         "transition": "mala",
     }
     dtz = dg.logz_to_datatree(LogZ(log_z=1.0, stderr=0.1, method="ais", info=diag))
-    np.testing.assert_allclose(dtz["ais"]["t"].values, np.linspace(0, 1, 21)[1:])
-    np.testing.assert_allclose(dtz["ais"]["increment_variance"].values, inc.var(0, ddof=1))
+    np.testing.assert_allclose(dtz["annealing"]["t"].values, np.linspace(0, 1, 21)[1:])
+    np.testing.assert_allclose(dtz["annealing"]["increment_variance"].values, inc.var(0, ddof=1))
     np.testing.assert_allclose(ds["increment_variance"].values, inc.var(0, ddof=1))
-    with pytest.raises(ValueError, match="log_weights"):
+    with pytest.raises(ValueError, match="log_weights.*replica_log_z"):
         dg.logz_to_datatree(LogZ.exact(0.0, method="kaufman"))
 
 
@@ -389,7 +397,9 @@ def test_plots_written_headless(tmp_path, monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     open_before = set(plt.get_fignums())
     x = iid_chains(16, (3, 100, 5))
-    dt = dg.chains_to_datatree(x, energy=0.5 * (x**2).sum(-1))
+    # an energy plot needs the sampler's Hamiltonian (here a stand-in: E(x) + ½|p|², p ~ N(0, I))
+    hamiltonian = 0.5 * (x**2).sum(-1) + 0.5 * (iid_chains(19, (3, 100, 5)) ** 2).sum(-1)
+    dt = dg.chains_to_datatree(x, energy=0.5 * (x**2).sum(-1), sample_stats={"energy": hamiltonian})
     paths = dg.save_chain_plots(dt, tmp_path / "out", prefix="m_", max_sites=2)
     inc = np.random.default_rng(0).normal(0, 0.1, (8, 10))
     paths["ais"] = dg.plot_ais(
@@ -416,7 +426,9 @@ def test_plots_written_headless(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"must end in \.png"):
         dg.plot_trace(dt, tmp_path / "trace.jpg")
     with pytest.raises(ValueError, match="no sample_stats.energy"):
-        dg.plot_energy(dg.chains_to_datatree(x), tmp_path / "e.png")
+        dg.plot_energy(dg.chains_to_datatree(x, energy=(x**2).sum(-1)), tmp_path / "e.png")
+    model_energy_only = dg.chains_to_datatree(x, energy=(x**2).sum(-1))
+    assert "energy" not in dg.save_chain_plots(model_energy_only, tmp_path / "m", max_sites=2)
     with pytest.raises(ValueError, match="max_sites"):
         dg.plot_rank(dt, tmp_path / "r.png", max_sites=0)
 
@@ -430,9 +442,9 @@ def test_run_to_datatree_from_samplers_run():
     res = samplers.run(jax.random.key(2), alg, x0, num_steps=1000, num_burnin=100)
     dt = dg.run_to_datatree(res, energy_fn=lambda x: 0.5 * jnp.sum(x**2), attrs={"beta": 1.0})
     assert dt["posterior"]["x"].shape == (4, 1000, 2)
-    assert {"energy", "acceptance_rate"} <= set(dt["sample_stats"].data_vars)
+    assert {"model_energy", "acceptance_rate"} <= set(dt["sample_stats"].data_vars)
     np.testing.assert_allclose(
-        dt["sample_stats"]["energy"].values, 0.5 * (np.asarray(res.trace) ** 2).sum(-1)
+        dt["sample_stats"]["model_energy"].values, 0.5 * (np.asarray(res.trace) ** 2).sum(-1)
     )
     assert dt.attrs["num_nonfinite"] == 0
     s, cats = caught(dg.summarize_chains, dt)
@@ -458,7 +470,7 @@ def test_run_to_datatree_from_physebm_sample():
     dt = dg.run_to_datatree(res, energy_fn=Ising((4, 4)))
     assert dt["posterior"]["x"].shape == (4, 50, 4, 4)
     assert dt.attrs["beta"] == pytest.approx(0.3) and dt.attrs["sampler"] == res.sampler
-    assert dt["sample_stats"]["energy"].shape == (4, 50)
+    assert dt["sample_stats"]["model_energy"].shape == (4, 50)
 
 
 def test_nonfinite_steps_reported():
