@@ -12,14 +12,15 @@ observed configurations) and NUTS/SVI sample the right posterior.
 
 Where log Z is unknown (a user energy, a model too large to enumerate) the density is
 *doubly intractable* in β and the parameters: the likelihood of observed x needs Z(β, θ), and
-dropping it biases their posterior (e.g. E[β | data] = 0.86 instead of 0.99 for the example
-in the tests). Then, by default (``normalized=None``), ``log_prob`` is the unnormalised
-``−β E(x)`` — exact for inference over x alone, where log Z is a constant — guarded: the
-first gradient that reaches β or an energy parameter (NUTS, HMC, SVI with β or θ latent)
-raises :class:`UnnormalizedDensityError`, which names the options. ``normalized=False``
-drops the guard (you accept an unnormalised ``log_prob``); ``normalized=True`` refuses at
-construction unless log Z is known. Gradient-free inference (numpyro's ``SA``, discrete Gibbs
-updates) cannot be guarded: use ``normalized=True`` there.
+dropping it biases their posterior or makes it improper (with β ~ Gamma(a, b) the
+unnormalised posterior is Gamma(a, b + Σᵢ E(sᵢ)), improper when b + Σᵢ E(sᵢ) ≤ 0).
+Then, by default (``normalized=None``), ``log_prob`` is the unnormalised ``−β E(x)`` —
+exact for inference over x alone, where log Z is a constant — guarded: the first gradient
+that reaches β or an energy parameter (NUTS, HMC, SVI with β or θ latent) raises
+:class:`UnnormalizedDensityError`, which names the options. ``normalized=False`` drops the
+guard (you accept an unnormalised ``log_prob``); ``normalized=True`` refuses at construction
+unless log Z is known. Gradient-free inference (numpyro's ``SA``, discrete Gibbs updates)
+cannot be guarded: use ``normalized=True`` there.
 
 * :func:`gibbs_factor` — ``numpyro.factor(name, log_prob(x))`` for configurations ``x`` (one,
   or a batch inside a ``numpyro.plate``).
