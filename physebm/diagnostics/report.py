@@ -299,7 +299,8 @@ def _site_statistics(
             idx = np.unique(np.linspace(0, size - 1, max_sites).round().astype(int))
             site_index[name] = idx
             a = a.reshape(num_chains, num_draws, size)[:, :, idx]
-        res["rhat"][name] = rhat(a)
+        # R-hat compares chains: undefined (NaN, no warning) for a single chain
+        res["rhat"][name] = rhat(a) if num_chains > 1 else np.full(a.shape[2:], np.nan)
         res["ess_bulk"][name] = ess(a, method="bulk")
         res["ess_tail"][name] = ess(a, method="tail")
         res["mcse_mean"][name] = mcse(a)

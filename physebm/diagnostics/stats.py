@@ -47,6 +47,8 @@ def _chains(x, name: str, chain_axis: int) -> np.ndarray:
         raise ValueError(f"{name} must have shape (num_chains, num_draws, ...), got {a.shape}")
     if chain_axis == 1:
         a = np.swapaxes(a, 0, 1)
+    if a.size == 0:
+        raise ValueError(f"{name} is empty (shape {a.shape}): no draws to diagnose")
     if a.shape[1] < MIN_DRAWS:
         raise ValueError(
             f"{name} needs at least {MIN_DRAWS} draws per chain for split-chain diagnostics, "
@@ -77,8 +79,17 @@ def rhat(x, *, chain_axis: int = 0) -> np.ndarray:
 
     Returns:
         Array of shape ``event_shape`` (NaN where a site never changes).
+
+    Raises:
+        ValueError: fewer than 2 chains (R-hat compares chains), fewer than 4 draws, an empty
+            array, or NaN draws.
     """
     a = _chains(x, "x", chain_axis)
+    if a.shape[0] < 2:
+        raise ValueError(
+            f"x must hold at least 2 chains for R-hat (it compares chains), got {a.shape[0]} "
+            f"(shape {np.shape(x)}, chain_axis={chain_axis}); run more chains"
+        )
     return _quiet(arviz_stats.rhat, a, method="rank", chain_axis=0, draw_axis=1)
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import equinox as eqx
 import jax
@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import samplers
+from physebm.validation import is_concrete
 from samplers.base import check_count  # noqa: F401  (re-exported: the one count check)
 
 __all__ = [
@@ -66,6 +67,10 @@ class Objective(eqx.Module):
     hyperparameters are then compile-time constants); pass the objective as an argument of an
     ``eqx.filter_jit`` function to keep β and the other real hyperparameters traced.
     """
+
+    float_data: ClassVar[str | None] = None
+    """Why the objective needs floating-point x (:func:`check_data` then checks the data
+    before training), or None when integer/bool x are fine."""
 
     def __hash__(self) -> int:
         return id(self)
@@ -158,6 +163,58 @@ def num_examples(batch) -> int:
             f"examples, got leading sizes {sorted(s for s in sizes if s is not None)}"
         )
     return sizes.pop()
+
+
+def check_data(data, objective=None, name: str = "data") -> None:
+    """Raise unless ``data`` is an array (or pytree of arrays) of real numbers (floats, ints or
+    bools) sharing a leading axis of at least one example, finite where it is concrete float;
+    its examples must be floating point where ``objective.float_data`` says so.
+
+    Raises:
+        TypeError: a leaf that is not a real numeric array (strings, objects, complex), or
+            integer examples for an objective that needs floats.
+        ValueError: no leaves, a leaf without a leading axis (a scalar), differing or zero
+            leading sizes, or NaN/inf entries.
+    """
+    leaves = jax.tree.leaves(data)
+    if not leaves:
+        raise ValueError(f"{name} must be an array or a pytree of arrays, got {data!r}")
+    for leaf in leaves:
+        dt = leaf.dtype if hasattr(leaf, "dtype") else np.asarray(leaf).dtype
+        real = jnp.issubdtype(dt, jnp.integer) or jnp.issubdtype(dt, jnp.floating)
+        if not (real or dt == np.bool_):
+            raise TypeError(f"{name} must hold real numeric arrays (float, int, bool), got {dt}")
+        if jnp.ndim(leaf) < 1:
+            raise ValueError(
+                f"{name} must have a leading axis of examples (shape (num_examples, ...)), got "
+                f"a scalar {leaf!r}; wrap a single example as data[None]"
+            )
+    sizes = sorted({jnp.shape(leaf)[0] for leaf in leaves})
+    if len(sizes) != 1 or sizes[0] < 1:
+        raise ValueError(
+            f"{name} leaves must share one non-empty leading axis of examples, got leading "
+            f"sizes {sizes}"
+        )
+    for leaf in leaves:
+        if is_concrete(leaf) and jnp.issubdtype(jnp.result_type(leaf), jnp.floating):
+            xp = jnp if isinstance(leaf, jax.Array) else np  # no copy of numpy data to device
+            if not bool(xp.all(xp.isfinite(leaf))):
+                raise ValueError(f"{name} contains NaN or inf; drop or repair those examples")
+    need = getattr(objective, "float_data", None)
+    if need:
+        check_float_data(split_weights(data)[0], need, name)
+
+
+def check_float_data(x, what: str, name: str = "batch (the data)") -> None:
+    """Raise ``TypeError`` unless every leaf of the examples ``x`` is floating point (``what``
+    says why: the objective differentiates with respect to x, or moves x continuously);
+    dtypes only, so a traced batch is checked too."""
+    for leaf in jax.tree.leaves(x):
+        dt = jnp.result_type(leaf)
+        if not jnp.issubdtype(dt, jnp.inexact):
+            raise TypeError(
+                f"{name} must be floating point for {what}, got dtype {dt}; pass data.astype(float)"
+            )
 
 
 def batch_energy(energy_fn: Callable, params, x, *rest) -> jax.Array:

@@ -16,6 +16,7 @@ runs k steps and writes them back (:func:`samplers.advance`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -27,6 +28,7 @@ from physebm.objectives.base import (
     as_kernel,
     check_count,
     check_energy_fn,
+    check_float_data,
     check_real,
     mean_acceptance,
     num_examples,
@@ -51,6 +53,7 @@ class ContrastiveDivergence(Objective):
     The update estimates β(E_data[∇E] − E_{data·Kᵏ}[∇E]), not the ML gradient, unless k → ∞.
     """
 
+    float_data: ClassVar[str] = "contrastive divergence (its chains start at the data)"
     energy_fn: Callable = eqx.field(static=True)
     beta: jax.Array
     alpha: jax.Array
@@ -59,6 +62,7 @@ class ContrastiveDivergence(Objective):
 
     def loss(self, params, batch, key, state):
         x, w = split_weights(batch)
+        check_float_data(x, self.float_data)
         logdensity_fn = negative_logdensity(self.energy_fn, params, self.beta)
         negatives, acceptance = run_chains(self.kernel, logdensity_fn, x, key, self.num_steps)
         loss, aux = contrast(self.energy_fn, params, x, w, negatives, self.beta, self.alpha)
@@ -142,7 +146,7 @@ def contrastive_divergence(
     """
     return ContrastiveDivergence(
         check_energy_fn(energy_fn),
-        check_beta(beta),
+        check_beta(beta, scalar=True),
         check_real(alpha, "alpha", nonnegative=True),
         as_kernel(kernel),
         check_count(num_steps, "num_steps"),
@@ -187,7 +191,7 @@ def persistent_contrastive_divergence(
         raise ValueError(f"reinit_prob must be in [0, 1], got {reinit_prob}")
     return PersistentContrastiveDivergence(
         check_energy_fn(energy_fn),
-        check_beta(beta),
+        check_beta(beta, scalar=True),
         check_real(alpha, "alpha", nonnegative=True),
         as_kernel(kernel),
         init_fn,

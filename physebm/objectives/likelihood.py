@@ -170,7 +170,7 @@ def maximum_likelihood(
         ValueError: none or more than one of ``support``/``log_z_fn``/``kernel`` is given.
     """
     energy_fn = check_energy_fn(energy_fn)
-    beta = check_beta(beta)
+    beta = check_beta(beta, scalar=True)
     alpha = check_real(alpha, "alpha", nonnegative=True)
     routes = [
         r

@@ -317,7 +317,7 @@ def margin_objective(
         negatives_fn,
         h_fn,
         check_real(margin, "margin", nonnegative=True),
-        check_beta(beta),
+        check_beta(beta, scalar=True),
         check_real(gamma, "gamma", positive=True),
         check_real(saturation, "saturation", positive=True),
         None if epsilon is None else check_real(epsilon, "epsilon", nonnegative=True),

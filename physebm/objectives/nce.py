@@ -197,7 +197,7 @@ def nce(
         raise TypeError(f"noise_ratio must be a positive Python number, got {noise_ratio!r}")
     return NCE(
         check_energy_fn(energy_fn),
-        check_beta(beta),
+        check_beta(beta, scalar=True),
         _check_noise(noise, data),
         float(check_real(noise_ratio, "noise_ratio", positive=True)),
         bool(learn_c),
@@ -247,7 +247,7 @@ def ranking_nce(
     """
     return RankingNCE(
         check_energy_fn(energy_fn),
-        check_beta(beta),
+        check_beta(beta, scalar=True),
         _check_noise(noise, data),
         check_count(num_noise, "num_noise"),
     )
@@ -282,4 +282,4 @@ def info_nce(energy_fn: Callable, *, beta=1.0) -> InfoNCE:
     """
     if not callable(energy_fn):
         raise TypeError("energy_fn must be a callable energy_fn(params, x, y) -> scalar")
-    return InfoNCE(energy_fn, check_beta(beta))
+    return InfoNCE(energy_fn, check_beta(beta, scalar=True))

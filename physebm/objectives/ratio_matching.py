@@ -87,7 +87,9 @@ def ratio_matching(
         beta: inverse temperature β > 0.
     """
     return RatioMatching(
-        check_energy_fn(energy_fn), check_beta(beta), check_choice(domain, "domain", DOMAINS)
+        check_energy_fn(energy_fn),
+        check_beta(beta, scalar=True),
+        check_choice(domain, "domain", DOMAINS),
     )
 
 
@@ -119,5 +121,7 @@ def minimum_probability_flow(
         beta: inverse temperature β > 0.
     """
     return MinimumProbabilityFlow(
-        check_energy_fn(energy_fn), check_beta(beta), check_choice(domain, "domain", DOMAINS)
+        check_energy_fn(energy_fn),
+        check_beta(beta, scalar=True),
+        check_choice(domain, "domain", DOMAINS),
     )

@@ -15,6 +15,7 @@ Model score s_θ(x) = ∇ₓ log p_θ(x) = −β ∇ₓE_θ(x); none of these ne
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -26,6 +27,7 @@ from physebm.objectives.base import (
     check_choice,
     check_count,
     check_energy_fn,
+    check_float_data,
     num_examples,
     split_weights,
     weighted_mean,
@@ -42,6 +44,7 @@ __all__ = [
 ]
 
 PROJECTIONS = ("rademacher", "gaussian")
+SCORE_NEEDS = "score matching (it differentiates the energy with respect to x)"
 
 
 def _flat_energy(energy_fn, params, x, *rest):
@@ -57,11 +60,13 @@ class ScoreMatching(Objective):
     θ-independent constant).
     """
 
+    float_data: ClassVar[str] = SCORE_NEEDS
     energy_fn: Callable = eqx.field(static=True)
     beta: jax.Array
 
     def loss(self, params, batch, key, state):
         x, w = split_weights(batch)
+        check_float_data(x, self.float_data)
 
         def per_example(xi):
             f, u = _flat_energy(self.energy_fn, params, xi)
@@ -79,12 +84,13 @@ def score_matching(energy_fn: Callable | None = None, *, beta=1.0) -> ScoreMatch
     ½E_data‖s_θ − ∇log p_data‖². Cost: D forward-over-reverse passes per example (D = dim x).
     Gaussian check: for E = ½(x−μ)ᵀM(x−μ) the minimiser is μ̂ = mean, M̂ = C⁻¹/β.
     """
-    return ScoreMatching(check_energy_fn(energy_fn), check_beta(beta))
+    return ScoreMatching(check_energy_fn(energy_fn), check_beta(beta, scalar=True))
 
 
 class DenoisingScoreMatching(Objective):
     """J = wmean λ(σ)·½‖−β∇ₓE_θ(x̃[, σ]) + z/σ‖², x̃ = x + σz (λ = 1 single σ, σ² multi-σ)."""
 
+    float_data: ClassVar[str] = SCORE_NEEDS
     energy_fn: Callable = eqx.field(static=True)
     beta: jax.Array
     sigmas: jax.Array
@@ -92,6 +98,7 @@ class DenoisingScoreMatching(Objective):
 
     def loss(self, params, batch, key, state):
         x, w = split_weights(batch)
+        check_float_data(x, self.float_data)
         key_sigma, key_noise = jax.random.split(key)
         size = num_examples(x)
         which = jax.random.randint(key_sigma, (size,), 0, self.sigmas.shape[0])
@@ -133,13 +140,14 @@ def denoising_score_matching(
     if sigmas is not None and values.shape[0] < 2:
         raise ValueError("sigmas= needs at least two noise levels; use sigma= for one")
     return DenoisingScoreMatching(
-        check_energy_fn(energy_fn), check_beta(beta), values, sigmas is not None
+        check_energy_fn(energy_fn), check_beta(beta, scalar=True), values, sigmas is not None
     )
 
 
 class SlicedScoreMatching(Objective):
     """J = wmean mean_v[vᵀ∇ₓs_θ(x)v + ½(vᵀs_θ(x))²] (or ½‖s_θ‖², variance-reduced)."""
 
+    float_data: ClassVar[str] = SCORE_NEEDS
     energy_fn: Callable = eqx.field(static=True)
     beta: jax.Array
     num_projections: int = eqx.field(static=True)
@@ -148,6 +156,7 @@ class SlicedScoreMatching(Objective):
 
     def loss(self, params, batch, key, state):
         x, w = split_weights(batch)
+        check_float_data(x, self.float_data)
         keys = jax.random.split(key, num_examples(x))
 
         def per_example(xi, k):
@@ -194,7 +203,7 @@ def sliced_score_matching(
     """
     return SlicedScoreMatching(
         check_energy_fn(energy_fn),
-        check_beta(beta),
+        check_beta(beta, scalar=True),
         check_count(num_projections, "num_projections"),
         check_choice(projection, "projection", PROJECTIONS),
         bool(variance_reduced),

@@ -16,7 +16,7 @@ from physebm.models import RBM, BoltzmannMachine, EnergyModel, Gaussian, Ising
 from physebm.models import base as model_base
 from physebm.models import capabilities as cap
 from physebm.partition import bases as B
-from physebm.validation import check_beta
+from physebm.validation import check_beta, check_scalar_energy
 
 MAX_ENUMERATION_LOG2 = 20
 
@@ -110,6 +110,25 @@ def num_units(base: B.Base) -> int:
     """Number of scalar units of one configuration of ``base`` (no sampling: shapes only)."""
     shapes = jax.eval_shape(lambda: base.sample(jax.random.key(0), 1))
     return int(sum(np.prod(leaf.shape[1:]) for leaf in jax.tree.leaves(shapes)))
+
+
+def check_energy_output(energy, base: B.Base) -> None:
+    """Raise ``TypeError`` unless ``energy`` returns a scalar for one draw of ``base``.
+
+    Shapes only (``jax.eval_shape``: one trace, no computation), and only for a user energy;
+    the built-in models return scalars by construction.
+    """
+    if isinstance(energy, EnergyModel):
+        return
+    draws = jax.eval_shape(lambda: base.sample(jax.random.key(0), 1))
+    one = jax.tree.map(lambda d: jax.ShapeDtypeStruct(d.shape[1:], d.dtype), draws)
+    out = _energy_of_one.eval_shape(energy, one)  # cached: a second call does not retrace
+    check_scalar_energy(out, "model_or_gibbs (the energy)")
+
+
+@jax.jit
+def _energy_of_one(energy, x):
+    return energy(x)
 
 
 def check_base(base) -> B.Base:

@@ -37,6 +37,7 @@ from physebm.partition import assemble
 from physebm.partition import schedules as S
 from physebm.partition._target import (
     check_base,
+    check_energy_output,
     default_base,
     exact_sampler_name,
     exact_samples,
@@ -47,6 +48,7 @@ from physebm.partition.kernels import resolve_kernel
 from physebm.partition.paths import GeometricPath, Move, choose_base, default_path
 from physebm.partition.result import LogZ
 from physebm.partition.weights import weight_statistics
+from physebm.validation import check_key
 from samplers.base import check_count as _check_count
 
 __all__ = [
@@ -160,6 +162,7 @@ def build_path(
             path, kernel, description = special
             return path, Move(num_steps), kernel, description
     base = default_base(energy) if base is None else base
+    check_energy_output(energy, base)
     kernel, target_acceptance = resolve_kernel(kernel, energy, base, target_acceptance)
     path = GeometricPath(energy, target.beta, base)
     return path, Move(num_steps, target_acceptance), kernel, type(kernel).__name__
@@ -277,6 +280,7 @@ def ais(
         ``bdmc_gap``, ``acceptance_rate``, ``increment_variance`` per step,
         ``num_energy_evaluations``, ``final_samples``.
     """
+    key = check_key(key)
     path, move, kernel, desc = build_path(
         model_or_gibbs,
         beta,
@@ -432,6 +436,7 @@ def reverse_ais(
     Returns:
         :class:`LogZ` (method ``"reverse_ais"``) with ``upper`` = log Z_rev.
     """
+    key = check_key(key)
     path, move, kernel, desc = build_path(
         model_or_gibbs,
         beta,
@@ -510,6 +515,7 @@ def adaptive_schedule(
     K from a target per-step increment variance). Dense where the energy fluctuates most
     (near a phase transition, or near the target for a trained RBM).
     """
+    key = check_key(key)
     path, move, kernel, _ = build_path(
         model_or_gibbs,
         beta,

@@ -186,7 +186,8 @@ def bar_log_z_ratio(energy_fn: Callable, beta_0, beta_1, samples_0, samples_1) -
         :class:`LogZ` holding the *difference* log Z(β_1) − log Z(β_0) (method ``"bar"``,
         ``info`` as :func:`bar`'s plus ``betas`` = (β_0, β_1)).
     """
-    beta_0, beta_1 = check_beta(beta_0, "beta_0"), check_beta(beta_1, "beta_1")
+    beta_0 = check_beta(beta_0, "beta_0", scalar=True)
+    beta_1 = check_beta(beta_1, "beta_1", scalar=True)
     e0 = jax.vmap(energy_fn)(samples_0)
     e1 = jax.vmap(energy_fn)(samples_1)
     res = bar((beta_1 - beta_0) * e0, (beta_0 - beta_1) * e1)
@@ -206,11 +207,25 @@ def _mbar_arrays(u_kn, N_k):
         raise ValueError(
             f"sum(N_k) = {int(N_k.sum())} must equal the N = {u_kn.shape[1]} columns of u_kn"
         )
-    if bool(jnp.any(jnp.isnan(u_kn))):
+    has_nan, unsupported = _bad_rows(u_kn)
+    if bool(has_nan):
         raise ValueError("u_kn contains NaN reduced potentials")
+    if bool(jnp.any(unsupported)):
+        rows = np.flatnonzero(np.asarray(unsupported)).tolist()
+        raise ValueError(
+            f"u_kn rows {rows} are +inf for every sample: no sample has support in those "
+            "states, so their log(Z_k/Z_0) cannot be estimated (-inf); drop them, or add "
+            "samples they give finite potential to"
+        )
     if N_k[0] == 0:
         raise ValueError("N_k[0] must be > 0: state 0 is the reference (gauge f_0 = 0)")
     return u_kn, jnp.asarray(N_k, dtype=u_kn.dtype)
+
+
+@jax.jit
+def _bad_rows(u_kn):
+    """(any NaN in u_kn, per state k: u_kn = +inf for every n), in one fused pass."""
+    return jnp.any(jnp.isnan(u_kn)), jnp.all(jnp.isposinf(u_kn), axis=1)
 
 
 def _log_denominators(f, log_n, u_kn):
@@ -342,7 +357,8 @@ def mbar(u_kn, N_k, *, num_iterations: int = 50) -> LogZ:
 
     Raises:
         ValueError: shapes disagree, counts are not non-negative integers summing to N,
-            N_0 = 0, or NaN potentials.
+            N_0 = 0, NaN potentials, or a state whose potentials are all +inf (no sample has
+            support in it: its log Z ratio would be −inf and would turn every f_k into NaN).
     """
     u_kn, N_k = _mbar_arrays(u_kn, N_k)
     if (
@@ -392,7 +408,9 @@ def mbar_log_z(energy_fn: Callable, betas, samples, *, log_z_0=0.0) -> LogZ:
         to state 0), ``info`` as :func:`mbar`'s plus ``betas`` and ``log_z_0``.
     """
     betas = check_beta(jnp.asarray(betas, dtype=float), "betas")
-    if betas.ndim != 1 or len(samples) != betas.shape[0]:
+    if betas.ndim != 1:
+        raise ValueError(f"betas must be a 1-D array of inverse temperatures, got {betas.shape}")
+    if len(samples) != betas.shape[0]:
         raise ValueError(
             f"samples must hold one batch per inverse temperature ({betas.shape[0]}), "
             f"got {len(samples)}"

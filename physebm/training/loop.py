@@ -44,7 +44,7 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from physebm.objectives.base import check_count, num_examples, tree_take
+from physebm.objectives.base import check_count, check_data, num_examples, tree_take
 from physebm.training._structural import structural
 from physebm.training.checkpoint import (
     Checkpoint,
@@ -494,7 +494,9 @@ def fit(
         objective: an :class:`~physebm.objectives.Objective` (``init``/``loss``).
         params: initial parameters (any pytree).
         data: array or pytree of arrays with a shared leading axis of examples (e.g. ``x``,
-            ``(x, y)``, or ``Weighted(x, w)``).
+            ``(x, y)``, or ``Weighted(x, w)``): real numbers, finite (checked before training;
+            a 1-D array is a batch of scalar examples). Objectives that differentiate with
+            respect to x or start chains at the data (score matching, CD) need float x.
         optimizer: an ``optax.GradientTransformation`` (``optax.lbfgs`` and other optimizers
             that take ``value``/``value_fn`` included), or a wrapper such as
             ``optax.MultiSteps``. An optax optimizer built again with the same constants
@@ -529,6 +531,7 @@ def fit(
     """
     check_objective(objective)
     check_optimizer(optimizer)
+    check_data(data, objective)
     settings = _check_settings(
         data,
         _Settings(
