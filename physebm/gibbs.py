@@ -47,7 +47,7 @@ class Gibbs(eqx.Module):
 
     def __init__(self, energy: Callable, beta=1.0):
         self.energy = as_energy_pytree(energy)
-        self.beta = check_beta(beta)
+        self.beta = check_beta(beta, scalar=True)
 
     def energy_value(self, x) -> jax.Array:
         """E(x) for one configuration; raises ``TypeError`` if E does not return a scalar."""

@@ -188,6 +188,7 @@ BETA_CASES = {
     ),
     "info_nce": (lambda: obj.info_nce(quadratic, beta=BETA_VECTOR), "beta"),
     "ais": (lambda: ais(GAUSS, BETA_VECTOR, key=KEY), "beta"),
+    "gibbs": (lambda: physebm.Gibbs(GAUSS, beta=BETA_VECTOR), "beta"),
 }
 
 
