@@ -122,6 +122,18 @@ def test_exact_refuses_bad_beta(name, beta):
         exact(MODELS[name](), beta)
 
 
+@SETTINGS
+@given(st.sampled_from(sorted(MODELS)), st.sampled_from([1e-12, 1e-6, 1e3, 1e6]))
+def test_exact_finite_for_tiny_and_huge_beta(name, beta):
+    """Log space keeps log Z finite at extreme β: log 2^n at β → 0, β · (−E_min) at β → ∞."""
+    model = MODELS[name]()
+    res = exact(model, beta)
+    assert np.isfinite(float(res.log_z))
+    if beta == 1e-12:
+        n = 9 if name == "ising" else (5 if name == "rbm" else 3)
+        np.testing.assert_allclose(float(res.log_z), n * np.log(2), rtol=1e-9)
+
+
 @st.composite
 def poisoned_rbm(draw):
     which = draw(st.sampled_from(["W", "b", "c"]))
