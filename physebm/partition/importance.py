@@ -23,8 +23,9 @@ import equinox as eqx
 import jax
 
 from physebm.partition import assemble
-from physebm.partition._target import check_base, default_base, resolve
+from physebm.partition._target import check_base, check_energy_output, default_base, resolve
 from physebm.partition.result import LogZ
+from physebm.validation import check_key
 from samplers.base import check_count
 
 __all__ = ["MAX_PARETO_K", "importance", "importance_core", "log_z_from_log_weights"]
@@ -68,8 +69,10 @@ def importance(model_or_gibbs, beta=None, *, key, num_samples: int = 10_000, bas
         ``warnings``; ``reliable`` is False when a weight was dropped, ESS < 10, k̂ >
         :data:`MAX_PARETO_K` or the 4 batches of weights disagree.
     """
+    key = check_key(key)
     target = resolve(model_or_gibbs, beta)
     base = default_base(target.energy) if base is None else check_base(base)
+    check_energy_output(target.energy, base)
     num_samples = check_count(num_samples, "num_samples", 2)
     log_w = importance_core(key, target.beta, target.energy, base, num_samples)
     info = dict(num_energy_evaluations=num_samples, stderr_source="delta method")

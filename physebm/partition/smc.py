@@ -39,10 +39,11 @@ from jax.scipy.special import logsumexp
 import samplers
 from physebm.partition import assemble
 from physebm.partition import schedules as S
-from physebm.partition._target import check_base, default_base, resolve
+from physebm.partition._target import check_base, check_energy_output, default_base, resolve
 from physebm.partition.kernels import resolve_kernel
 from physebm.partition.paths import GeometricPath, choose_base
 from physebm.partition.result import LogZ
+from physebm.validation import check_key
 from samplers.base import check_count as _check_count
 
 __all__ = ["MAX_REPLICA_SD", "smc", "smc_core"]
@@ -174,9 +175,11 @@ def smc(
         replica estimates, for comparison), ``final_tempering_param`` (must be 1), ``num_steps``,
         ``tempering_schedule`` (first replica), ``acceptance_rate``, ``warnings``.
     """
+    key = check_key(key)
     target = resolve(model_or_gibbs, beta)
     base = choose_base(target.energy, None if base is None else check_base(base), data)
     base = default_base(target.energy) if base is None else base
+    check_energy_output(target.energy, base)
     num_particles = _check_count(num_particles, "num_particles", 2)
     num_replicas = _check_count(num_replicas, "num_replicas", 2)
     num_mcmc_steps = _check_count(num_mcmc_steps, "num_mcmc_steps")

@@ -47,6 +47,7 @@ from physebm.partition import schedules as S
 from physebm.partition._target import exact_sampler_name, exact_samples, resolve
 from physebm.partition.ais import build_path, sample_base
 from physebm.partition.result import LogZ
+from physebm.validation import check_key
 from samplers.base import check_count as _check_count
 
 __all__ = [
@@ -167,6 +168,7 @@ def thermodynamic_integration(
         ``log_z_backward``, ``hysteresis`` (mean_c D_c), ``hysteresis_stderr``,
         ``hysteresis_systematic``, ``stderr_statistical`` and ``reverse_start``.
     """
+    key = check_key(key)
     path, move, kernel, desc = build_path(
         model_or_gibbs,
         beta,

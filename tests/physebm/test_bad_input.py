@@ -30,9 +30,11 @@ from physebm.partition import (
     bar_log_z_ratio,
     bases,
     exact,
+    importance,
     mbar,
     mbar_log_z,
     reverse_ais,
+    smc,
     thermodynamic_integration,
 )
 from physebm.validation import check_key
@@ -264,10 +266,15 @@ BAD_KEYS = {
 
 
 @pytest.mark.parametrize("key", sorted(BAD_KEYS))
-@pytest.mark.parametrize("fn", ["ais", "reverse_ais", "adaptive_schedule", "check_key"])
+@pytest.mark.parametrize(
+    "fn", ["ais", "reverse_ais", "adaptive_schedule", "ti", "smc", "importance", "check_key"]
+)
 def test_key_must_be_a_prng_key(fn, key):
     call = {
         "ais": functools.partial(ais, GAUSS, 1.0),
+        "ti": functools.partial(thermodynamic_integration, GAUSS, 1.0),
+        "smc": functools.partial(smc, GAUSS, 1.0),
+        "importance": functools.partial(importance, GAUSS, 1.0),
         "reverse_ais": functools.partial(reverse_ais, GAUSS, 1.0),
         "adaptive_schedule": functools.partial(adaptive_schedule, GAUSS, 1.0),
         "check_key": lambda key: check_key(key),
@@ -293,8 +300,9 @@ def test_ais_vector_energy():
     base = bases.gaussian(np.zeros(2))
     with raises(TypeError, "model_or_gibbs", "scalar", "(2,)"):
         ais(lambda x: x**2, 1.0, key=KEY, base=base)
-    with raises(TypeError, "model_or_gibbs", "scalar"):
-        thermodynamic_integration(lambda x: x**2, 1.0, key=KEY, base=base)
+    for estimator in (thermodynamic_integration, smc, importance):
+        with raises(TypeError, "model_or_gibbs", "scalar"):
+            estimator(lambda x: x**2, 1.0, key=KEY, base=base)
 
 
 # ---- data in fit ------------------------------------------------------------------------------
