@@ -73,6 +73,7 @@ class _Structural:
     def __init__(self, fn):
         self.fn = fn
         self.key = _key(fn, frozenset())
+        self.__wrapped__ = fn  # inspect.signature reads fn's
 
     def __call__(self, *args, **kwargs):
         return self.fn(*args, **kwargs)

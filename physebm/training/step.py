@@ -8,6 +8,7 @@ with θ the floating-point array leaves of the parameters (the others are held f
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -77,19 +78,35 @@ def check_objective(objective) -> None:
 
 
 def check_optimizer(optimizer) -> None:
-    """Raise ``TypeError`` unless ``optimizer`` is an optax optimizer (``init``/``update``)."""
-    if not isinstance(optimizer, optax.GradientTransformation) and not (
+    """Raise ``TypeError`` unless ``optimizer`` has callable ``init`` and ``update`` (any optax
+    ``GradientTransformation``, ``optax.MultiSteps``, or another object with that pair)."""
+    if not (
         callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))
     ):
         raise TypeError(
-            "optimizer must be an optax.GradientTransformation or a wrapper with init/update "
-            f"such as optax.MultiSteps, got {optimizer!r}"
+            "optimizer must have init(params) and update(updates, state, params) methods (an "
+            "optax.GradientTransformation or a wrapper such as optax.MultiSteps), got "
+            f"{optimizer!r}"
         )
 
 
-def _takes_extra_args(optimizer) -> bool:
-    """Whether ``optimizer.update`` accepts the ``value``/``grad``/``value_fn`` keywords."""
-    return isinstance(optimizer, optax.GradientTransformationExtraArgs | optax.MultiSteps)
+EXTRA_ARGS = ("value", "grad", "value_fn")
+"""The keywords :func:`make_step` passes to an ``update`` that accepts them."""
+
+
+def extra_args_accepted(update) -> tuple[str, ...]:
+    """The names in :data:`EXTRA_ARGS` that ``update`` accepts: all of them when it takes
+    ``**kwargs`` (every optax ``GradientTransformationExtraArgs``, ``optax.MultiSteps``), those
+    it names otherwise (a plain ``update(updates, state, params=None)``: none); none when its
+    signature cannot be read. Read once, when the step is built."""
+    try:
+        params = inspect.signature(update).parameters.values()
+    except (TypeError, ValueError):
+        return ()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return EXTRA_ARGS
+    names = {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    return tuple(n for n in EXTRA_ARGS if n in names)
 
 
 def trainable(params):
@@ -118,24 +135,26 @@ def make_step(objective, optimizer) -> Trainer:
         u, opt_state' = optimizer.update(g, opt_state, θ [, value=loss, grad=g, value_fn])
         θ' = optax.apply_updates(θ, u)
 
-    where the keywords go to optimizers that take them (``GradientTransformationExtraArgs``
-    such as ``optax.lbfgs``, and ``optax.MultiSteps``); ``value_fn(θ)`` is the loss on the same
-    batch, key and state. Both functions are pure; ``step`` jits (``eqx.filter_jit``, or
-    ``jax.jit`` when the params are arrays only), vmaps and scans. It applies every update:
+    where each keyword goes to an ``update`` that accepts it (:func:`extra_args_accepted`,
+    read once here: ``optax.lbfgs``, ``optax.contrib.reduce_on_plateau``, ``optax.MultiSteps``
+    and every optax ``GradientTransformationExtraArgs`` take them; a plain ``update(updates,
+    state, params)`` gets none); ``value_fn(θ)`` is the loss on the same batch, key and state.
+    Both functions are pure; ``step`` jits (``eqx.filter_jit``, or ``jax.jit`` when the params
+    are arrays only), vmaps and scans. It applies every update:
     discarding a non-finite one (``StepInfo.finite``) is the caller's choice, as :func:`fit`
     does.
 
     Args:
         objective: an :class:`~physebm.objectives.Objective` (``init``/``loss``).
-        optimizer: an ``optax.GradientTransformation``, or a wrapper such as
-            ``optax.MultiSteps``.
+        optimizer: an ``optax.GradientTransformation``, or any object with ``init``/``update``
+            such as ``optax.MultiSteps``.
 
     Raises:
         TypeError: ``objective`` or ``optimizer`` lacks the methods above.
     """
     check_objective(objective)
     check_optimizer(optimizer)
-    extra_args = _takes_extra_args(optimizer)
+    accepted = extra_args_accepted(optimizer.update)
 
     def init(params, key) -> TrainState:
         return TrainState(params, optimizer.init(trainable(params)), objective.init(params, key))
@@ -147,11 +166,8 @@ def make_step(objective, optimizer) -> Trainer:
             return objective.loss(eqx.combine(d, static), batch, key, state.objective_state)
 
         (loss, (obj_state, aux)), grads = jax.value_and_grad(loss_fn, has_aux=True)(dyn)
-        extra = (
-            {"value": loss, "grad": grads, "value_fn": lambda d: loss_fn(d)[0]}
-            if extra_args
-            else {}
-        )
+        extra = {"value": loss, "grad": grads, "value_fn": lambda d: loss_fn(d)[0]}
+        extra = {name: extra[name] for name in accepted}
         updates, opt_state = optimizer.update(grads, state.opt_state, dyn, **extra)
         dyn = optax.apply_updates(dyn, updates)
         finite = jnp.isfinite(loss) & all_finite((grads, dyn, obj_state))
