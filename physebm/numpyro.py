@@ -1,13 +1,13 @@
 """Use a Gibbs distribution inside a numpyro model, normalised wherever log Z is known.
 
-:class:`GibbsDistribution` is the numpyro ``Distribution`` of p_β(x) = exp(−β E(x)) / Z(β):
+[`GibbsDistribution`][] is the numpyro ``Distribution`` of p_β(x) = exp(−β E(x)) / Z(β):
 
     log_prob(x) = −β E(x) − log Z(β)
 
 with log Z(β) taken, in this order, from a user-supplied ``log_z_fn(beta)``, or the exact route
-of the model (:func:`physebm.partition.exact`: closed form, Kaufman, transfer matrix,
-magnetisation sum, enumeration — all traceable and differentiable in β and in the model's
-parameters), so β and the energy's parameters can be latent sites (e.g. β ~ Gamma with
+of the model ([`physebm.partition.exact`][physebm.partition.exact.exact]: closed form, Kaufman,
+transfer matrix, magnetisation sum, enumeration — all traceable and differentiable in β and in the
+model's parameters), so β and the energy's parameters can be latent sites (e.g. β ~ Gamma with
 observed configurations) and NUTS/SVI sample the right posterior.
 
 Where log Z is unknown (a user energy, a model too large to enumerate) the density is
@@ -17,14 +17,14 @@ unnormalised posterior is Gamma(a, b + Σᵢ E(sᵢ)), improper when b + Σᵢ E
 Then, by default (``normalized=None``), ``log_prob`` is the unnormalised ``−β E(x)`` —
 exact for inference over x alone, where log Z is a constant — guarded: the first gradient
 that reaches β or an energy parameter (NUTS, HMC, SVI with β or θ latent) raises
-:class:`UnnormalizedDensityError`, which names the options. ``normalized=False`` drops the
+[`UnnormalizedDensityError`][], which names the options. ``normalized=False`` drops the
 guard (you accept an unnormalised ``log_prob``); ``normalized=True`` refuses at construction
 unless log Z is known. Gradient-free inference (numpyro's ``SA``, discrete Gibbs updates)
 cannot be guarded: use ``normalized=True`` there.
 
-* :func:`gibbs_factor` — ``numpyro.factor(name, log_prob(x))`` for configurations ``x`` (one,
+* [`gibbs_factor`][] — ``numpyro.factor(name, log_prob(x))`` for configurations ``x`` (one,
   or a batch inside a ``numpyro.plate``).
-* :func:`sample_gibbs` — the site ``name ~ GibbsDistribution`` (latent, or observed with
+* [`sample_gibbs`][] — the site ``name ~ GibbsDistribution`` (latent, or observed with
   ``obs=``).
 """
 
@@ -111,7 +111,7 @@ def _guarded_jvp(fn, primals, tangents):
 
 def _guarded_log_unnormalized(gibbs: Gibbs, x) -> jax.Array:
     """−β E(x), whose derivative in β or in any parameter of E (array leaves of ``gibbs``, or
-    traced values a plain energy function closes over) raises :class:`UnnormalizedDensityError`.
+    traced values a plain energy function closes over) raises [`UnnormalizedDensityError`][].
     """
     params, static = eqx.partition(gibbs, eqx.is_inexact_array)
 
@@ -158,7 +158,7 @@ class GibbsDistribution(dist.Distribution):
     energy whose log Z is unknown (``normalized``).
 
     Args:
-        gibbs: the :class:`~physebm.Gibbs` distribution (scalar β; β and the energy's
+        gibbs: the [`Gibbs`][] distribution (scalar β; β and the energy's
             parameters may be traced values, e.g. latent sites).
         event_shape: shape of one configuration x (default: ``gibbs.energy.event_shape``).
         log_z_fn: optional ``beta -> log Z(beta)`` (scalar, differentiable) of this energy;
@@ -175,7 +175,7 @@ class GibbsDistribution(dist.Distribution):
         is_normalized: whether ``log_prob`` includes −log Z(β).
 
     Raises:
-        TypeError: ``gibbs`` is not a :class:`~physebm.Gibbs`, or a bad ``event_shape``.
+        TypeError: ``gibbs`` is not a [`Gibbs`][], or a bad ``event_shape``.
         ValueError: β is not a scalar; ``normalized=True`` and log Z is unknown;
             ``normalized=False`` with a ``log_z_fn``.
     """
@@ -244,7 +244,7 @@ class GibbsDistribution(dist.Distribution):
     def sample(self, key, sample_shape=()):
         """Independent exact draws, shape ``sample_shape + batch_shape + event_shape``.
 
-        Uses the model's exact sampler (:func:`physebm.models.capabilities.exact_sampler`:
+        Uses the model's exact sampler ([`physebm.models.capabilities.exact_sampler`][]:
         Gaussian closed form, Curie–Weiss magnetisation, enumeration of Ising and Boltzmann
         machines up to 2^24 states).
 
@@ -268,7 +268,7 @@ class GibbsDistribution(dist.Distribution):
 
 
 def _normalization(energy, log_z_fn, normalized) -> str:
-    """How ``log_prob`` is normalised (see :attr:`GibbsDistribution.normalization`)."""
+    """How ``log_prob`` is normalised (see `GibbsDistribution.normalization`)."""
     if log_z_fn is not None:
         return "log_z_fn"
     if normalized is False:
@@ -289,7 +289,7 @@ def gibbs_factor(name: str, gibbs: Gibbs, x, *, event_shape=None, log_z_fn=None,
 
     ``x`` is one configuration or a batch ``(*batch, *event_shape)`` (e.g. observations inside
     a ``numpyro.plate``; the factor then has shape ``batch``). ``event_shape``, ``log_z_fn`` and
-    ``normalized`` are those of :class:`GibbsDistribution`.
+    ``normalized`` are those of [`GibbsDistribution`][].
     """
     d = GibbsDistribution(gibbs, event_shape, log_z_fn=log_z_fn, normalized=normalized)
     return numpyro.factor(name, d.log_prob(x))
@@ -301,7 +301,7 @@ def sample_gibbs(
     """The site ``name ~ GibbsDistribution(gibbs, event_shape, ...)`` (observed with ``obs``).
 
     As a latent site of real-valued x, NUTS/HMC sample x ~ p_β; as an observed site, its
-    ``log_prob`` is the normalised likelihood of ``obs`` (see :class:`GibbsDistribution`).
+    ``log_prob`` is the normalised likelihood of ``obs`` (see [`GibbsDistribution`][]).
     """
     d = GibbsDistribution(gibbs, event_shape, log_z_fn=log_z_fn, normalized=normalized)
     return numpyro.sample(name, d, obs=obs)
