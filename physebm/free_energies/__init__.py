@@ -1,8 +1,8 @@
 """Free energies over latent variables, F_β(x) = −(1/β) log Σ_z exp(−β E(x, z)).
 
-* :mod:`.discrete`: exact over a discrete latent (enumeration, the RBM's analytic hidden sum,
+* [`discrete`][]: exact over a discrete latent (enumeration, the RBM's analytic hidden sum,
   the β → ∞ minimum), with the soft minimum and responsibilities it is built from.
-* :mod:`.continuous`: over a continuous latent, estimated (Laplace, importance sampling,
+* [`continuous`][]: over a continuous latent, estimated (Laplace, importance sampling,
   a variational upper bound).
 
 The package is named in the plural so that the function ``physebm.free_energy`` does not
