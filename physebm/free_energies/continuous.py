@@ -4,7 +4,7 @@ For a joint energy E(x, z) with a continuous latent z ∈ ℝ^d and β multiplyi
 
     F_β(x) = −(1/β) log Z_x(β),   Z_x(β) = ∫ exp(−β E(x, z)) dz.
 
-Every function returns a :class:`~physebm.LogZ` for log Z_x(β) = −β F_β(x): ``log_z``, its
+Every function returns a [`LogZ`][] for log Z_x(β) = −β F_β(x): ``log_z``, its
 ``stderr``, bounds on log Z, and ``info["free_energy"]`` (F, also ``result.free_energy(beta)``)
 and ``info["beta"]``. An upper bound on F is a lower bound on log Z.
 
@@ -14,16 +14,16 @@ and ``info["beta"]``. An upper bound on F is a lower bound on log Z.
 * Importance sampling from q (default the Laplace Gaussian N(z*, (βH)⁻¹)):
   log Ẑ_x = log mean exp(−βE(x, z_i) − log q(z_i)), a stochastic LOWER bound on log Z_x
   (E[log Ẑ] ≤ log Z by Jensen; F̂ = −log Ẑ_x/β an upper bound on F), with the delta-method
-  stderr of :func:`physebm.partition.weights.weight_statistics`.
+  stderr of `physebm.partition.weights.weight_statistics`.
 * Variational: for any q, F ≤ ⟨E⟩_q − S(q)/β (Gibbs–Bogoliubov), i.e.
   log Z_x ≥ −β⟨E⟩_q + S(q); q = N(μ, LLᵀ) is fitted by reparameterised gradient steps from the
   Laplace solution and the bound is estimated with fresh samples (S(q) = ½ log det(2πe LLᵀ) in
   closed form): a stochastic LOWER bound on log Z_x.
 
-All functions take ONE x (vmap over a batch: the results are then batched :class:`LogZ`) and
+All functions take ONE x (vmap over a batch: the results are then batched [`LogZ`][]) and
 ``energy_fn(x, z) -> scalar``. The reliability checks run under ``jit``/``vmap`` too (there
 ``reliable`` is a traced boolean and only value-independent warnings are written; see
-:mod:`physebm.partition.assemble`).
+[`physebm.partition.assemble`][]).
 """
 
 from __future__ import annotations
@@ -79,10 +79,10 @@ def laplace_free_energy(energy_fn: Callable, x, beta=1.0, *, z0, num_iterations:
     """Laplace approximation of log Z_x(β) = −β F_β(x) (module docstring).
 
     log Z_x ≈ −βE(x, z*) + (d/2) log 2π − ½ log det(βH), z* = argmin_z E(x, z) found from
-    ``z0`` by :func:`~physebm.partition.bases.minimize_energy`, H = ∇²_z E(x, z*).
+    ``z0`` by [`minimize_energy`][], H = ∇²_z E(x, z*).
 
     Returns:
-        :class:`LogZ` (method ``"laplace"``): ``stderr`` 0, no bounds, ``reliable=False``
+        [`LogZ`][] (method ``"laplace"``): ``stderr`` 0, no bounds, ``reliable=False``
         (an approximation without an error estimate); ``info``: ``free_energy``, ``beta``,
         ``mode``, ``energy_at_mode``, ``log_det_beta_hessian``, ``positive_definite``. NaN
         (and ``positive_definite = False``, with a warning) when H is not positive definite.
@@ -123,7 +123,7 @@ def importance_free_energy(
     """log Z_x(β) by importance sampling over z (module docstring): a stochastic lower bound.
 
     log Ẑ_x = log (1/N) Σ_i w_i, log w_i = −βE(x, z_i) − log q(z_i), z_i ~ q, with the
-    delta-method stderr sd(w)/(√N mean(w)) (:func:`physebm.partition.weights.weight_statistics`).
+    delta-method stderr sd(w)/(√N mean(w)) (`physebm.partition.weights.weight_statistics`).
 
     Args:
         energy_fn: ``(x, z) -> E(x, z)``.
@@ -131,12 +131,12 @@ def importance_free_energy(
         beta: inverse temperature.
         key: PRNG key.
         z0: start of the mode search for the default Laplace proposal.
-        proposal: a :class:`~physebm.partition.bases.GaussianBase` over z (default Laplace).
+        proposal: a [`GaussianBase`][] over z (default Laplace).
         num_samples: number of proposal draws.
 
     Returns:
-        :class:`LogZ` (method ``"importance"``, assembled by
-        :func:`physebm.partition.assemble.from_log_weights`): ``lower`` = ``log_z`` (so
+        [`LogZ`][] (method ``"importance"``, assembled by
+        [`physebm.partition.assemble.from_log_weights`][]): ``lower`` = ``log_z`` (so
         F̂ = −log_z/β is a stochastic upper bound on F); ``info``: ``free_energy``, ``beta``,
         ``ess``, ``pareto_k``, ``num_dropped``, ``log_weight_variance``, ``mean_log_weight``,
         ``log_weights``, .... ``warnings`` flag a small ESS, a heavy tail or dropped weights.
@@ -187,7 +187,7 @@ def variational_free_energy(
     valid bound.
 
     Returns:
-        :class:`LogZ` (method ``"variational"``): ``log_z`` = ``lower`` = −β(⟨E⟩_q − S(q)/β)
+        [`LogZ`][] (method ``"variational"``): ``log_z`` = ``lower`` = −β(⟨E⟩_q − S(q)/β)
         estimated from the draws, ``stderr`` = β sd(E)/√num_samples, ``reliable=False`` (a
         bound whose gap KL(q‖p) is unknown); ``info``: ``free_energy`` (the upper bound on F),
         ``beta``, ``mean``, ``scale_tril``, ``entropy``, ``refined`` (whether the Adam
