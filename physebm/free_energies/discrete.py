@@ -53,15 +53,16 @@ def free_energy(
     """F_β(x) = −(1/β) log Σ_z exp(−β E(x, z)), batched over the leading axes of ``x``.
 
     Which sum applies is looked up by type: a model registering
-    :func:`~physebm.models.capabilities.analytic_free_energy` (the RBM), then one registering
-    :func:`~physebm.models.capabilities.latent_energies` (every
-    :class:`~physebm.models.LatentEnergyModel`), then a plain ``energy_fn``.
+    [`analytic_free_energy`][] (the RBM), then one registering
+    [`latent_energies`][] (every
+    [`LatentEnergyModel`][physebm.models.LatentEnergyModel]), then a plain ``energy_fn``.
 
     Args:
-        model: an :class:`~physebm.models.RBM` (hidden units summed out analytically),
+        model: an [`RBM`][physebm.models.RBM] (hidden units summed out analytically),
             a latent-variable energy with ``energies(x) -> (..., K)``
-            (:class:`~physebm.models.KMeansEnergy`, :class:`~physebm.models.GMMEnergy`),
-            or a function ``energy_fn(x, z) -> scalar`` together with ``latents``.
+            ([`KMeansEnergy`][physebm.models.KMeansEnergy],
+            [`GMMEnergy`][physebm.models.GMMEnergy]), or a function ``energy_fn(x, z) -> scalar``
+            together with ``latents``.
         x: one configuration or a batch of them.
         beta: inverse temperature β > 0, or ``math.inf`` for the zero-temperature limit
             F_∞(x) = min_z E(x, z).
