@@ -51,7 +51,7 @@ class StepInfo(NamedTuple):
     Attributes:
         loss: the scalar loss at the parameters before the update.
         finite: True when the loss, the gradients, the new trainable parameters and the new
-            objective state are all finite (:func:`fit` discards the update otherwise).
+            objective state are all finite ([`fit`][] discards the update otherwise).
         aux: the objective's aux (a dict of diagnostics for the built-in objectives).
     """
 
@@ -61,7 +61,7 @@ class StepInfo(NamedTuple):
 
 
 class Trainer(NamedTuple):
-    """The ``(init, step)`` pair of :func:`make_step` (optax / blackjax style)."""
+    """The ``(init, step)`` pair of [`make_step`][] (optax / blackjax style)."""
 
     init: Callable[[Any, jax.Array], TrainState]
     step: Callable[[TrainState, Any, jax.Array], tuple[TrainState, StepInfo]]
@@ -91,11 +91,11 @@ def check_optimizer(optimizer) -> None:
 
 
 EXTRA_ARGS = ("value", "grad", "value_fn")
-"""The keywords :func:`make_step` passes to an ``update`` that accepts them."""
+"""The keywords [`make_step`][] passes to an ``update`` that accepts them."""
 
 
 def extra_args_accepted(update) -> tuple[str, ...]:
-    """The names in :data:`EXTRA_ARGS` that ``update`` accepts: all of them when it takes
+    """The names in `EXTRA_ARGS` that ``update`` accepts: all of them when it takes
     ``**kwargs`` (every optax ``GradientTransformationExtraArgs``, ``optax.MultiSteps``), those
     it names otherwise (a plain ``update(updates, state, params=None)``: none); none when its
     signature cannot be read. Read once, when the step is built."""
@@ -135,17 +135,17 @@ def make_step(objective, optimizer) -> Trainer:
         u, opt_state' = optimizer.update(g, opt_state, θ [, value=loss, grad=g, value_fn])
         θ' = optax.apply_updates(θ, u)
 
-    where each keyword goes to an ``update`` that accepts it (:func:`extra_args_accepted`,
+    where each keyword goes to an ``update`` that accepts it (`extra_args_accepted`,
     read once here: ``optax.lbfgs``, ``optax.contrib.reduce_on_plateau``, ``optax.MultiSteps``
     and every optax ``GradientTransformationExtraArgs`` take them; a plain ``update(updates,
     state, params)`` gets none); ``value_fn(θ)`` is the loss on the same batch, key and state.
     Both functions are pure; ``step`` jits (``eqx.filter_jit``, or ``jax.jit`` when the params
     are arrays only), vmaps and scans. It applies every update:
-    discarding a non-finite one (``StepInfo.finite``) is the caller's choice, as :func:`fit`
+    discarding a non-finite one (``StepInfo.finite``) is the caller's choice, as [`fit`][]
     does.
 
     Args:
-        objective: an :class:`~physebm.objectives.Objective` (``init``/``loss``).
+        objective: an [`Objective`][physebm.objectives.Objective] (``init``/``loss``).
         optimizer: an ``optax.GradientTransformation``, or any object with ``init``/``update``
             such as ``optax.MultiSteps``.
 
