@@ -1,6 +1,6 @@
 """A fingerprint of the settings a checkpoint was written under, to refuse a resume under others.
 
-:func:`fingerprint` describes ``fit``'s objective, optimizer, batch size and data as a flat
+`fingerprint` describes ``fit``'s objective, optimizer, batch size and data as a flat
 ``{path: text}`` dict of strings, stable across processes, so that two runs compare entry by
 entry and a mismatch names what changed (``objective.sigma``, ``optimizer…learning_rate``,
 ``batch_size``, ``data[0]``). The description walks the objects:
@@ -10,11 +10,11 @@ entry and a mismatch names what changed (``objective.sigma``, ``optimizer…lear
 - functions by ``__qualname__`` and, recursively, the contents of their closure cells by
   variable name (optax optimizers are closures: ``optax.adam(1e-3)`` keeps its learning rate,
   b1, b2 and eps there); ``functools.partial`` by function, args and keywords;
-- arrays by dtype and shape, and by value when they have at most :data:`MAX_INLINE` elements,
+- arrays by dtype and shape, and by value when they have at most `MAX_INLINE` elements,
   otherwise by a SHA-256 of their bytes (the data: its shape, dtype and hash);
 - numbers, strings, None by value; anything else by its type name.
 
-The walk stops at depth :data:`MAX_DEPTH` and after :data:`MAX_ENTRIES` entries. Code is not
+The walk stops at depth `MAX_DEPTH` and after `MAX_ENTRIES` entries. Code is not
 compared (a function edited under the same name matches), nor the PRNG key or ``num_steps``
 (a resume may change both), nor hyperparameters that live in the optimizer *state*
 (``optax.inject_hyperparams``): those are restored from the checkpoint.
