@@ -1,10 +1,10 @@
-"""Training: a pure update :func:`make_step` and the :func:`fit` driver on top of it.
+"""Training: a pure update [`make_step`][] and the [`fit`][] driver on top of it.
 
-- :mod:`physebm.training.step`: ``make_step(objective, optimizer) -> Trainer(init, step)``,
+- `physebm.training.step`: ``make_step(objective, optimizer) -> Trainer(init, step)``,
   one update ``step(state, batch, key) -> (state, StepInfo)``, pure and jittable;
-- :mod:`physebm.training.loop`: ``fit``, which draws the minibatches and PRNG keys, runs the
+- `physebm.training.loop`: ``fit``, which draws the minibatches and PRNG keys, runs the
   steps in compiled chunks, and adds the progress bar, the NaN guard and the checkpoints;
-- :mod:`physebm.training.checkpoint`: what the loop carries, saved and restored bit for bit.
+- `physebm.training.checkpoint`: what the loop carries, saved and restored bit for bit.
 """
 
 from physebm.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
