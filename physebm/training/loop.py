@@ -1,6 +1,6 @@
 """The fit driver: minibatches, keys, compiled chunks of steps, NaN guard, checkpoints.
 
-For step t (0-based) the driver feeds :func:`~physebm.training.step.make_step`'s ``step``
+For step t (0-based) the driver feeds [`make_step`][]'s ``step``
 
     key_t, k = split(key_{t−1});   batch = data[perm_e[j·B:(j+1)·B]]   (epoch e, slot j)
 
@@ -77,7 +77,7 @@ class NonFiniteLossWarning(UserWarning):
 
 
 class FitResult(NamedTuple):
-    """Outcome of :func:`fit`.
+    """Outcome of [`fit`][].
 
     Attributes:
         params: final parameters (the last finite ones if the run stopped early).
@@ -168,8 +168,8 @@ def _run_chunk(
     and aux scalars into buffers of length ``chunk``; a segment that ends an epoch draws the
     next epoch's perm_e (once per epoch, as a hand-written loop would). Every update is applied;
     ``all_finite`` — every loss finite, and the final parameters, optimizer and objective state
-    finite — tells the caller whether to replay the chunk with the guard (:func:`_run_guarded`).
-    Checking the gradients and the state at every step (:attr:`StepInfo.finite`) would cost
+    finite — tells the caller whether to replay the chunk with the guard (`_run_guarded`).
+    Checking the gradients and the state at every step (`StepInfo.finite`) would cost
     ~5 % of a small model's step; a NaN/inf there reaches the next loss or stays in the state.
 
     Returns:
@@ -277,7 +277,7 @@ def _raw_key(key) -> jax.Array:
 
 
 class _Settings(NamedTuple):
-    """The keyword arguments of :func:`fit`; ``chunk`` is ``steps_per_call`` until checked."""
+    """The keyword arguments of [`fit`][]; ``chunk`` is ``steps_per_call`` until checked."""
 
     num_steps: int
     batch_size: int
@@ -345,7 +345,7 @@ def _init_outside_chunks(params):
 
 def _chunk_optimizer(optimizer):
     """The optimizer as the compiled chunk sees it: for an optax ``GradientTransformation``, its
-    ``update`` compared by what it computes (:mod:`physebm.training._structural`) and no
+    ``update`` compared by what it computes (`physebm.training._structural`) and no
     ``init`` (the chunk never initialises), so the chunk compiled for ``optax.adam(1e-3)`` is
     reused by another ``optax.adam(1e-3)``, and for ``optax.inject_hyperparams(optax.adam)(
     learning_rate=lr)`` whatever ``lr`` (it lives in the optimizer state). Other optimizers
@@ -357,8 +357,8 @@ def _chunk_optimizer(optimizer):
 
 def _chunk(objective, optimizer, static, data, carry: _Carry, stop: int, settings: _Settings):
     """The updates from ``carry.state.step`` to ``stop`` (at most ``settings.chunk``): the
-    unguarded :func:`_run_chunk`, replayed from the same start with the guarded
-    :func:`_run_guarded` when one of its updates was not finite."""
+    unguarded `_run_chunk`, replayed from the same start with the guarded
+    `_run_guarded` when one of its updates was not finite."""
     chunk, batch_size = settings.chunk, settings.batch_size
     perm = carry.perm
     if perm is None:
@@ -383,7 +383,7 @@ def _next_stop(step: int, limit: int, chunk: int, num_steps: int) -> int:
 
 
 def _next_limit(limit: int, chunk: int, steps: int, seconds: float) -> int:
-    """Steps per call for about :data:`TARGET_SECONDS` at the time per step just measured."""
+    """Steps per call for about `TARGET_SECONDS` at the time per step just measured."""
     if steps <= 0 or seconds <= 0:
         return limit
     return max(1, min(chunk, int(TARGET_SECONDS * steps / seconds)))
@@ -436,7 +436,7 @@ def _drive(objective, optimizer, static, data, carry: _Carry, settings: _Setting
 
 
 def _result(carry: _Carry, static, losses, history, evals, on_nonfinite: str) -> FitResult:
-    """Assemble :class:`FitResult`; warn or raise when the non-finite guard stopped the run."""
+    """Assemble [`FitResult`][]; warn or raise when the non-finite guard stopped the run."""
     step = int(carry.state.step)
     stopped = not bool(carry.ok)
     if stopped:
@@ -486,12 +486,12 @@ def fit(
     """Minimise ``objective`` over ``params`` with an optax ``optimizer``.
 
     Each step draws a minibatch of ``batch_size`` examples (without replacement within an
-    epoch) and applies :func:`make_step`'s update θ ← θ + optimizer.update(∇_θ loss). Only the
+    epoch) and applies [`make_step`][]'s update θ ← θ + optimizer.update(∇_θ loss). Only the
     floating-point array leaves of ``params`` are trained (``eqx.partition``), so equinox
     Modules and plain dicts both work.
 
     Args:
-        objective: an :class:`~physebm.objectives.Objective` (``init``/``loss``).
+        objective: an [`Objective`][physebm.objectives.Objective] (``init``/``loss``).
         params: initial parameters (any pytree).
         data: array or pytree of arrays with a shared leading axis of examples (e.g. ``x``,
             ``(x, y)``, or ``Weighted(x, w)``): real numbers, finite (checked before training;
@@ -518,7 +518,7 @@ def fit(
             ``CheckpointError``; ``"force"`` resumes anyway, with a warning.
         on_nonfinite: when an update's loss, gradients or new parameters/state are NaN/inf
             (see the module docstring for how it is detected): ``"stop"`` (warn with
-            :class:`NonFiniteLossWarning`, return the parameters before that update) or
+            [`NonFiniteLossWarning`][], return the parameters before that update) or
             ``"raise"`` (``FloatingPointError``).
         steps_per_call: the most steps one compiled call runs (default: the largest divisor
             ≤ 1000 of the eval/checkpoint periods, 1000 without them). Calls end on multiples
@@ -527,7 +527,7 @@ def fit(
         progress: show a tqdm bar; default only on a terminal and not when ``CI=true``.
 
     Returns:
-        :class:`FitResult`.
+        [`FitResult`][].
     """
     check_objective(objective)
     check_optimizer(optimizer)
