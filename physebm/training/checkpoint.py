@@ -2,7 +2,7 @@
 atomically to one .npz file.
 
 A checkpoint file holds ``num_leaves``, the array leaves ``leaf_00000 …`` of the loop's carry and
-``fingerprint``, a JSON ``{path: text}`` dict from :func:`physebm.training.fingerprint.fingerprint`
+``fingerprint``, a JSON ``{path: text}`` dict from `physebm.training.fingerprint.fingerprint`
 (objective type and hyperparameters, optimizer and its hyperparameters, batch size, data shape,
 dtype and SHA-256). It is written to a temporary file in the same folder and renamed over the
 target (``os.replace``), so a reader sees the old checkpoint or the new one, never half of one;
@@ -96,7 +96,7 @@ def check_checkpoint_path(path) -> str:
 
 
 def prepare_checkpoint(path, objective, optimizer, data, batch_size: int) -> dict | None:
-    """Before training: check ``path`` (:func:`check_checkpoint_path`) and return the settings'
+    """Before training: check ``path`` (`check_checkpoint_path`) and return the settings'
     fingerprint; None when there is no checkpoint."""
     if path is None:
         return None
@@ -107,7 +107,7 @@ def prepare_checkpoint(path, objective, optimizer, data, batch_size: int) -> dic
 def save_checkpoint(path: str | os.PathLike, tree, fingerprint: dict | None = None) -> None:
     """Write the array leaves of ``tree`` (and ``fingerprint``) to ``path`` (.npz), atomically.
 
-    Non-array leaves are not stored: :func:`load_checkpoint` takes them from its template. The
+    Non-array leaves are not stored: [`load_checkpoint`][] takes them from its template. The
     bytes go to a temporary file in the same folder, flushed to disk and renamed over ``path``;
     on any failure (or KeyboardInterrupt) the temporary file is removed and the error re-raised.
     """
@@ -131,7 +131,7 @@ def save_checkpoint(path: str | os.PathLike, tree, fingerprint: dict | None = No
 
 
 def save_or_warn(path, tree, fingerprint: dict | None) -> bool:
-    """:func:`save_checkpoint`, turning an ``OSError`` into a :class:`CheckpointWarning` so that
+    """[`save_checkpoint`][], turning an ``OSError`` into a `CheckpointWarning` so that
     a failed save does not lose the run; returns whether the checkpoint was written."""
     try:
         save_checkpoint(path, tree, fingerprint)
@@ -167,10 +167,10 @@ def _read(path: str) -> tuple[list[np.ndarray], dict | None]:
 def load_checkpoint(
     path: str | os.PathLike, like, fingerprint: dict | None = None, force: bool = False
 ):
-    """Read a checkpoint written by :func:`save_checkpoint` into the structure of ``like``.
+    """Read a checkpoint written by [`save_checkpoint`][] into the structure of ``like``.
 
-    With ``fingerprint``, the stored one must be equal (else :class:`CheckpointError` listing
-    what differs), unless ``force`` (then a :class:`CheckpointWarning`).
+    With ``fingerprint``, the stored one must be equal (else `CheckpointError` listing
+    what differs), unless ``force`` (then a `CheckpointWarning`).
 
     Raises:
         FileNotFoundError: no file at ``path``.
@@ -228,7 +228,7 @@ def _check_fingerprint(path: str, stored: dict | None, current: dict, force: boo
 def resume_or_start(start: Checkpoint, path, resume, fingerprint, num_steps: int) -> Checkpoint:
     """The carry a fit begins with: ``start``, or with ``resume`` the checkpoint at ``path``.
 
-    Warns (:class:`CheckpointWarning`) when ``resume`` finds no file (training starts at step
+    Warns (`CheckpointWarning`) when ``resume`` finds no file (training starts at step
     0) and when the checkpoint is already at or past ``num_steps`` (no step runs).
     """
     if not resume:
