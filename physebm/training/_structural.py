@@ -3,7 +3,7 @@ arguments reuses its compilation for an equal function built again.
 
 An optax optimizer is a pair of closures; ``optax.adam(1e-3)`` built twice gives two pairs that
 compute the same thing but compare unequal (by identity), so ``jax.jit`` with the optimizer as
-a static argument would recompile. :func:`structural` wraps a function so that it is equal to
+a static argument would recompile. `structural` wraps a function so that it is equal to
 another exactly when both have the same code, the same globals (by identity), equal defaults
 and equal closure contents, compared recursively: numbers, strings, None and other hashable
 values by value, functions, ``functools.partial``, tuples (NamedTuples included), lists and
