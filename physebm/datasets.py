@@ -1,16 +1,16 @@
 """Small built-in data sets, generated on the fly from a PRNG key — nothing is downloaded.
 
-- 2-D toys for density estimation with energies: :func:`two_moons`, :func:`rings`,
-  :func:`eight_gaussians`, :func:`checkerboard`, :func:`spiral`. Each returns an array
-  ``(num_samples, 2)`` inside the box given by :data:`DATASETS` ``[name].bounds``.
-- Labelled 2-D data for conditional EBMs / classifiers: :func:`blobs` -> ``(x, y)``.
-- Binarised digits: :func:`digits` -> ``(images, labels)``, 8×8 images with pixels in {0, 1}
-  (bits, not spins), made from hand-drawn templates (:func:`digit_templates`) by random
+- 2-D toys for density estimation with energies: [`two_moons`][], [`rings`][],
+  [`eight_gaussians`][], [`checkerboard`][], [`spiral`][]. Each returns an array
+  ``(num_samples, 2)`` inside the box given by `DATASETS` ``[name].bounds``.
+- Labelled 2-D data for conditional EBMs / classifiers: [`blobs`][] -> ``(x, y)``.
+- Binarised digits: [`digits`][] -> ``(images, labels)``, 8×8 images with pixels in {0, 1}
+  (bits, not spins), made from hand-drawn templates ([`digit_templates`][]) by random
   shifts, stroke thickening and pixel flips.
 
 Every generator takes ``key`` and ``num_samples`` first and is deterministic given the key.
-:func:`load` picks one by name and returns a :class:`Dataset`; closed-form data densities are
-available from :func:`log_density` where they exist (``eight_gaussians``, ``checkerboard``,
+[`load`][] picks one by name and returns a [`Dataset`][]; closed-form data densities are
+available from [`log_density`][] where they exist (``eight_gaussians``, ``checkerboard``,
 ``blobs``), the best log-likelihood any model can reach.
 """
 
@@ -140,7 +140,7 @@ def eight_gaussians(key, num_samples: int, *, radius: float = 2.0, std: float = 
     """Equal mixture of 8 isotropic Gaussians centred on a circle.
 
     ``p(x) = (1/8) Σ_k N(x; r·(cos 2πk/8, sin 2πk/8), std²·I)`` — closed form in
-    :func:`log_density`.
+    [`log_density`][].
 
     Args:
         key: JAX PRNG key.
@@ -163,7 +163,7 @@ def checkerboard(key, num_samples: int) -> jax.Array:
     """Uniform on the 8 "black" squares of a 4×4 board of 2×2 squares covering [−4, 4]².
 
     A square with lower-left corner (2i − 4, 2j − 4) is black when i + j is even; the density
-    is 1/32 there and 0 elsewhere (:func:`log_density`).
+    is 1/32 there and 0 elsewhere ([`log_density`][]).
 
     Args:
         key: JAX PRNG key.
@@ -277,7 +277,7 @@ def digits(
     """Binarised 8×8 digit images from templates with random distortions.
 
     Labels are balanced (each digit ``num_samples // 10`` or one more times, shuffled). Each
-    image is its template (:func:`digit_templates`) shifted by (dy, dx) ~ U{−s..s}² with
+    image is its template ([`digit_templates`][]) shifted by (dy, dx) ~ U{−s..s}² with
     zero fill (s = ``max_shift``), thickened with probability ``thicken_prob`` (OR with a copy
     shifted one pixel right), and each pixel flipped independently with probability
     ``flip_prob``.
@@ -352,7 +352,7 @@ class DatasetInfo(NamedTuple):
     """Registry entry.
 
     Attributes:
-        name: the name :func:`load` accepts.
+        name: the name [`load`][] accepts.
         fn: the generator ``fn(key, num_samples, **kwargs)``.
         kind: ``"2d"`` (continuous points), ``"labelled-2d"`` or ``"binary-image"``.
         sample_shape: shape of one sample.
@@ -406,7 +406,7 @@ def load(name: str, key, num_samples: int, **kwargs) -> Dataset:
     """Generate a built-in data set by name.
 
     Args:
-        name: one of :func:`list_datasets` (``"two_moons"``, ``"rings"``,
+        name: one of [`list_datasets`][] (``"two_moons"``, ``"rings"``,
             ``"eight_gaussians"``, ``"checkerboard"``, ``"spiral"``, ``"blobs"``,
             ``"digits"``).
         key: JAX PRNG key.
@@ -414,7 +414,7 @@ def load(name: str, key, num_samples: int, **kwargs) -> Dataset:
         **kwargs: keyword arguments of the generator (e.g. ``noise=0.05``).
 
     Returns:
-        :class:`Dataset` ``(x, y)`` with ``y=None`` for unlabelled data.
+        [`Dataset`][] ``(x, y)`` with ``y=None`` for unlabelled data.
 
     Raises:
         ValueError: for an unknown name (the message lists the available ones).
