@@ -15,10 +15,10 @@ any callable on ℝ^d)                 mass matrix (``sampler="mala"``/``"hmc"``
 ===================================  =========================================================
 
 The discrete kernels are registered per model type with
-:func:`physebm.models.capabilities.default_sampler` (below); a new model type registers its own.
-Replica exchange (``sampler="replica_exchange"`` or a :class:`samplers.ReplicaExchange`) runs
+[`physebm.models.capabilities.default_sampler`][] (below); a new model type registers its own.
+Replica exchange (``sampler="replica_exchange"`` or a [`samplers.ReplicaExchange`][]) runs
 one of these kernels at every rung of a β ladder and returns the target rung
-(:mod:`physebm.replica`).
+(`physebm.replica`).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ DISCRETE = ("gibbs", "metropolis")
 
 
 class SampleResult(NamedTuple):
-    """Samples and diagnostics from :func:`sample`.
+    """Samples and diagnostics from [`sample`][].
 
     Attributes:
         samples: positions, leaves shaped (num_chains, num_draws, *event_shape); for an RBM
@@ -62,7 +62,7 @@ class SampleResult(NamedTuple):
         parameters: kernel parameters (e.g. the adapted ``step_size``), a dict.
         num_nonfinite: (num_chains,) steps rejected because they produced NaN/inf.
         stats: run-level statistics of the kernel, None for most: for replica exchange the
-            :class:`samplers.ReplicaExchangeReport` of the whole run (per-pair swap
+            [`samplers.ReplicaExchangeReport`][] of the whole run (per-pair swap
             acceptance a_k, rejection r_k = 1 − a_k, Λ = Σ r_k, round trips per label and
             per step, the predicted rate 1 / (2 + 2Λ)), pooled over chains (ladders).
     """
@@ -201,7 +201,7 @@ def _rbm_sampler(energy: RBM, beta, sampler) -> DefaultSampler:
 def _given_kernel(sampler, energy, beta) -> DefaultSampler:
     """The choice for a kernel object passed as ``sampler=`` (a samplers Kernel or a blackjax
     factory), run on the model's structured target where it has one
-    (:func:`~physebm.models.capabilities.kernel_target`), else on −βE; random starts are
+    ([`kernel_target`][physebm.models.capabilities.kernel_target]), else on −βE; random starts are
     float spins/bits."""
     kernel = samplers.as_kernel(sampler, "sampler")
     target = capabilities.kernel_target(energy, beta)
@@ -289,7 +289,7 @@ def _replica_starts(key, energy, num_chains, num_replicas, init, event_shape):
 
 
 def _sample_replica_exchange(key, energy, beta, sampler, options: dict, run_kw: dict, init):
-    """:func:`sample` with replica exchange (its docstring): the ladder's tempered family of
+    """[`sample`][] with replica exchange (its docstring): the ladder's tempered family of
     ``energy``, K replicas per chain, the samples of the target rung (β_k = ``beta``, the
     coldest rung when ``beta`` is None) and the run's replica-exchange report."""
     event_shape = options.pop("event_shape")
@@ -335,19 +335,19 @@ def sample(
 
     Args:
         model_or_gibbs: a built-in model, any energy callable ``x -> E(x)``, or a
-            :class:`~physebm.Gibbs` (whose β is used unless ``beta`` is given).
+            [`Gibbs`][] (whose β is used unless ``beta`` is given).
         key: PRNG key.
         num_chains: independent chains (vmapped).
         num_steps: kept steps per chain after burn-in (a multiple of ``thin``); one step is a
             full sweep for the Gibbs and Metropolis kernels.
         sampler: ``None`` (default for the model, see the module table and
-            :func:`physebm.models.capabilities.default_sampler`), ``"gibbs"``,
+            [`physebm.models.capabilities.default_sampler`][]), ``"gibbs"``,
             ``"metropolis"``, ``"nuts"``, ``"hmc"``, ``"mala"`` or ``"ula"``; or a kernel
-            object, the same the estimators take: a :class:`samplers.Kernel` (e.g.
+            object, the same the estimators take: a [`samplers.Kernel`][] (e.g.
             ``samplers.HeatBath("spin")``, ``samplers.Checkerboard()``) or a blackjax factory
             such as ``functools.partial(blackjax.mala, step_size=0.1)``. It runs on the model's
             structured target where it has one (``capabilities.kernel_target``), else on −βE.
-            Replica exchange: a :class:`samplers.ReplicaExchange` ``(inner, betas)``, or
+            Replica exchange: a [`samplers.ReplicaExchange`][] ``(inner, betas)``, or
             ``"replica_exchange"`` (the model's default kernel, MALA(``step_size``) on ℝ^d, at
             every rung of ``betas``); see below.
         beta: inverse temperature β > 0 (default: the Gibbs object's, else 1).
@@ -369,22 +369,22 @@ def sample(
 
     Replica exchange: each chain is a ladder of K replicas, replica k sampling
     p_{β_k} ∝ exp(−β_k E) with the inner kernel (on the model's structured target at β = 1
-    scaled by β_k, :class:`samplers.Tempered`), neighbours swapping after every step with
+    scaled by β_k, [`samplers.Tempered`][]), neighbours swapping after every step with
     probability min(1, exp((β_{k+1} − β_k)(E(x_{k+1}) − E(x_k)))) (even-odd scheme). The
     samples are the *target rung*'s, the rung with β_k = β (relative tolerance 1e-6; a β
     that is not on the ladder is a ``ValueError``); without a β (a plain model, no ``beta=``)
     it is the coldest rung, β_{K−1}, and ``beta`` in the result is that rung's. Starts: ``init``
     copied to every rung, else independent random states per replica. ``SampleResult.stats``
-    is the run's :class:`samplers.ReplicaExchangeReport` (swap acceptance per pair, Λ, round
+    is the run's [`samplers.ReplicaExchangeReport`][] (swap acceptance per pair, Λ, round
     trips), ``info`` the per-draw swap fields ((num_chains, draws, K − 1)), ``state`` the
-    ladders' final :class:`~samplers.tempering.ReplicaExchangeState` (leading axis: chains),
+    ladders' final `ReplicaExchangeState` (leading axis: chains),
     and ``parameters`` holds ``betas``, ``target_rung`` and the ``inner`` kernel's name. Cost:
     K inner steps and K log densities per step; the samples are one rung (memory as one chain).
 
-    Compiled once: every kernel runs as a :class:`samplers.BoundKernel` (the kernel and the
+    Compiled once: every kernel runs as a [`samplers.BoundKernel`][] (the kernel and the
     model's target, pytrees whose array leaves are β, the parameters and the step size)
-    through the one jitted driver of :func:`samplers.run`, and the NUTS/HMC warm-up is one
-    jitted function too, so a second call with the same model type and shapes, counts and
+    through the one jitted driver of [`samplers.run`][samplers.run.run], and the NUTS/HMC warm-up is
+    one jitted function too, so a second call with the same model type and shapes, counts and
     sampler choice — and another key, β, step size or parameter values (for replica exchange
     also another ladder of the same K, or target rung) — compiles nothing.
     An energy that is a plain function is compared by identity: define it once, not as a new
@@ -397,7 +397,7 @@ def sample(
     per chain; burn-in and thinned-away steps are never stored.
 
     Returns:
-        :class:`SampleResult` with ``samples`` shaped (num_chains, draws, *event_shape).
+        [`SampleResult`][] with ``samples`` shaped (num_chains, draws, *event_shape).
 
     Example:
         >>> res = physebm.sample(Ising((16, 16)), key=jax.random.key(0), num_chains=8,
