@@ -78,7 +78,7 @@ class ScoreMatching(Objective):
 
 
 def score_matching(energy_fn: Callable | None = None, *, beta=1.0) -> ScoreMatching:
-    """Exact score matching, J = E_data[−β ΔE + (β²/2)‖∇ₓE‖²] (see :class:`ScoreMatching`).
+    """Exact score matching, J = E_data[−β ΔE + (β²/2)‖∇ₓE‖²] (see `ScoreMatching`).
 
     Gradient: ∇_θ J, an unbiased estimate of the gradient of the Fisher divergence
     ½E_data‖s_θ − ∇log p_data‖². Cost: D forward-over-reverse passes per example (D = dim x).
