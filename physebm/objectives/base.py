@@ -1,6 +1,6 @@
 """The one signature every training objective shares, and the pieces they all use.
 
-An objective is an :class:`Objective` (an ``equinox.Module``) built by a factory with
+An objective is an [`Objective`][] (an ``equinox.Module``) built by a factory with
 keyword-only hyperparameters::
 
     objective = physebm.objectives.score_matching(energy_fn, beta=1.0)
@@ -69,7 +69,7 @@ class Objective(eqx.Module):
     """
 
     float_data: ClassVar[str | None] = None
-    """Why the objective needs floating-point x (:func:`check_data` then checks the data
+    """Why the objective needs floating-point x (`check_data` then checks the data
     before training), or None when integer/bool x are fine."""
 
     def __hash__(self) -> int:
@@ -137,7 +137,7 @@ def check_choice(value, name: str, choices: tuple[str, ...]) -> str:
 
 
 def split_weights(batch) -> tuple[Any, jax.Array | None]:
-    """``(data, weights)`` of a :class:`Weighted` batch, ``(batch, None)`` otherwise."""
+    """``(data, weights)`` of a [`Weighted`][] batch, ``(batch, None)`` otherwise."""
     if isinstance(batch, Weighted):
         return batch.data, jnp.asarray(batch.weights)
     return batch, None
@@ -238,13 +238,13 @@ def stop_gradient(tree):
 
 
 def as_kernel(kernel, name: str = "kernel") -> samplers.Kernel:
-    """The negative-sampling kernel as a :class:`samplers.Kernel` (:func:`samplers.as_kernel`).
+    """The negative-sampling kernel as a [`samplers.Kernel`][] ([`samplers.as_kernel`][]).
 
     The same kernels as every estimator takes: a samplers Kernel (``samplers.MALA(0.1)``,
     ``samplers.HeatBath("spin")``) or any blackjax top-level algorithm with its parameters
     bound, e.g. ``functools.partial(blackjax.mala, step_size=0.1)``; a Kernel is itself a
     factory ``logdensity_fn -> SamplingAlgorithm``. For a low-level ``build_kernel()`` kernel
-    use :func:`from_build_kernel`.
+    use [`from_build_kernel`][].
     """
     return samplers.as_kernel(kernel, name)
 
@@ -275,11 +275,11 @@ def from_build_kernel(init_fn: Callable, kernel_fn: Callable, **kernel_params) -
 def run_chains(kernel: Callable, logdensity_fn: Callable, positions, key, num_steps: int):
     """Run one chain per example of ``positions`` for ``num_steps`` steps of ``kernel``.
 
-    The chains are driven by :func:`samplers.run` (vmap over chains, scan over steps; a step that
-    would make a chain non-finite is rejected there).
+    The chains are driven by [`samplers.run`][samplers.run.run] (vmap over chains, scan over steps;
+    a step that would make a chain non-finite is rejected there).
 
     Args:
-        kernel: factory ``logdensity_fn -> SamplingAlgorithm`` (see :func:`as_kernel`).
+        kernel: factory ``logdensity_fn -> SamplingAlgorithm`` (see [`as_kernel`][]).
         logdensity_fn: log density of ONE configuration.
         positions: starting points, leading axis = chains (a pytree is fine).
         key: PRNG key.
@@ -303,7 +303,8 @@ def run_chains(kernel: Callable, logdensity_fn: Callable, positions, key, num_st
 
 
 def mean_acceptance(info) -> jax.Array:
-    """Mean ``acceptance_rate`` of a :func:`samplers.run` info summary (1.0 if absent)."""
+    """Mean ``acceptance_rate`` of a [`samplers.run`][samplers.run.run] info summary (1.0 if
+    absent)."""
     rate = info.get("acceptance_rate") if isinstance(info, dict) else None
     return jnp.asarray(1.0) if rate is None else jnp.mean(rate)
 
