@@ -1,6 +1,6 @@
 """Training objectives behind one signature.
 
-Every factory takes keyword-only hyperparameters and returns an :class:`Objective` with
+Every factory takes keyword-only hyperparameters and returns an [`Objective`][] with
 ``init(params, key) -> state`` and ``loss(params, batch, key, state) -> (loss, (state, aux))``,
 so swapping maximum likelihood for NCE or a hinge loss changes one line. Sign convention:
 p_θ(x) = exp(−β E_θ(x)) / Z_θ; every loss is minimised; negatives pass through stop_gradient.
