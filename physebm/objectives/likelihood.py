@@ -42,7 +42,7 @@ ENUMERATION_LIMIT_LOG2 = 20
 def enumerate_states(num_units: int, domain: str = "spin") -> jax.Array:
     """All 2ⁿ configurations of ``num_units`` spins (±1) or bits ({0, 1}), shape (2ⁿ, n).
 
-    Row k is state k in the bit order of :mod:`physebm.enumeration` (unit 0 most significant):
+    Row k is state k in the bit order of `physebm.enumeration` (unit 0 most significant):
     ``physebm.enumeration.states(num_units, domain)``, with a size limit.
 
     Raises:
@@ -157,7 +157,7 @@ def maximum_likelihood(
         energy_fn: ``energy_fn(params, x) -> scalar``; ``None`` calls ``params(x)``.
         beta: inverse temperature β > 0.
         support: (S, ...) every configuration of a finite state space (e.g.
-            :func:`enumerate_states`); log Z = logsumexp(−β E(s)).
+            [`enumerate_states`][]); log Z = logsumexp(−β E(s)).
         log_z_fn: ``log_z_fn(params, beta) -> log Z`` from any exact route (transfer matrix,
             RBM summed over a layer, ...).
         kernel: factory ``logdensity_fn -> SamplingAlgorithm`` (blackjax or ``samplers``).
