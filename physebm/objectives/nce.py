@@ -67,7 +67,7 @@ class NCEParams(NamedTuple):
 
 
 def nce_params(params, c=0.0) -> NCEParams:
-    """Attach a learned log-normaliser c (initial value ``c``) to energy params for :func:`nce`."""
+    """Attach a learned log-normaliser c (initial value ``c``) to energy params for [`nce`][]."""
     return NCEParams(params, check_real(c, "c"))
 
 
@@ -186,11 +186,11 @@ def nce(
 
     Args:
         energy_fn: ``energy_fn(params, x) -> scalar``; ``None`` calls ``params(x)``.
-        noise: a :class:`Noise` with exact normalised log density covering the data.
+        noise: a [`Noise`][] with exact normalised log density covering the data.
         data: instead of ``noise``, (N, d) data to fit the default Gaussian noise to.
         noise_ratio: ν > 0, noise samples per data sample (a Python number: it sets shapes).
         beta: inverse temperature β > 0.
-        learn_c: train c (params must be :class:`NCEParams`, see :func:`nce_params`); with
+        learn_c: train c (params must be [`NCEParams`][], see [`nce_params`][]); with
             ``False`` the energy must be self-normalised (c = 0).
     """
     if isinstance(noise_ratio, bool) or not isinstance(noise_ratio, int | float):
@@ -240,7 +240,7 @@ def ranking_nce(
     num_noise: int = 16,
     beta=1.0,
 ) -> RankingNCE:
-    """Ranking NCE with K = ``num_noise`` noise samples per data point (see :class:`RankingNCE`).
+    """Ranking NCE with K = ``num_noise`` noise samples per data point (see `RankingNCE`).
 
     Loss mean_i[−a₀ + logsumexp_k a_k], a_k = −βE(y_k) − log p_n(y_k); gradient
     β(∇E(x) − Σ_k w_k ∇E(y_k)), w = softmax(a). The normaliser is not identified.
