@@ -8,9 +8,9 @@ and differ only in where the negative chains x⁻ start. CD-k: at the data, k ke
 (Hinton 2002); biased, the CD update is not the gradient of any objective, and its fixed point
 equals the ML one only when the kernel leaves p_θ exactly invariant and the model can match the
 data. PCD (Tieleman 2008): chains persist across parameter updates in a
-:class:`samplers.PersistentBuffer`; each update draws ``batch`` chains from it, re-seeds each
+[`samplers.PersistentBuffer`][]; each update draws ``batch`` chains from it, re-seeds each
 with probability ``reinit_prob`` from ``init_fn`` (the replay buffer of Du & Mordatch 2019),
-runs k steps and writes them back (:func:`samplers.advance`).
+runs k steps and writes them back ([`samplers.advance`][]).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class PersistentContrastiveDivergence(Objective):
     reinit_prob: float = eqx.field(static=True)
 
     def init(self, params, key) -> PersistentBuffer:
-        """A :class:`samplers.PersistentBuffer` filled with ``init_fn(key, num_chains)``."""
+        """A [`samplers.PersistentBuffer`][] filled with ``init_fn(key, num_chains)``."""
         positions = self.init_fn(key, self.num_chains)
         if num_examples(positions) != self.num_chains:
             raise ValueError(
