@@ -18,7 +18,7 @@ e.g. sampled answers farther than ε from the correct one). Every loss is minimi
     general margin         H(E_C, E_I, m), e.g. [F⁺ − F⁻ + m]₊ (LeCun 2020)
     group (InfoNCE-style)  −log(e^{−βE_C} / Σ_k e^{−βE_k}) = β·NLL
 
-:func:`margin_objective` builds the training objective for a conditional energy
+[`margin_objective`][] builds the training objective for a conditional energy
 ``energy_fn(params, x, y)`` over a discrete answer set, or for sampled negatives.
 """
 
@@ -182,7 +182,7 @@ LOSSES: dict[str, Callable] = {
 
 
 class MarginObjective(Objective):
-    """L = wmean_i ℓ(energies_i, correct_i); ℓ one of :data:`LOSSES`, E_I computed per example.
+    """L = wmean_i ℓ(energies_i, correct_i); ℓ one of `LOSSES`, E_I computed per example.
 
     Gradient: Σ_k ∂ℓ/∂E_k ∇_θE_θ(x, y_k): push down the correct answer, pull up the offending
     ones (only the most offending for the E_I losses, all of them for NLL/MEE/group).
@@ -273,7 +273,7 @@ def margin_objective(
     epsilon=None,
     h_fn: str | Callable = "hinge",
 ) -> MarginObjective:
-    """Train with a LeCun et al. (2006) loss; ``loss`` one of :data:`LOSSES`.
+    """Train with a LeCun et al. (2006) loss; ``loss`` one of `LOSSES`.
 
     Answer-set mode (``answers``): batch ``(x, y)`` with y the index of the correct answer;
     energies E(params, x, answers[k]) for every k. ``answers`` is an int K (answers 0..K−1) or an
