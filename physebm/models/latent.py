@@ -58,7 +58,7 @@ class GMMEnergy(LatentEnergyModel):
         means: (K, d) component means.
         covariances: (K, d, d) symmetric positive definite covariances.
         weights: (K,) mixture weights, non-negative and summing to one within 1e-6
-            (:data:`physebm.validation.WEIGHT_SUM_ATOL`; default uniform); not normalised for
+            (`physebm.validation.WEIGHT_SUM_ATOL`; default uniform); not normalised for
             you: pass ``w / w.sum()``.
 
     Raises:
