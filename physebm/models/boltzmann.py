@@ -79,5 +79,5 @@ def _boltzmann_pairwise_form(model: BoltzmannMachine) -> PairwiseForm:
 
 @kernel_target.register(BoltzmannMachine)
 def _boltzmann_target(model: BoltzmannMachine, beta):
-    """−βE as a :class:`samplers.PairwiseBinary` with couplings βW and fields βb."""
+    """−βE as a [`samplers.PairwiseBinary`][] with couplings βW and fields βb."""
     return samplers.PairwiseBinary(beta * model.W, beta * model.b, model.domain)
