@@ -1,6 +1,6 @@
 """The model protocol: what every physebm model is, whatever it can do.
 
-A model is an :class:`equinox.Module` with
+A model is an `equinox.Module` with
 
 - ``domain``: ``"spin"`` (units ±1), ``"bits"`` (units in {0, 1}) or ``"real"`` (ℝ^d);
 - ``event_shape``: the shape of one position x (for a position that is a tuple of arrays, such
@@ -10,11 +10,11 @@ A model is an :class:`equinox.Module` with
 Its Gibbs distribution at inverse temperature β is p_β(x) = exp(−β E(x)) / Z(β). What a model
 can do beyond that (an exact log Z, an exact sampler, a default kernel, a pairwise form, ...)
 is not a method: it is looked up by type in the registries of
-:mod:`physebm.models.capabilities`, so a new model gains a capability by registering it in its
+[`physebm.models.capabilities`][], so a new model gains a capability by registering it in its
 own file, without editing the library.
 
-A user energy that is not an :class:`EnergyModel` (any callable ``x -> scalar``) is treated as
-a real-valued energy; :func:`domain_of` returns None for it.
+A user energy that is not an [`EnergyModel`][] (any callable ``x -> scalar``) is treated as
+a real-valued energy; [`domain_of`][] returns None for it.
 """
 
 # No ``from __future__ import annotations`` here: equinox must see the AbstractVar annotation
@@ -33,9 +33,9 @@ DOMAINS = ("spin", "bits", "real")
 class EnergyModel(eqx.Module):
     """Abstract base of the physebm models: an energy E(x) on one position x.
 
-    Subclasses declare ``domain`` (a static field or property, one of :data:`DOMAINS`),
+    Subclasses declare ``domain`` (a static field or property, one of `DOMAINS`),
     implement the ``event_shape`` property and ``energy(x)``; ``model(x)`` is ``energy(x)``.
-    Behaviour beyond the energy is registered per type in :mod:`physebm.models.capabilities`.
+    Behaviour beyond the energy is registered per type in [`physebm.models.capabilities`][].
 
     Example:
         >>> class Spins(EnergyModel):  # E(s) = −Σ_i h_i s_i, s_i ∈ {−1, +1}
@@ -62,7 +62,7 @@ class EnergyModel(eqx.Module):
         """The scalar energy E(x) of one position x (vmap over a batch)."""
 
     def __call__(self, x) -> jax.Array:
-        """E(x): the same as :meth:`energy`."""
+        """E(x): the same as [`energy`][]."""
         return self.energy(x)
 
 
@@ -72,7 +72,7 @@ class LatentEnergyModel(eqx.Module):
     Subclasses implement ``energies(y) -> (..., K)``, the vector (E(y, k))_k batched over the
     leading axes of y, and the ``num_latent`` property K; ``energy(y, k)`` picks one entry.
     The free energy over k is F_β(y) = −(1/β) log Σ_k exp(−β E(y, k))
-    (:func:`physebm.free_energy`).
+    ([`physebm.free_energy`][]).
     """
 
     @property
