@@ -1,7 +1,7 @@
 """Built-in energies with exact references where they exist.
 
-Every model is an :class:`EnergyModel` (``domain``, ``event_shape``, ``energy``); what it can
-do beyond its energy is registered per type in :mod:`physebm.models.capabilities`.
+Every model is an [`EnergyModel`][] (``domain``, ``event_shape``, ``energy``); what it can
+do beyond its energy is registered per type in [`physebm.models.capabilities`][].
 """
 
 from physebm.models import capabilities
