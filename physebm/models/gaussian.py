@@ -27,8 +27,8 @@ class Gaussian(EnergyModel):
     Args:
         mean: μ, shape (d,).
         precision: A, shape (d, d), symmetric (checked at construction) and positive definite
-            (an indefinite A is a valid energy, but :meth:`log_z`, :meth:`covariance` and
-            :meth:`sample` refuse it: Z(β) diverges).
+            (an indefinite A is a valid energy, but [`log_z`][], [`covariance`][] and
+            [`sample`][] refuse it: Z(β) diverges).
     """
 
     mean: jax.Array
@@ -91,5 +91,5 @@ class Gaussian(EnergyModel):
 
 @exact_sampler.register(Gaussian)
 def _gaussian_exact_sampler(model: Gaussian) -> ExactSampler:
-    """Closed form: x ~ N(μ, (βA)⁻¹) (:meth:`Gaussian.sample`)."""
+    """Closed form: x ~ N(μ, (βA)⁻¹) ([`Gaussian.sample`][])."""
     return ExactSampler("closed_form", lambda key, beta, num: model.sample(key, beta, num))
