@@ -28,7 +28,7 @@ def init_mlp_energy(
     """Parameters of an MLP energy: ``{"layers": [{"w", "b"}, ...], "confinement": λ}``.
 
     Weights use LeCun-normal initialisation; the last layer maps to a scalar. ``confinement``
-    is stored as an array but :func:`mlp_energy` applies ``stop_gradient`` to it, so training
+    is stored as an array but [`mlp_energy`][] applies ``stop_gradient`` to it, so training
     never changes it.
     """
     if dim < 1:
