@@ -1,9 +1,9 @@
 """Capability registries: what a model type can do, looked up by type, not by ``isinstance``.
 
-Each capability is a :func:`functools.singledispatch` function of the model (as lineax does for
+Each capability is a `functools.singledispatch` function of the model (as lineax does for
 operator properties). A model type gains a capability by registering an implementation, in
 its own file when the implementation is intrinsic to the model, or next to the algorithm
-otherwise (the built-in exact routes are registered in :mod:`physebm.partition.exact`)::
+otherwise (the built-in exact routes are registered in [`physebm.partition.exact`][])::
 
     from physebm.models import EnergyModel, capabilities
     from physebm.partition.exact import ExactRoute
@@ -18,7 +18,7 @@ otherwise (the built-in exact routes are registered in :mod:`physebm.partition.e
             lambda beta: n * jnp.logaddexp(beta * model.h, -beta * model.h), "closed_form", {})}
 
 Dispatch follows the class hierarchy: a registration for a base class (e.g.
-:class:`~physebm.models.base.EnergyModel`) serves every subclass without its own. Each
+[`EnergyModel`][]) serves every subclass without its own. Each
 registry documents its default, the value for a type nothing is registered for.
 """
 
@@ -78,7 +78,7 @@ class PairwiseForm(NamedTuple):
 
 
 class DefaultSampler(NamedTuple):
-    """The kernel :func:`physebm.sample` uses for a model.
+    """The kernel [`physebm.sample`][] uses for a model.
 
     Attributes:
         name: the kernel's name in ``SampleResult.sampler`` (``"checkerboard"``, ``"gibbs"``, ...).
@@ -96,12 +96,12 @@ class DefaultSampler(NamedTuple):
 def exact_routes(model) -> dict[str, Any] | None:
     """Every exact route to log Z(β) of ``model``, or why each does not apply.
 
-    Used by :func:`physebm.partition.exact` (which picks the cheapest route that applies, in
-    the order closed_form, independent, kaufman, magnetization_sum, transfer_matrix,
-    enumeration, then any other registered name) and :func:`physebm.thermodynamics`.
+    Used by [`physebm.partition.exact`][physebm.partition.exact.exact] (which picks the cheapest
+    route that applies, in the order closed_form, independent, kaufman, magnetization_sum,
+    transfer_matrix, enumeration, then any other registered name) and [`physebm.thermodynamics`][].
 
     Returns:
-        A dict from route name to a :class:`physebm.partition.exact.ExactRoute` (``log_z_fn``
+        A dict from route name to a `physebm.partition.exact.ExactRoute` (``log_z_fn``
         of a scalar β, traceable and differentiable) or to a string saying why that route does
         not apply to this instance (e.g. ``"needs h = 0"``). Default: None (no exact route).
     """
@@ -113,7 +113,7 @@ def exact_sampler(model) -> ExactSampler | None:
     """An exact sampler of p_β for ``model`` where one is cheap (AIS/SMC reference draws, EUBO).
 
     Returns:
-        :class:`ExactSampler` ``(name, sample_fn(key, beta, num))``. Default: None.
+        [`ExactSampler`][] ``(name, sample_fn(key, beta, num))``. Default: None.
     """
     return None
 
@@ -122,12 +122,12 @@ def exact_sampler(model) -> ExactSampler | None:
 def default_base(model) -> Any:
     """The default base distribution (annealing start) of ``model`` for AIS, SMC, importance.
 
-    The built-ins are registered in :mod:`physebm.partition._target`: uniform spins or bits on
-    ``event_shape`` for a discrete :class:`~physebm.models.base.EnergyModel`, uniform bits on
+    The built-ins are registered in `physebm.partition._target`: uniform spins or bits on
+    ``event_shape`` for a discrete [`EnergyModel`][], uniform bits on
     both layers of an RBM, N(0, I) for a Gaussian.
 
     Returns:
-        A :class:`physebm.partition.bases.Base`. Default: None (the caller asks for ``base=``).
+        A [`physebm.partition.bases.Base`][]. Default: None (the caller asks for ``base=``).
     """
     return None
 
@@ -138,10 +138,10 @@ def pairwise_form(model) -> PairwiseForm | None:
 
     x is the model's position flattened in row-major order (an Ising lattice's sites
     ``s.ravel()``; an RBM's units x = (v, h) with W = [[0, W], [Wᵀ, 0]] and b = (b, c)). Used
-    by mean-field and TAP (:mod:`physebm.partition.variational`) and for graph colourings.
+    by mean-field and TAP ([`physebm.partition.variational`][]) and for graph colourings.
 
     Returns:
-        :class:`PairwiseForm` ``(W, b, domain)`` whose energy equals ``model(x)`` exactly.
+        [`PairwiseForm`][] ``(W, b, domain)`` whose energy equals ``model(x)`` exactly.
         Default: None (not a binary pairwise model).
     """
     return None
@@ -149,7 +149,7 @@ def pairwise_form(model) -> PairwiseForm | None:
 
 @functools.singledispatch
 def default_sampler(model, beta, sampler: str | None) -> DefaultSampler | None:
-    """The kernel :func:`physebm.sample` uses for ``model`` at β (registered in physebm.mcmc).
+    """The kernel [`physebm.sample`][] uses for ``model`` at β (registered in physebm.mcmc).
 
     Args:
         model: the model.
@@ -158,7 +158,7 @@ def default_sampler(model, beta, sampler: str | None) -> DefaultSampler | None:
             implementation raises ``ValueError`` for a choice it does not offer.
 
     Returns:
-        :class:`DefaultSampler`. Default: None, meaning a continuous energy, sampled by a
+        [`DefaultSampler`][]. Default: None, meaning a continuous energy, sampled by a
         gradient-based kernel (NUTS by default).
     """
     return None
@@ -170,7 +170,7 @@ def analytic_free_energy(model) -> Callable[[Any, Any], jax.Array] | None:
 
     F_β(x) = −(1/β) log Σ_z exp(−β E(x, z)), batched over the leading axes of x; ``beta`` may
     be the Python float ``math.inf`` for F_∞(x) = min_z E(x, z). The RBM registers its hidden
-    layer sum (in :mod:`physebm.models.rbm`). Default: None.
+    layer sum (in [`physebm.models.rbm`][]). Default: None.
     """
     return None
 
@@ -179,7 +179,7 @@ def analytic_free_energy(model) -> Callable[[Any, Any], jax.Array] | None:
 def latent_energies(model) -> Callable[[Any], jax.Array] | None:
     """``fn(y) -> (..., K)``: the energies (E(y, k))_k over a discrete latent k, or None.
 
-    Every :class:`~physebm.models.base.LatentEnergyModel` returns its ``energies``
+    Every [`LatentEnergyModel`][] returns its ``energies``
     (K-means, Gaussian mixture). Default: None.
     """
     return None
@@ -194,7 +194,7 @@ def _latent_model_energies(model: LatentEnergyModel):
 def num_sites(model) -> int:
     """Degrees of freedom of ``model`` (sites, spins, units or dimensions), for per-site values.
 
-    Every :class:`~physebm.models.base.EnergyModel` counts the scalar units of its
+    Every [`EnergyModel`][] counts the scalar units of its
     ``event_shape`` (an RBM: n_v + n_h).
 
     Raises:
@@ -210,15 +210,16 @@ def _energy_model_num_sites(model: EnergyModel) -> int:
 
 @functools.singledispatch
 def kernel_target(model, beta) -> Callable | None:
-    """The log density x ↦ −βE(x) of ``model`` as a structured :mod:`samplers.targets` target,
+    """The log density x ↦ −βE(x) of ``model`` as a structured [`samplers.targets`][] target,
     or None (default) when the model has none.
 
     A structured target is a callable log density that also carries the couplings the fast
-    kernels need: :class:`samplers.PeriodicIsing2D` (for :class:`samplers.Checkerboard`),
-    :class:`samplers.PairwiseBinary` (:class:`samplers.ColoredGibbs`,
-    :class:`samplers.ColoredMetropolis`), :class:`samplers.BernoulliRBM`
-    (:class:`samplers.BlockGibbs`). It equals −βE exactly, so every other kernel can use it
-    too. :func:`physebm.sample` hands it to a kernel passed as ``sampler=``; without one the
-    kernel gets :attr:`physebm.Gibbs.log_unnormalized`. Registered in the model files.
+    kernels need: [`samplers.PeriodicIsing2D`][] (for [`samplers.Checkerboard`][]),
+    [`samplers.PairwiseBinary`][] ([`samplers.ColoredGibbs`][],
+    [`samplers.ColoredMetropolis`][]), [`samplers.BernoulliRBM`][]
+    ([`samplers.BlockGibbs`][]). It equals −βE exactly, so every other kernel can use it
+    too. [`physebm.sample`][] hands it to a kernel passed as ``sampler=``; without one the
+    kernel gets [`physebm.Gibbs.log_unnormalized`][physebm.gibbs.Gibbs.log_unnormalized]. Registered
+    in the model files.
     """
     return None
