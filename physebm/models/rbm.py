@@ -124,5 +124,5 @@ def _rbm_analytic_free_energy(model: RBM):
 
 @kernel_target.register(RBM)
 def _rbm_target(model: RBM, beta):
-    """−βE(v, h) as a :class:`samplers.BernoulliRBM` with weights βW and biases βb, βc."""
+    """−βE(v, h) as a [`samplers.BernoulliRBM`][] with weights βW and biases βb, βc."""
     return samplers.BernoulliRBM(beta * model.W, beta * model.b, beta * model.c)
