@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
 
 
 def add_output_arguments(p) -> None:
-    """``--out`` and ``--overwrite`` (see :mod:`physebm.cli.output`)."""
+    """``--out`` and ``--overwrite`` (see `physebm.cli.output`)."""
     p.add_argument(
         "--out",
         default="physebm-out",
@@ -74,7 +74,7 @@ def run_and_report(settings: Settings, out_dir, overwrite: bool = False) -> dict
     """Run a comparison, write its report into ``out_dir`` and print the summary table.
 
     The settings and ``out_dir`` are checked before any work; the files are written into a
-    staging folder renamed onto ``out_dir`` when complete (:mod:`physebm.cli.output`).
+    staging folder renamed onto ``out_dir`` when complete (`physebm.cli.output`).
     """
     from physebm.models import mlp_energy
 
