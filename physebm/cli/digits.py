@@ -133,7 +133,7 @@ def compare_rbms(
     ais_chains=128,
 ) -> dict:
     """Train an RBM with each objective and score it by exact and AIS log-likelihood; with
-    ``out``, write the report there (the command stages it: :mod:`physebm.cli.output`)."""
+    ``out``, write the report there (the command stages it: `physebm.cli.output`)."""
     key = jax.random.key(seed)
     k_train, k_test, k_init, k_fit, k_ais = jax.random.split(key, 5)
     train = digits(k_train, num_train, flatten=True)[0].astype(float)
