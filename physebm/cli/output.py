@@ -2,11 +2,11 @@
 
 A run that writes files goes through two steps:
 
-1. :func:`check_output` before any work: ``--out`` must be a folder that is absent or empty,
+1. `check_output` before any work: ``--out`` must be a folder that is absent or empty,
    or, with ``--overwrite``, a folder of files (a previous output: no subfolders, not the
    working folder, one of its parents or the home folder); the nearest existing folder above it
    must be writable (probed with a temporary file, removed at once). Nothing is created.
-2. :func:`staged` when the results are ready: the files are written into a fresh hidden folder
+2. `staged` when the results are ready: the files are written into a fresh hidden folder
    ``.<name>.incomplete-XXXX`` beside ``--out`` (holding an ``INCOMPLETE`` note until it is
    complete), which is then renamed onto ``--out`` (``os.rename``: atomic on one file system,
    and it replaces an empty folder). With ``--overwrite`` the old folder is first renamed
@@ -110,7 +110,7 @@ def staged(target, overwrite: bool = False):
     """Write into a hidden staging folder, renamed onto ``target`` on success (module docstring).
 
     Yields:
-        :class:`Staged`; after the ``with`` block, ``final`` is the folder holding the output.
+        `Staged`; after the ``with`` block, ``final`` is the folder holding the output.
     """
     target = Path(target)
     created = _make_parents(target.absolute().parent)
