@@ -271,7 +271,7 @@ def run_comparison(s: Settings, log=print) -> dict:
 
 
 def _train_and_evaluate(name, s: Settings, p0, train, test, bounds, k_fit, k_eval, log):
-    """Train the energy with objective ``name`` from ``p0`` and evaluate it (:func:`evaluate`)."""
+    """Train the energy with objective ``name`` from ``p0`` and evaluate it (`evaluate`)."""
     obj, to_params, energy_params = build_objective(name, train, bounds)
     log(f"[{name}] training: {DESCRIPTIONS[name]}")
     t0 = time.perf_counter()
