@@ -2,32 +2,32 @@
 
 A path gives ``log_density(t, x)`` (unnormalised log f_t, with f_0 = q₀ normalised and
 f_1 = exp(−βE)), ``increment(t0, t1, x) = log f_{t1}(x) − log f_{t0}(x)``, and ``target(t)``:
-the log density f_t handed to a :class:`samplers.Kernel` (up to an additive constant, which no
+the log density f_t handed to a [`samplers.Kernel`][] (up to an additive constant, which no
 kernel sees). The move is the same for every path: ``num_steps`` of the kernel on every chain,
 initialised at the current chain position under ``target(t)`` (cached log densities go stale
 between temperatures), then an optional population step-size update. One AIS step is the
-path's ``anneal_step`` (the increments, then the move: :func:`anneal_step`), which a path may
+path's ``anneal_step`` (the increments, then the move: `anneal_step`), which a path may
 fuse.
 
-* :class:`GeometricPath`: log f_t = (1 − t) log q₀ + t(−βE); increment (t1 − t0) ℓ(x) with
+* `GeometricPath`: log f_t = (1 − t) log q₀ + t(−βE); increment (t1 − t0) ℓ(x) with
   ℓ = −βE − log q₀. With a uniform spin/bit base this is the β-path β_t = tβ.
-* :class:`IsingLatticePath`: the geometric path of a periodic 2-D Ising model from independent
+* `IsingLatticePath`: the geometric path of a periodic 2-D Ising model from independent
   spins with one field h₀. The intermediate model is an Ising model, coupling tβJ and field
-  (1 − t)h₀ + tβh, so ``target(t)`` is a :class:`samplers.PeriodicIsing2D` and the fast
-  :class:`samplers.Checkerboard` kernel applies (any other kernel does too).
-* :class:`RBMMarginalPath` (Salakhutdinov & Murray 2008): the geometric path on (v, h) between
+  (1 − t)h₀ + tβh, so ``target(t)`` is a [`samplers.PeriodicIsing2D`][] and the fast
+  [`samplers.Checkerboard`][] kernel applies (any other kernel does too).
+* `RBMMarginalPath` (Salakhutdinov & Murray 2008): the geometric path on (v, h) between
   q₀(v, h) = Bern(v; σ(a)) Bern(h; σ(d)) and the RBM, with h summed out analytically:
 
       log f_t(v) = (1 − t)(aᵀv − A − D) + tβ bᵀv + Σ_j softplus((1 − t) d_j + tβ(c_j + vᵀW_{:j})),
 
   A = Σ softplus(a), D = Σ softplus(d). The chains carry one layer (the smaller one; the
   formula is written for v, with h summed out); the move is exact block Gibbs h | v, v | h of
-  the intermediate RBM (:class:`samplers.BlockGibbs` on
-  :class:`samplers.BernoulliRBM`), which leaves f_t(v) invariant whatever h was. Summing h out
+  the intermediate RBM ([`samplers.BlockGibbs`][] on
+  [`samplers.BernoulliRBM`][]), which leaves f_t(v) invariant whatever h was. Summing h out
   lowers the weight variance (Rao–Blackwellisation). Its AIS step is fused
-  (:meth:`RBMMarginalPath.anneal_step`): the increment and h | v share one product c + vW, the
+  (`RBMMarginalPath.anneal_step`): the increment and h | v share one product c + vW, the
   softplus sum costs one log per 64 units, and the Bernoulli bits come from Threefry words
-  hashed in the step (:func:`step_uniforms`) — the same estimator and the same laws as the
+  hashed in the step (`step_uniforms`) — the same estimator and the same laws as the
   generic step, about 3× faster on CPU.
 """
 
@@ -96,7 +96,7 @@ class GeometricPath(eqx.Module):
         return sample
 
     def anneal_step(self, key, k, t0, t1, xs, move, kernel):
-        """One AIS step on the batch ``xs``: see :func:`anneal_step`."""
+        """One AIS step on the batch ``xs``: see `anneal_step`."""
         return anneal_step(self, key, k, t0, t1, xs, move, kernel)
 
     energy_evaluations_per_increment = 1
@@ -181,8 +181,8 @@ class RBMMarginalPath(eqx.Module):
 
         The draws are exact Bernoulli(σ(z)) bits, h = [u(1 + e^{−|z|}) < (1 if z ≥ 0 else
         e^{−|z|})] ⟺ u < σ(z), with 24-bit uniforms u from one Threefry-2x32 block per unit
-        (:func:`step_uniforms`). Another kernel than :class:`samplers.BlockGibbs`
-        takes the generic :func:`anneal_step`.
+        (`step_uniforms`). Another kernel than [`samplers.BlockGibbs`][]
+        takes the generic `anneal_step`.
 
         Returns:
             ``(vs, increment (N,), mean acceptance (= 1), kernel)``.
@@ -217,7 +217,7 @@ class RBMMarginalPath(eqx.Module):
 class Move(eqx.Module):
     """``num_steps`` of a kernel on every chain at f_t, then (with ``target_acceptance``) a
     population step-size update from the chains' mean acceptance
-    (:func:`samplers.adapt_step_size`).
+    ([`samplers.adapt_step_size`][]).
 
     The adapted step size at t_k depends on the chains only through their mean acceptance at
     t_{k−1} (a 1/N share each), so every T_k still leaves f_{t_k} invariant given it; with very
@@ -263,7 +263,7 @@ def anneal_step(path, key, k, t0, t1, xs, move, kernel):
 
 def _softplus_parts(z):
     """(max(z, 0), e^{−|z|}): softplus(z) = max(z, 0) + log(1 + e^{−|z|}), the logs taken by
-    :func:`_log_prod` (``jax.nn.softplus`` calls ``log1p``, which XLA on CPU does not
+    `_log_prod` (``jax.nn.softplus`` calls ``log1p``, which XLA on CPU does not
     vectorise: about 10× the cost of ``exp``)."""
     return jnp.maximum(z, 0), jnp.exp(-jnp.abs(z))
 
@@ -285,9 +285,9 @@ def _bernoulli(u, z, e, dtype):
 
 
 WORDS_PER_BLOCK = 1024
-"""Random words hashed per materialised piece by :func:`step_uniforms`."""
+"""Random words hashed per materialised piece by `step_uniforms`."""
 MAX_PIECES = 8
-"""Above this many pieces :func:`step_uniforms` hashes all words in one piece (large enough
+"""Above this many pieces `step_uniforms` hashes all words in one piece (large enough
 that splitting it across threads pays)."""
 
 
@@ -295,13 +295,13 @@ def step_uniforms(key, k, shape: tuple, dtype, offset: int = 0):
     """Uniforms on the 2⁻²⁴ grid of [0, 1) for step ``k`` of a run with key ``key``.
 
     Entry p of ``shape`` (row-major) is u = (y >> 8) 2⁻²⁴, y the first word of the
-    Threefry-2x32 block (:func:`samplers.lattice.threefry2x32`) at counter (offset + p, k) with
+    Threefry-2x32 block (`samplers.lattice.threefry2x32`) at counter (offset + p, k) with
     key (k₁, k₂) = ``jax.random.bits(key, (2,))``. Distinct (offset + p, k) are distinct
     counters, hence independent uniform words in the same sense as any ``jax.random`` draw
     (which also spends one block per word). The hash is unrolled ``jnp`` arithmetic (on CPU
     ``jax.random`` lowers it to a loop, several times slower); the key words do not depend on
-    ``k``, so XLA computes them once per run. Up to :data:`MAX_PIECES` pieces of
-    :data:`WORDS_PER_BLOCK`, the words are hashed and materialised piece by piece: one piece is
+    ``k``, so XLA computes them once per run. Up to `MAX_PIECES` pieces of
+    `WORDS_PER_BLOCK`, the words are hashed and materialised piece by piece: one piece is
     too small for XLA on CPU to split it across threads, which for so little work costs more
     than it saves (far more on a busy machine).
     """
@@ -336,8 +336,8 @@ def default_path(model, beta, base) -> tuple | None:
 def data_base(model, data) -> B.Base:
     """The base an estimator anneals from when the user passes ``data=`` (training data of the
     model). Registered for the RBM: the data base rate
-    (:func:`~physebm.partition.bases.rbm_base_rate`, Salakhutdinov & Murray 2008). Default: a
-    TypeError asking for ``base=``."""
+    ([`rbm_base_rate`][physebm.partition.bases.rbm_base_rate], Salakhutdinov & Murray 2008).
+    Default: a TypeError asking for ``base=``."""
     raise TypeError(
         f"data= gives a base only for models that register one (RBM), not "
         f"{type(model).__name__}: pass base= instead"
@@ -350,7 +350,7 @@ def _rbm_data_base(model: RBM, data):
 
 
 def choose_base(energy, base, data):
-    """``base``, or the base ``data`` implies (:func:`data_base`), or None; not both."""
+    """``base``, or the base ``data`` implies (`data_base`), or None; not both."""
     if data is None:
         return base
     if base is not None:
@@ -403,7 +403,7 @@ def _ising_path(model: Ising, beta, base):
 
 
 def ising_lattice_field(model: Ising, base):
-    """The uniform base field h₀ when :class:`IsingLatticePath` applies (a periodic 2-D Ising
+    """The uniform base field h₀ when `IsingLatticePath` applies (a periodic 2-D Ising
     model with even sides and an independent-spin base of one field), else None."""
     if not (model.periodic and len(model.shape) == 2):
         return None
