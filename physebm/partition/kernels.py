@@ -1,16 +1,16 @@
 """The kernel each annealing estimator (AIS, reverse AIS, BDMC, TI, SMC) uses by default.
 
-Every kernel is a :class:`samplers.Kernel`; this module only chooses one per model type.
-:func:`default_kernel` is a :func:`functools.singledispatch` registry: a model type registers
+Every kernel is a [`samplers.Kernel`][]; this module only chooses one per model type.
+[`default_kernel`][] is a `functools.singledispatch` registry: a model type registers
 its own choice (``@default_kernel.register(MyModel)``); unregistered types get heat-bath flips
 for spins/bits (a sequential sweep, exact for any log density) and MALA for real x, with a
-step size adapted between temperatures towards :data:`MALA_TARGET_ACCEPTANCE`.
+step size adapted between temperatures towards [`MALA_TARGET_ACCEPTANCE`][].
 
 Built-in choices: heat-bath flips in colour blocks of a proper colouring of the interaction
-graph (:func:`samplers.greedy_coloring`), with every flip gain Δ_i from one gradient where the
+graph ([`samplers.greedy_coloring`][]), with every flip gain Δ_i from one gradient where the
 log density along the path is multilinear (a pairwise model with zero diagonal, annealed from
 a factorised base). The paths that have faster exact moves (the RBM marginal path, the Ising
-lattice path) are chosen in :func:`physebm.partition.ais.build_path`.
+lattice path) are chosen in `physebm.partition.ais.build_path`.
 """
 
 from __future__ import annotations
@@ -94,9 +94,9 @@ def _curie_weiss(model: CurieWeiss, base):
 def resolve_kernel(kernel, energy, base, target_acceptance):
     """``(kernel, target_acceptance)`` an estimator runs with.
 
-    ``kernel=None`` takes :func:`default_kernel`, adapting MALA's step size towards
-    :data:`MALA_TARGET_ACCEPTANCE` unless ``target_acceptance`` says otherwise; any other
-    value goes through :func:`samplers.as_kernel` (a samplers Kernel or a blackjax factory such
+    ``kernel=None`` takes [`default_kernel`][], adapting MALA's step size towards
+    [`MALA_TARGET_ACCEPTANCE`][] unless ``target_acceptance`` says otherwise; any other
+    value goes through [`samplers.as_kernel`][] (a samplers Kernel or a blackjax factory such
     as ``functools.partial(blackjax.mala, step_size=0.1)``) and is adapted only when
     ``target_acceptance`` is given. ``target_acceptance="default"`` means "the default".
     """
