@@ -1,10 +1,10 @@
-"""Result assembly, shared by every estimator: statistics → checks → a :class:`LogZ` verdict.
+"""Result assembly, shared by every estimator: statistics → checks → a [`LogZ`][] verdict.
 
 Each estimator is split in two. Its *core* is a pure JAX function of (key, β, model, settings)
 that returns raw numbers — log-weights, work values, per-chain integrals — and an info
 NamedTuple; it is jittable and vmappable over keys and β. Its *assembly* is this module: it
 turns the raw numbers into ``log_z``/``stderr``/bounds, runs the reliability checks and writes
-the :class:`LogZ`.
+the [`LogZ`][].
 
 A check is a traced boolean "failed" plus the message explaining it. The checks are computed
 with ``jnp``, so they run under ``jit``/``vmap`` too: there ``reliable`` is a traced boolean
@@ -95,12 +95,12 @@ def finish(
     notes: tuple | list = (),
     info: dict | None = None,
 ) -> LogZ:
-    """The :class:`LogZ` of an estimate, with ``reliable`` = no check failed and no note.
+    """The [`LogZ`][] of an estimate, with ``reliable`` = no check failed and no note.
 
     Args:
         log_z, stderr, lower, upper: the estimate, its standard error and its bounds.
         method: the method's name.
-        checks: :class:`Check` s whose failure makes the estimate unreliable.
+        checks: [`Check`][] s whose failure makes the estimate unreliable.
         notes: messages that always apply (static facts such as "only 4 chains"); each one
             makes the estimate unreliable.
         info: method-specific extras.
@@ -151,7 +151,7 @@ CHECK_ALPHA = 1e-3
 """False-alarm rate of each statistical reliability check on a correct estimate (the threshold
 of a z check is then 3.29σ two-sided, 3.09σ one-sided)."""
 CHECK_Z = 3.2905267314918945
-"""Two-sided standard-normal quantile at :data:`CHECK_ALPHA`."""
+"""Two-sided standard-normal quantile at [`CHECK_ALPHA`][]."""
 NUM_BATCHES = 4
 """Independent groups the chains (weights) are split into for the batch-agreement check."""
 MIN_BATCH_SIZE = 8
@@ -179,8 +179,8 @@ def batch_agreement(log_w, num_batches: int = NUM_BATCHES):
 
 
 def batch_check(log_w, what: str = "weights") -> list[Check]:
-    """The batch-agreement check (:func:`batch_agreement`), when there are enough weights for
-    :data:`NUM_BATCHES` groups of at least :data:`MIN_BATCH_SIZE`."""
+    """The batch-agreement check ([`batch_agreement`][]), when there are enough weights for
+    `NUM_BATCHES` groups of at least `MIN_BATCH_SIZE`."""
     if log_w.shape[0] < NUM_BATCHES * MIN_BATCH_SIZE:
         return []
     statistic, threshold = batch_agreement(log_w)
@@ -206,15 +206,15 @@ def from_log_weights(
     info: dict | None = None,
     max_pareto_k: float = W.MAX_RELIABLE_PARETO_K,
 ) -> LogZ:
-    """A :class:`LogZ` from i.i.d. unbiased log-weights (E[w] = Z).
+    """A [`LogZ`][] from i.i.d. unbiased log-weights (E[w] = Z).
 
     log Ẑ = log mean(w), with the delta-method stderr sd(w)/(√N mean(w)) (``weights``);
     ``lower`` is log Ẑ itself (E[log Ẑ] ≤ log Z by Jensen, a stochastic lower bound). The
     bias estimate is the second-order delta method, E[log Ẑ] − log Z ≈ −stderr²/2
     (``info["bias_estimate"]``). NaN/+∞ log-weights are dropped and counted, and outside a
-    transformation an :class:`~physebm.partition.weights.EstimatorWarning` is raised for
+    transformation an `EstimatorWarning` is raised for
     them. Checks: no dropped weights, ESS ≥ ``MIN_RELIABLE_ESS``, Pareto k̂ ≤
-    ``max_pareto_k``, batch agreement (:func:`batch_check`), and ``checks``.
+    ``max_pareto_k``, batch agreement ([`batch_check`][]), and ``checks``.
     """
     log_w = jnp.asarray(log_w)
     stats = dict(W.weight_statistics(log_w))
@@ -250,7 +250,7 @@ def from_independent_estimates(
     notes: tuple | list = (),
     info: dict | None = None,
 ) -> LogZ:
-    """A :class:`LogZ` from C independent unbiased estimates of log Z (one per chain group):
+    """A [`LogZ`][] from C independent unbiased estimates of log Z (one per chain group):
     the mean, with stderr sd(values)/√C (the between-group spread; t_{C−1} tails)."""
     values = jnp.asarray(values)
     num = values.shape[0]
