@@ -1,4 +1,4 @@
-"""Partition functions: exact routes and estimators, all returning :class:`LogZ`."""
+"""Partition functions: exact routes and estimators, all returning [`LogZ`][]."""
 
 from physebm.partition import assemble, bases, kernels, schedules
 from physebm.partition.ais import adaptive_schedule, ais, reverse_ais
