@@ -58,7 +58,7 @@ def quadrature(
         |log Z_h − log Z_{2h}| / 15, no bounds, and in ``info`` the largest density on the
         box faces relative to the largest inside (``boundary_density_ratio``), ``num_points``
         (in the whole grid) and ``stderr_source``. ``reliable`` is False (with a warning) when
-        ``boundary_density_ratio`` exceeds :data:`MAX_BOUNDARY_DENSITY_RATIO`: the box is too
+        ``boundary_density_ratio`` exceeds `MAX_BOUNDARY_DENSITY_RATIO`: the box is too
         small and mass outside it is missed (the stderr does not include that bias).
     """
     beta = check_beta(beta)
