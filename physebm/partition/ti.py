@@ -144,24 +144,24 @@ def thermodynamic_integration(
     ``check=False`` only the forward sweep runs (half the cost) and log Ẑ = mean_c I_c^→.
 
     Args:
-        model_or_gibbs: a physebm model, a :class:`~physebm.Gibbs` or an energy callable.
+        model_or_gibbs: a physebm model, a [`Gibbs`][] or an energy callable.
         beta: inverse temperature (defaults to the Gibbs' β).
         key: PRNG key.
-        num_temperatures: K; the grid has K + 1 points (``schedule``, see :mod:`.schedules`).
+        num_temperatures: K; the grid has K + 1 points (``schedule``, see [`schedules`][]).
         num_chains: C independent chains (≥ 2; ≥ 16 for a stderr whose ±3σ covers ≥ 99 %:
             z follows Student's t with C − 1 degrees of freedom).
         num_samples: recorded moves per grid point and chain.
         num_burnin: discarded moves per grid point (after the warm start).
         kernel, base, num_steps, target_acceptance, data: as for
-            :func:`~physebm.partition.ais.ais`
+            [`ais`][physebm.partition.ais.ais]
             (the step size adapts during burn-in only).
         check: run the backward sweep and the hysteresis test.
 
-    Jittable and vmappable over ``key`` and ``beta`` (the runs are :func:`ti_core` and
-    :func:`ti_reverse_core`).
+    Jittable and vmappable over ``key`` and ``beta`` (the runs are `ti_core` and
+    `ti_reverse_core`).
 
     Returns:
-        :class:`LogZ` (method ``"thermodynamic_integration"``) with info ``grid``,
+        [`LogZ`][] (method ``"thermodynamic_integration"``) with info ``grid``,
         ``integrand`` (K + 1 means), ``integrand_mcse``, ``discretization_error_estimate``,
         ``stderr_pointwise`` (ignoring grid correlations), ``acceptance_rate``,
         ``num_energy_evaluations``, ``warnings``; with ``check``: ``log_z_forward``,
@@ -210,7 +210,7 @@ def ti_core(key, path, move, kernel, grid, num_chains: int, num_burnin: int, num
     """The pure core of TI: one forward sweep from ``num_chains`` base draws along ``grid``.
 
     Returns:
-        a :class:`TISweep` (integrand means and drifts per grid point and chain, acceptance,
+        a `TISweep` (integrand means and drifts per grid point and chain, acceptance,
         final states and kernel); jit/vmap-able over ``key`` and β.
     """
     k_init, k_run = jax.random.split(key)
@@ -391,7 +391,7 @@ def _ti_result(forward: TISweep, backward: TISweep | None, grid: np.ndarray, inf
     """Trapezoid integral per chain (the mean of both sweeps' when there is a backward one),
     its between-chain stderr, the Richardson quadrature-error estimate (I_h − I_{2h})/3, and the
     checks (finite integrand, quadrature error ≤ stderr, no drift while recording:
-    :func:`drift_checks`, no forward–backward loop: :func:`hysteresis_check`)."""
+    `drift_checks`, no forward–backward loop: `hysteresis_check`)."""
     w = jnp.asarray(trapezoid_weights(grid))
     sweeps = [forward] if backward is None else [forward, backward]
     means = sum(sw.means for sw in sweeps) / len(sweeps)
