@@ -55,7 +55,7 @@ def pairwise_form(model) -> capabilities.PairwiseForm:
     """(W, b, domain) with E(x) = −½ xᵀWx − bᵀx on the flattened units of ``model``.
 
     An RBM's units are x = (v, h) with W = [[0, W], [Wᵀ, 0]] and b = (b, c). The form is
-    :func:`physebm.models.capabilities.pairwise_form`, registered per model type.
+    [`physebm.models.capabilities.pairwise_form`][], registered per model type.
 
     Raises:
         TypeError: the model is not a binary pairwise model.
@@ -142,7 +142,7 @@ def mean_field(
     """Naive mean-field lower bound on log Z(β) for a binary pairwise model.
 
     Returns:
-        :class:`LogZ` (method ``"mean_field"``) with ``log_z = lower`` = the best Φ_MF over
+        [`LogZ`][] (method ``"mean_field"``) with ``log_z = lower`` = the best Φ_MF over
         iterations and restarts — a deterministic lower bound (every iterate is a valid q);
         diagnostics ``magnetizations`` (of the best restart), ``converged``.
     """
@@ -178,7 +178,7 @@ def tap(
     """TAP (second-order Plefka) approximation of log Z(β) — NOT a bound.
 
     Returns:
-        :class:`LogZ` (method ``"tap"``, ``lower = −∞``, ``upper = +∞``) with ``log_z`` the
+        [`LogZ`][] (method ``"tap"``, ``lower = −∞``, ``upper = +∞``) with ``log_z`` the
         largest Φ_TAP among converged restarts (all restarts if none converged); diagnostics
         ``magnetizations``, ``converged``, ``warnings``.
     """
@@ -259,7 +259,7 @@ def elbo(
     factor); SVI maximises E_q[−βE(x) − log q(x)] with ``Trace_ELBO(num_particles)`` and Adam.
 
     Args:
-        model_or_gibbs: a continuous physebm model, a :class:`~physebm.Gibbs` or an energy.
+        model_or_gibbs: a continuous physebm model, a [`Gibbs`][] or an energy.
         beta: inverse temperature (defaults to the Gibbs' β).
         key: PRNG key.
         guide: ``"normal"`` (AutoNormal), ``"multivariate_normal"``, or ``model -> guide``.
@@ -270,9 +270,9 @@ def elbo(
             model) for the EUBO upper bound; None and no exact sampler → ``upper = +∞``.
 
     Returns:
-        :class:`LogZ` (method ``"elbo"``): ``log_z = lower`` = ELBO estimate (stochastic lower
+        [`LogZ`][] (method ``"elbo"``): ``log_z = lower`` = ELBO estimate (stochastic lower
         bound) with stderr; ``upper`` = EUBO estimate when target samples exist;
-        diagnostics ``guide``, ``params`` (for :func:`iwae`), ``losses``, ``eubo_stderr``.
+        diagnostics ``guide``, ``params`` (for [`iwae`][]), ``losses``, ``eubo_stderr``.
     """
     target = resolve(model_or_gibbs, beta)
     shape = _event_shape(target.energy, event_shape)
@@ -333,10 +333,10 @@ def iwae(
     """Importance-weighted bound IWAE_K = E[log (1/K) Σ_k w_k] ≤ log Z with a fitted guide.
 
     IWAE_1 is the ELBO, IWAE_K increases with K and tends to log Z. Pass the ``guide`` and
-    ``params`` from :func:`elbo`'s diagnostics.
+    ``params`` from [`elbo`][]'s diagnostics.
 
     Returns:
-        :class:`LogZ` (method ``"iwae"``): ``log_z = lower`` = mean over ``num_groups``
+        [`LogZ`][] (method ``"iwae"``): ``log_z = lower`` = mean over ``num_groups``
         independent groups of K weights, stderr = their sd/√groups.
     """
     target = resolve(model_or_gibbs, beta)
