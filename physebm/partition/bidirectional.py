@@ -58,14 +58,14 @@ def bidirectional_ais(
 ) -> LogZ:
     """log Z(β) from forward + reverse AIS works by BAR, bracketed by both bounds.
 
-    Arguments as for :func:`~physebm.partition.ais.ais` and
-    :func:`~physebm.partition.ais.reverse_ais` (``samples`` / ``num_equilibration`` set the
+    Arguments as for [`ais`][] and
+    [`reverse_ais`][] (``samples`` / ``num_equilibration`` set the
     reverse run's starting points; exact samples are used where cheap).
 
     Returns:
-        :class:`LogZ` (method ``"bdmc"``): ``log_z`` and ``stderr`` from BAR, ``lower`` the
+        [`LogZ`][] (method ``"bdmc"``): ``log_z`` and ``stderr`` from BAR, ``lower`` the
         forward AIS estimate, ``upper`` the reverse one; diagnostics ``forward``, ``reverse``
-        (the two :class:`LogZ`), ``gap``, ``initial_samples``, ``warnings``.
+        (the two [`LogZ`][]), ``gap``, ``initial_samples``, ``warnings``.
     """
     k_f, k_r = jax.random.split(key)
     common = dict(
@@ -125,7 +125,7 @@ def combine(forward: LogZ, reverse: LogZ) -> LogZ:
 
 
 def _combine_traced(forward: LogZ, reverse: LogZ, w_f, w_r) -> LogZ:
-    """:func:`combine` under jit/vmap: a non-finite work counts as a zero weight (+∞ work)
+    """`combine` under jit/vmap: a non-finite work counts as a zero weight (+∞ work)
     instead of being dropped (shapes must stay fixed); the disagreement check runs as a
     traced boolean (one-sided, ``CHECK_Z`` combined stderrs)."""
     big = jnp.inf
