@@ -19,7 +19,7 @@ class LogZ(eqx.Module):
 
     Attributes:
         log_z: point estimate (natural log). For a free energy F = −(1/β) log Z, see
-            :meth:`free_energy`; for a log ratio log(Z_1/Z_0), the ratio.
+            [`free_energy`][]; for a log ratio log(Z_1/Z_0), the ratio.
         stderr: standard error of ``log_z`` (0 for exact methods). ``info["stderr_source"]``
             says where it comes from (delta method, between-replica spread, ...).
         lower: a lower bound where the method gives one (stochastic for AIS/importance:
