@@ -4,12 +4,12 @@ The SMC "prior" is the normalised base q₀ and the tempered "likelihood" is
 
     ℓ(x) = −βE(x) − log q₀(x),   so that   q₀(x) exp(λ ℓ(x)) = f_λ(x)
 
-is the geometric path of :mod:`.paths` (λ = t). Each SMC step resamples, moves the particles
+is the geometric path of [`paths`][] (λ = t). Each SMC step resamples, moves the particles
 with ``num_mcmc_steps`` of the transition at the current λ, and reweights by exp(Δλ ℓ); with
 adaptive tempering Δλ is chosen so that the ESS of the new weights is ``target_ess`` · N
 (blackjax's bisection; its sign bug blackjax#914 is fixed in the pinned version and the tests
 check that λ reaches 1 and log Z is right). The adaptive schedule comes from one pilot run,
-and the replicas follow it as a fixed schedule (:func:`smc_core`), so that the sum of the log
+and the replicas follow it as a fixed schedule (`smc_core`), so that the sum of the log
 mean incremental weights (``log_likelihood_increment``) of each replica is the log of an
 unbiased estimate of Z.
 
@@ -146,30 +146,30 @@ def smc(
     """log Z(β) by tempered SMC (blackjax), adaptive unless a schedule is given.
 
     Args:
-        model_or_gibbs: a physebm model, a :class:`~physebm.Gibbs` or an energy callable.
+        model_or_gibbs: a physebm model, a [`Gibbs`][] or an energy callable.
         beta: inverse temperature (defaults to the Gibbs' β).
         key: PRNG key.
         num_particles: N particles per replica.
         num_replicas: R independent SMC runs (the stderr comes from their spread; ≥ 16 for a
             stderr whose ±3σ covers ≥ 99 %: z follows roughly Student's t with R − 1 degrees
             of freedom).
-        kernel: a :class:`samplers.Kernel` or a blackjax factory, as for
-            :func:`~physebm.partition.ais.ais` (default as for AIS on the joint state; an RBM
+        kernel: a [`samplers.Kernel`][] or a blackjax factory, as for
+            [`ais`][physebm.partition.ais.ais] (default as for AIS on the joint state; an RBM
             is sampled on (v, h)).
         base: normalised base q₀ (the SMC prior).
         target_ess: fraction of N kept as ESS by adaptive tempering, in (0, 1).
         num_mcmc_steps: transition steps per SMC step.
         schedule: None for adaptive tempering (one pilot run chooses λ so that each step keeps
             an ESS of ``target_ess`` · N; the replicas then follow that schedule: see
-            :func:`smc_core`), else a schedule name/array (with ``num_temperatures``) as in
-            :mod:`.schedules`.
+            `smc_core`), else a schedule name/array (with ``num_temperatures``) as in
+            [`schedules`][].
         max_steps: cap on adaptive SMC steps (not reaching λ = 1 is reported).
         target_acceptance: step-size adaptation after every SMC step, as for
-            :func:`~physebm.partition.ais.ais`.
+            [`ais`][physebm.partition.ais.ais].
         data: training data; for an RBM the base is then the data base rate (as for AIS).
 
     Returns:
-        :class:`LogZ` (method ``"smc"``): log Ẑ = m + s²/2 and ``lower`` = m, the mean of the
+        [`LogZ`][] (method ``"smc"``): log Ẑ = m + s²/2 and ``lower`` = m, the mean of the
         replica estimates (a stochastic lower bound); diagnostics ``replica_log_z``,
         ``replica_log_z_sd``, ``lognormal_correction`` (s²/2), ``log_mean_exp`` (of the
         replica estimates, for comparison), ``final_tempering_param`` (must be 1), ``num_steps``,
