@@ -77,7 +77,7 @@ def anneal(path, move, kernel, schedule, x0, key):
 
     For k = 1..K: log w += log f_{t_k}(x) − log f_{t_{k−1}}(x), then x ~ T_{t_k}(x, ·), T_k
     being ``move`` with ``kernel`` at f_{t_k} (the kernel's step size may adapt); one step is
-    ``path.anneal_step(key, k, …)`` (:func:`~physebm.partition.paths.anneal_step`, fused for
+    ``path.anneal_step(key, k, …)`` (`anneal_step`, fused for
     the RBM marginal path). One jitted loop for all K < 1024 (the schedule is padded); it
     stores (K, 4) per-step statistics beside the chains, and the increment variance is
     (Σd² − (Σd)²/n)/n over the n finite increments d (shifted by the first chain's).
@@ -142,12 +142,13 @@ def build_path(
     target_acceptance="default",
     data=None,
 ):
-    """The path, the move, the kernel and its description that :func:`ais` would use.
+    """The path, the move, the kernel and its description that [`ais`][] would use.
 
     With no ``kernel``, the model's own path where it registers one
-    (:func:`~physebm.partition.paths.default_path`: the RBM's marginal path with exact block
+    (`default_path`: the RBM's marginal path with exact block
     Gibbs over v, the periodic 2-D Ising lattice path with checkerboard sweeps); otherwise the
-    geometric path with ``kernel`` (default :func:`~physebm.partition.kernels.default_kernel`).
+    geometric path with ``kernel`` (default
+    [`default_kernel`][physebm.partition.kernels.default_kernel]).
 
     Returns:
         ``(path, move, kernel, description)``.
@@ -207,7 +208,7 @@ class AISInfo(NamedTuple):
 
     Attributes:
         final_samples: the chains' last states (leading axis N).
-        final_kernel: the kernel after step-size adaptation (a :class:`samplers.Kernel`).
+        final_kernel: the kernel after step-size adaptation (a [`samplers.Kernel`][]).
         acceptance_rate: (K,) mean acceptance of the moves at each temperature.
         increment_variance: (K,) variance across chains of each log-weight increment.
     """
@@ -236,27 +237,27 @@ def ais(
     """log Z(β) by annealed importance sampling.
 
     Jittable and vmappable over ``key`` and ``beta`` (e.g. ``jax.vmap(lambda k: ais(model,
-    beta, key=k).log_z)(keys)``): the run is :func:`ais_core`, the result assembly
-    :mod:`physebm.partition.assemble`.
+    beta, key=k).log_z)(keys)``): the run is `ais_core`, the result assembly
+    [`physebm.partition.assemble`][].
 
     Args:
-        model_or_gibbs: a physebm model, a :class:`~physebm.Gibbs` or an energy callable.
+        model_or_gibbs: a physebm model, a [`Gibbs`][] or an energy callable.
         beta: inverse temperature (defaults to the Gibbs' β).
         key: PRNG key.
         num_temperatures: K annealing steps.
         num_chains: N independent chains (weights).
-        kernel: a :class:`samplers.Kernel` (e.g. ``samplers.HeatBath("spin")``,
+        kernel: a [`samplers.Kernel`][] (e.g. ``samplers.HeatBath("spin")``,
             ``samplers.MALA(0.1)``) or any blackjax factory ``logdensity_fn ->
             SamplingAlgorithm`` (e.g. ``functools.partial(blackjax.mala, step_size=0.1)``);
-            default (:mod:`physebm.partition.kernels`): heat-bath flips for spins/bits (block
+            default ([`physebm.partition.kernels`][]): heat-bath flips for spins/bits (block
             Gibbs over v for an RBM, checkerboard sweeps for the periodic 2-D Ising model),
             MALA for real x.
         base: normalised base q₀ (default uniform spins/bits, N(0, I) for a Gaussian model).
         schedule: ``"linear"``, ``"geometric"``, ``"sigmoid"``, ``"salakhutdinov_murray"``, a
-            callable ``K -> array`` or an explicit array (see :mod:`.schedules`).
+            callable ``K -> array`` or an explicit array (see [`schedules`][]).
         num_steps: kernel steps per temperature.
         target_acceptance: adapt the kernel's step size between temperatures towards this
-            acceptance rate (:func:`samplers.adapt_step_size`), or None for a fixed step;
+            acceptance rate ([`samplers.adapt_step_size`][]), or None for a fixed step;
             ``"default"``: 0.574 for the default MALA, fixed for a kernel you pass.
         data: training data of the model; for an RBM the base is then the data base rate
             (Salakhutdinov & Murray 2008), far closer to a trained RBM than the uniform base
@@ -266,14 +267,14 @@ def ais(
             samples exist, plus drawing them); the statistical checks on the weights always run.
 
     Returns:
-        :class:`LogZ` (method ``"ais"``): ``log_z`` = log Ẑ = log mean(w) with the
+        [`LogZ`][] (method ``"ais"``): ``log_z`` = log Ẑ = log mean(w) with the
         delta-method stderr sd(w)/(√N mean(w)) (Neal 2001), ``lower`` = log Ẑ (a stochastic
         lower bound: E[log Ẑ] ≤ log Z), ``upper`` the reverse-AIS estimate where exact target
         samples exist and ``check`` is on (a stochastic upper bound), else +∞.
         ``reliable`` is False when a check fails: dropped (NaN) weights, weight ESS < 10,
         Pareto k̂ > 0.7, batch disagreement of 4 groups of chains, log Ẑ moving under a
         halved schedule, or a forward/reverse gap (see
-        :func:`physebm.partition.assemble.from_log_weights`); each check has a false-alarm
+        [`physebm.partition.assemble.from_log_weights`][]); each check has a false-alarm
         rate of 1e-3 on a converged run. info: ``bias_estimate`` (−stderr²/2), ``ess``,
         ``pareto_k``, ``log_weight_variance``, ``mean_log_weight`` (E log w ≤ log Z),
         ``jensen_gap_estimate`` (Var/2, the gap of E log w), ``log_z_half_schedule``,
@@ -434,7 +435,7 @@ def reverse_ais(
     approximate. ``diagnostics["initial_samples"]`` says which.
 
     Returns:
-        :class:`LogZ` (method ``"reverse_ais"``) with ``upper`` = log Z_rev.
+        [`LogZ`][] (method ``"reverse_ais"``) with ``upper`` = log Z_rev.
     """
     key = check_key(key)
     path, move, kernel, desc = build_path(
@@ -511,9 +512,9 @@ def adaptive_schedule(
 
     The pilot records the variance across chains of each log-weight increment, so that
     Var_t[ℓ] ≈ Var[increment_k] / Δt_k² with ℓ = ∂_t log f_t, and
-    :func:`~physebm.partition.schedules.from_variance_profile` places the points (fixed K, or
-    K from a target per-step increment variance). Dense where the energy fluctuates most
-    (near a phase transition, or near the target for a trained RBM).
+    [`from_variance_profile`][physebm.partition.schedules.from_variance_profile] places the points
+    (fixed K, or K from a target per-step increment variance). Dense where the energy fluctuates
+    most (near a phase transition, or near the target for a trained RBM).
     """
     key = check_key(key)
     path, move, kernel, _ = build_path(
