@@ -208,7 +208,7 @@ def rbm_base_rate(rbm, data, *, smoothing: float = 1.0) -> ProductBase:
     trained RBM than the uniform base, hence far fewer temperatures for the same accuracy.
 
     Args:
-        rbm: an :class:`~physebm.models.RBM`.
+        rbm: an [`RBM`][physebm.models.RBM].
         data: (N, n_visible) binary data.
         smoothing: pseudo-count added to both outcomes (> 0 keeps the logits finite).
     """
