@@ -98,7 +98,7 @@ def dense_near_target(
     """Piecewise-linear schedule with ``weights[i] / Σ weights`` of the K steps in segment i.
 
     Segment i runs from ``knots[i − 1]`` (0 for i = 0) to ``knots[i]``; steps are uniform inside
-    a segment. The defaults are :func:`salakhutdinov_murray`.
+    a segment. The defaults are [`salakhutdinov_murray`][].
     """
     k = _check_num(num_temperatures, minimum=len(knots))
     knots = np.asarray(knots, dtype=float)
@@ -202,7 +202,7 @@ SCHEDULES: dict[str, Callable[[int], np.ndarray]] = {
 
 
 def get(schedule, num_temperatures: int) -> np.ndarray:
-    """Resolve ``schedule`` (a name in :data:`SCHEDULES`, a callable ``K -> array``, or an
+    """Resolve ``schedule`` (a name in `SCHEDULES`, a callable ``K -> array``, or an
     explicit array) into a validated array."""
     if isinstance(schedule, str):
         if schedule not in SCHEDULES:
