@@ -129,11 +129,11 @@ def bar(w_F, w_R) -> LogZ:
         w_R: reverse reduced work u_0(x) − u_1(x) for samples x ~ p_1, shape (N_R,).
 
     Returns:
-        :class:`LogZ` (method ``"bar"``): ``log_z`` = log(Z_1/Z_0), ``stderr`` its asymptotic
+        [`LogZ`][] (method ``"bar"``): ``log_z`` = log(Z_1/Z_0), ``stderr`` its asymptotic
         standard error (Bennett's Eq. 10a, pymbar's ``uncertainty_method="BAR"``), no bounds;
         ``info``: ``delta_f`` (= −log_z), ``num_iterations``, ``num_samples`` (N_F, N_R),
         ``quantity``, ``stderr_source``. ``warnings`` flag fewer than
-        :data:`MIN_RELIABLE_SAMPLES` work values in a direction or a non-finite stderr.
+        `MIN_RELIABLE_SAMPLES` work values in a direction or a non-finite stderr.
 
     Raises:
         ValueError: empty, non-1-D, or NaN work values.
@@ -175,7 +175,7 @@ def bar_log_z_ratio(energy_fn: Callable, beta_0, beta_1, samples_0, samples_1) -
     """log Z(β_1) − log Z(β_0) by BAR from samples of p_{β_0} and p_{β_1} of one energy.
 
     Reduced work: w_F = (β_1 − β_0) E(x) for x ~ p_{β_0}, w_R = (β_0 − β_1) E(x) for x ~ p_{β_1};
-    then :func:`bar`.
+    then [`bar`][].
 
     Args:
         energy_fn: ``x -> E(x)`` for one configuration (a model or function).
@@ -183,8 +183,8 @@ def bar_log_z_ratio(energy_fn: Callable, beta_0, beta_1, samples_0, samples_1) -
         samples_0, samples_1: batches (leading axis) of equilibrium samples at β_0 and β_1.
 
     Returns:
-        :class:`LogZ` holding the *difference* log Z(β_1) − log Z(β_0) (method ``"bar"``,
-        ``info`` as :func:`bar`'s plus ``betas`` = (β_0, β_1)).
+        [`LogZ`][] holding the *difference* log Z(β_1) − log Z(β_0) (method ``"bar"``,
+        ``info`` as [`bar`][]'s plus ``betas`` = (β_0, β_1)).
     """
     beta_0 = check_beta(beta_0, "beta_0", scalar=True)
     beta_1 = check_beta(beta_1, "beta_1", scalar=True)
@@ -264,7 +264,7 @@ def _newton(u_kn, N_k, log_n, f, num_iterations: int):
 
     With p_kn = exp(log N_k + f_k − u_kn − log_denom_n): ∂L/∂f_k = Σ_n p_kn − N_k and
     ∂²L/∂f_k∂f_l = δ_kl Σ_n p_kn − Σ_n p_kn p_ln. Each iteration costs one pass over u_kn per
-    line-search trial (:func:`_line_search`; the first, full step is accepted near the optimum)
+    line-search trial (`_line_search`; the first, full step is accepted near the optimum)
     and one for the next gradient. It stops after ``num_iterations``, when no step lowers L, or
     when the step taken is below 0.01 √ε (then the error left is ≈ its square).
     """
@@ -347,7 +347,7 @@ def mbar(u_kn, N_k, *, num_iterations: int = 50) -> LogZ:
             (Newton stops earlier once its step is below 0.01 √ε of the float type).
 
     Returns:
-        :class:`LogZ` (method ``"mbar"``) whose ``log_z`` is the (K,) array log(Z_k/Z_0)
+        [`LogZ`][] (method ``"mbar"``) whose ``log_z`` is the (K,) array log(Z_k/Z_0)
         (``log_z[0] = 0``) and ``stderr`` the (K,) asymptotic errors relative to state 0; no
         bounds. ``info``: ``f`` (reduced free energies, = −log_z), ``delta_f`` (K, K)
         Δf_ij = f_j − f_i, ``delta_f_stderr`` (K, K), ``theta`` (K, K) covariance Θ of the f_k,
@@ -392,7 +392,7 @@ def mbar(u_kn, N_k, *, num_iterations: int = 50) -> LogZ:
 def mbar_log_z(energy_fn: Callable, betas, samples, *, log_z_0=0.0) -> LogZ:
     """log Z(β_k) for a ladder of inverse temperatures by MBAR, from samples at each β_k.
 
-    The reduced potentials are u_kn = β_k E(x_n) over all pooled samples; then :func:`mbar`,
+    The reduced potentials are u_kn = β_k E(x_n) over all pooled samples; then [`mbar`][],
     and log Z(β_k) = log_z_0 + log(Z_k/Z_0).
 
     Args:
@@ -404,8 +404,8 @@ def mbar_log_z(energy_fn: Callable, betas, samples, *, log_z_0=0.0) -> LogZ:
             stderr is taken as 0. With the default 0 the result is log Z(β_k) − log Z(β_0).
 
     Returns:
-        :class:`LogZ` (method ``"mbar"``) with (K,) arrays ``log_z`` and ``stderr`` (relative
-        to state 0), ``info`` as :func:`mbar`'s plus ``betas`` and ``log_z_0``.
+        [`LogZ`][] (method ``"mbar"``) with (K,) arrays ``log_z`` and ``stderr`` (relative
+        to state 0), ``info`` as [`mbar`][]'s plus ``betas`` and ``log_z_0``.
     """
     betas = check_beta(jnp.asarray(betas, dtype=float), "betas")
     if betas.ndim != 1:
