@@ -9,7 +9,7 @@ otherwise the ESS collapses, which the diagnostics say.
 
 The delta-method stderr rests on the central limit theorem, i.e. on weights of finite
 variance, which is a Pareto tail index k < 1/2 (Vehtari et al. 2024, §3). Simple importance
-sampling is therefore flagged unreliable from k̂ > :data:`MAX_PARETO_K` = 0.5 (AIS, which has
+sampling is therefore flagged unreliable from k̂ > `MAX_PARETO_K` = 0.5 (AIS, which has
 tens of chains where k̂ cannot resolve 0.5 from 0.7 and has its own schedule and BDMC checks,
 keeps 0.7). Measured on the calibration problems (``benchmarks/bench_calibration.py``): runs
 with k̂ in (0.5, 0.7] came back 1–2 stderrs low on average on the 10-D Gaussian (whose weights
@@ -36,9 +36,9 @@ estimated infinite, and the delta-method stderr has no basis."""
 
 
 def log_z_from_log_weights(log_w, method: str = "importance", **extra) -> LogZ:
-    """A :class:`LogZ` from i.i.d. unbiased log-weights (E[w] = Z): log-mean-exp, delta-method
+    """A [`LogZ`][] from i.i.d. unbiased log-weights (E[w] = Z): log-mean-exp, delta-method
     stderr, ESS, Pareto k̂ and batch-agreement checks (see
-    :func:`physebm.partition.assemble.from_log_weights`; ``extra`` goes to ``info``, an
+    [`physebm.partition.assemble.from_log_weights`][]; ``extra`` goes to ``info``, an
     ``extra["warnings"]`` tuple to the result's notes, ``extra["checks"]`` to its checks)."""
     notes = tuple(extra.pop("warnings", ()))
     checks = list(extra.pop("checks", ()))
@@ -56,18 +56,18 @@ def importance(model_or_gibbs, beta=None, *, key, num_samples: int = 10_000, bas
     """log Z(β) by simple importance sampling from ``base``.
 
     Args:
-        model_or_gibbs: a physebm model, a :class:`~physebm.Gibbs`, or an energy callable.
+        model_or_gibbs: a physebm model, a [`Gibbs`][], or an energy callable.
         beta: inverse temperature (defaults to the Gibbs' β).
         key: PRNG key.
         num_samples: number of base samples N.
-        base: a normalised :mod:`~physebm.partition.bases` distribution (default: uniform
+        base: a normalised [`bases`][] distribution (default: uniform
             spins/bits for discrete models, N(0, I) for a Gaussian model).
 
     Returns:
-        :class:`LogZ` (method ``"importance"``) with ``lower`` = log Ẑ (stochastic lower bound)
+        [`LogZ`][] (method ``"importance"``) with ``lower`` = log Ẑ (stochastic lower bound)
         and diagnostics ``ess``, ``pareto_k``, ``log_weight_variance``, ``num_dropped``,
         ``warnings``; ``reliable`` is False when a weight was dropped, ESS < 10, k̂ >
-        :data:`MAX_PARETO_K` or the 4 batches of weights disagree.
+        `MAX_PARETO_K` or the 4 batches of weights disagree.
     """
     key = check_key(key)
     target = resolve(model_or_gibbs, beta)
