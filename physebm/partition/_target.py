@@ -28,7 +28,7 @@ class Target(NamedTuple):
 
 
 def resolve(model_or_gibbs, beta) -> Target:
-    """Energy, β (as a traced-friendly array) and domain of a model or :class:`Gibbs`.
+    """Energy, β (as a traced-friendly array) and domain of a model or [`Gibbs`][].
 
     Raises:
         ValueError: β missing for a bare model, or not positive/finite.
@@ -54,15 +54,15 @@ def resolve(model_or_gibbs, beta) -> Target:
 
 
 def domain_of(energy) -> str | None:
-    """The declared domain of ``energy`` (:func:`physebm.models.domain_of`): None for a callable."""
+    """The declared domain of ``energy`` ([`physebm.models.domain_of`][]): None for a callable."""
     return model_base.domain_of(energy)
 
 
 def default_base(energy) -> B.Base:
     """Uniform spins/bits for the built-in discrete models, N(0, I) for a Gaussian model.
 
-    The base comes from :func:`physebm.models.capabilities.default_base`; an object that is
-    not an :class:`~physebm.models.EnergyModel` but has ``domain`` and ``event_shape`` gets
+    The base comes from [`physebm.models.capabilities.default_base`][]; an object that is
+    not an [`EnergyModel`][] but has ``domain`` and ``event_shape`` gets
     the uniform base of its domain.
 
     Raises:
@@ -151,7 +151,7 @@ def _categorical_rows(key, log_p, states, num):
 
 
 def exact_sampler_name(energy) -> str | None:
-    """Which exact sampler :func:`exact_samples` would use, or None."""
+    """Which exact sampler `exact_samples` would use, or None."""
     sampler = cap.exact_sampler(energy)
     return None if sampler is None else sampler.name
 
@@ -162,7 +162,7 @@ def exact_samples(energy, beta, key, num: int):
     Gaussian: closed form. CurieWeiss: magnetisation from its exact law, then a uniformly
     random placement. RBM: enumerate the smaller layer's marginal, then the other layer's
     conditional. BoltzmannMachine / Ising with ≤ 20 units: enumeration. Any model type that
-    registers :func:`physebm.models.capabilities.exact_sampler`.
+    registers [`physebm.models.capabilities.exact_sampler`][].
     """
     if cap.exact_sampler(energy) is None:
         return None
