@@ -1,12 +1,12 @@
-"""Replica exchange inside :func:`physebm.sample`: the tempered family of a model, its ladder,
+"""Replica exchange inside [`physebm.sample`][]: the tempered family of a model, its ladder,
 the target rung and the starting positions of K replicas per chain.
 
 The family is p_β(x) ∝ exp(−β E(x)) for β on the ladder β_0 < … < β_{K−1}: the model's
-structured target at β = 1 (:func:`~physebm.models.capabilities.kernel_target`, else
-−E = :attr:`physebm.Gibbs.log_unnormalized` at β = 1) wrapped in :class:`samplers.Tempered`,
-so rung k runs the inner kernel on β_k · (−E). The *target rung* is the rung whose β equals
-the sampled β (the Gibbs object's or ``beta=``); without a β it is the coldest rung. Its
-index is an array leaf of :class:`TargetRung`, read by :func:`target_rung_trace` inside the
+structured target at β = 1 ([`kernel_target`][physebm.models.capabilities.kernel_target], else
+−E = [`physebm.Gibbs.log_unnormalized`][physebm.gibbs.Gibbs.log_unnormalized] at β = 1) wrapped in
+[`samplers.Tempered`][], so rung k runs the inner kernel on β_k · (−E). The *target rung* is the
+rung whose β equals the sampled β (the Gibbs object's or ``beta=``); without a β it is the coldest
+rung. Its index is an array leaf of `TargetRung`, read by `target_rung_trace` inside the
 scan, so another target rung, ladder (same K), key or parameter values reuse one compilation.
 """
 
@@ -87,11 +87,11 @@ def _default_ladder(beta, num_replicas) -> np.ndarray:
 
 
 def replica_kernel(sampler, energy, beta, betas, num_replicas, step_size):
-    """The :class:`samplers.ReplicaExchange` of a ``sampler=`` choice.
+    """The [`samplers.ReplicaExchange`][] of a ``sampler=`` choice.
 
     A ReplicaExchange object is used as given (then ``betas``/``num_replicas`` must be None);
     ``"replica_exchange"`` runs the model's default kernel (MALA(``step_size``) on ℝ^d) on
-    ``betas``, else on :func:`_default_ladder` (β/10 … β, ``num_replicas`` rungs), where β is
+    ``betas``, else on `_default_ladder` (β/10 … β, ``num_replicas`` rungs), where β is
     the sampled β (1 by default).
     """
     if isinstance(sampler, samplers.ReplicaExchange):
@@ -138,7 +138,7 @@ class TargetRungState(NamedTuple):
 
 
 class TargetRung(eqx.Module):
-    """A replica-exchange :class:`samplers.BoundKernel` whose state remembers the target rung
+    """A replica-exchange [`samplers.BoundKernel`][] whose state remembers the target rung
     (an array leaf, so its value is traced): ``init`` and ``step`` are the bound kernel's."""
 
     algorithm: samplers.BoundKernel
@@ -158,8 +158,8 @@ def _is_packed(state) -> bool:
 
 
 def target_rung_trace(state: TargetRungState):
-    """``trace_fn`` of :func:`samplers.run`: the inner state of the target rung when its
-    position is packed (unpacked once after the run, :func:`unpack_trace`), else its
+    """``trace_fn`` of [`samplers.run`][samplers.run.run]: the inner state of the target rung when
+    its position is packed (unpacked once after the run, `unpack_trace`), else its
     position. Module-level, so every call shares one compilation."""
     inner = jax.tree.map(
         lambda a: jax.lax.dynamic_index_in_dim(a, state.rung, 0, keepdims=False), state.pt.states
@@ -173,7 +173,7 @@ def _unpack(trace):
 
 
 def unpack_trace(trace):
-    """The positions of a :func:`target_rung_trace` trace (one jitted unpack when packed)."""
+    """The positions of a `target_rung_trace` trace (one jitted unpack when packed)."""
     return _unpack(trace) if _is_packed(trace) else trace
 
 
