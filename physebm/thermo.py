@@ -29,7 +29,7 @@ class Thermodynamics(eqx.Module):
         internal_energy: U = ⟨E⟩ = −∂ log Z/∂β.
         entropy: S = β(U − F) (in nats; S → n log 2 as β → 0 for n spins).
         heat_capacity: C = β² ∂² log Z/∂β² = β² Var(E) ≥ 0.
-        num_sites: number of degrees of freedom used by :meth:`per_site` (static).
+        num_sites: number of degrees of freedom used by [`per_site`][] (static).
     """
 
     beta: jax.Array
@@ -76,7 +76,7 @@ def thermodynamics_from_log_z(
     Args:
         log_z_fn: scalar β -> scalar log Z(β), differentiable twice in β.
         beta: β > 0, a scalar or a 1-D array.
-        num_sites: degrees of freedom, for :meth:`Thermodynamics.per_site`.
+        num_sites: degrees of freedom, for [`Thermodynamics.per_site`][].
         sequential: loop over an array of β with ``lax.map`` (bounded memory) instead of ``vmap``.
     """
     beta = check_beta_vector(beta)
@@ -95,21 +95,22 @@ def thermodynamics_from_log_z(
 
 
 def thermodynamics(model, beta, *, method: str = "auto") -> Thermodynamics:
-    """F, U, S and C of a built-in model from its exact log Z (see :func:`physebm.partition.exact`).
+    """F, U, S and C of a built-in model from its exact log Z (see
+    [`physebm.partition.exact`][physebm.partition.exact.exact]).
 
-    The exact route comes from :func:`physebm.models.capabilities.exact_routes` and the count
-    of degrees of freedom for :meth:`Thermodynamics.per_site` from
-    :func:`physebm.models.capabilities.num_sites`, so any model type registering an exact
+    The exact route comes from [`physebm.models.capabilities.exact_routes`][] and the count
+    of degrees of freedom for [`Thermodynamics.per_site`][] from
+    [`physebm.models.capabilities.num_sites`][], so any model type registering an exact
     route works here.
 
     Args:
         model: Gaussian, Ising, CurieWeiss, BoltzmannMachine or RBM, or any model whose type
-            registers :func:`~physebm.models.capabilities.exact_routes`.
+            registers [`exact_routes`][physebm.models.capabilities.exact_routes].
         beta: β > 0, a scalar or a 1-D array (vectorised; β is traced, so no recompilation).
-        method: exact route, as in :func:`physebm.partition.exact`.
+        method: exact route, as in [`physebm.partition.exact`][physebm.partition.exact.exact].
 
     Returns:
-        :class:`Thermodynamics`; call ``.per_site()`` for intensive values.
+        [`Thermodynamics`][]; call ``.per_site()`` for intensive values.
 
     Example:
         >>> import jax.numpy as jnp
