@@ -152,7 +152,7 @@ def check_positive_definite(A, name: str, atol: float = 1e-10, why: str = "") ->
 
 def check_distribution(w, name: str) -> None:
     """Raise ``ValueError`` unless a concrete ``w`` is non-negative and sums to one (within
-    :data:`WEIGHT_SUM_ATOL`); a traced ``w`` is not checked."""
+    `WEIGHT_SUM_ATOL`); a traced ``w`` is not checked."""
     if not is_concrete(w):
         return
     a = np.asarray(w)
