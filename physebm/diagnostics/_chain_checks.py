@@ -1,4 +1,4 @@
-"""The warnings of :func:`physebm.diagnostics.summarize_chains`, one check each.
+"""The warnings of [`physebm.diagnostics.summarize_chains`][], one check each.
 
 Each check appends its messages to ``msgs`` and, with ``warn``, issues them as Python warnings
 attributed to the caller of ``summarize_chains`` (which calls these functions directly).
