@@ -165,20 +165,20 @@ def summarize_chains(
 
     Checks, each producing a warning (category in brackets) and a string in the result:
 
-    - R̂ > ``max_rhat`` for any site or the energy [:class:`RhatWarning`]. R̂ is checked on
+    - R̂ > ``max_rhat`` for any site or the energy [[`RhatWarning`][]]. R̂ is checked on
       every site, so with many sites an occasional 1.01 can be chance; the energy is the
       single most informative scalar.
-    - bulk ESS < ``min_ess_bulk`` or tail ESS < ``min_ess_tail`` [:class:`LowESSWarning`]: the
+    - bulk ESS < ``min_ess_bulk`` or tail ESS < ``min_ess_tail`` [[`LowESSWarning`][]]: the
       MCSE (``sd/sqrt(ESS)``) is then itself too uncertain to be reported as an error bar.
     - at the last draw, all chains identical, or the across-chain standard deviation
       ≤ ``collapse_rtol`` × the overall standard deviation of the trace; or chains that never
-      moved [:class:`CollapsedChainsWarning`] — the signature of collapsed persistent chains.
-    - divergent transitions, non-finite states rejected by :func:`samplers.run`
+      moved [[`CollapsedChainsWarning`][]] — the signature of collapsed persistent chains.
+    - divergent transitions, non-finite states rejected by [`samplers.run`][samplers.run.run]
       (``num_nonfinite``), or a chain whose mean acceptance rate is below ``min_acceptance``
-      [:class:`SamplerWarning`].
+      [[`SamplerWarning`][]].
 
     Args:
-        trace: a ``DataTree`` from :func:`chains_to_datatree`, or positions as accepted by it
+        trace: a ``DataTree`` from [`chains_to_datatree`][], or positions as accepted by it
             (an array ``(num_chains, num_draws, ...)`` or a pytree of them).
         energy: per-step model energies E(x) ``(num_chains, num_draws)`` (ignored for a
             ``DataTree``, which carries them in ``sample_stats.model_energy``); reported as
@@ -198,7 +198,7 @@ def summarize_chains(
         warn: also issue Python warnings (the strings are always in the result).
 
     Returns:
-        :class:`ChainSummary`.
+        [`ChainSummary`][].
     """
     _check_thresholds(max_rhat, min_ess_bulk, min_ess_tail, min_acceptance, collapse_rtol)
     _check_max_sites(max_sites)
