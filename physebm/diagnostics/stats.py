@@ -5,7 +5,7 @@ ESS (Vehtari, Gelman, Simpson, Carpenter & Bürkner 2021), and the Monte Carlo s
 Arrays are ``(num_chains, num_draws, *event_shape)``; every statistic is returned per event site
 with shape ``event_shape``. A site whose draws are all equal has an undefined R-hat/ESS: NaN.
 
-The importance-weight statistics are those of :func:`physebm.partition.weights.weight_statistics`
+The importance-weight statistics are those of `physebm.partition.weights.weight_statistics`
 (the one implementation the estimators use), applied along an axis; they work in log space and
 under ``jit``.
 """
@@ -151,7 +151,7 @@ def _check_log_weights(log_weights):
 
 
 def _weight_statistics_along(log_weights, axis: int) -> dict:
-    """:func:`physebm.partition.weights.weight_statistics` of every slice along ``axis``."""
+    """`physebm.partition.weights.weight_statistics` of every slice along ``axis``."""
     lw = jnp.moveaxis(_check_log_weights(log_weights), axis, -1)
     batch = lw.shape[:-1]
     stats = jax.vmap(weights.weight_statistics)(lw.reshape((-1, lw.shape[-1])))
@@ -163,7 +163,7 @@ def weight_ess(log_weights, axis: int = -1):
 
     ``ESS = (Σ w)² / Σ w² = exp(2·logsumexp(log w) − logsumexp(2·log w))``, computed in log
     space (any common offset of the log-weights cancels) by
-    :func:`physebm.partition.weights.weight_statistics`. It lies in [1, n]: n for equal
+    `physebm.partition.weights.weight_statistics`. It lies in [1, n]: n for equal
     weights, 1 when one weight dominates. ``-inf`` log-weights (zero weights) are allowed.
 
     Args:
@@ -184,7 +184,7 @@ def log_mean_exp_stderr(log_weights, axis: int = -1):
     """Delta-method standard error of ``log Ẑ = log((1/n) Σ w_i)``.
 
     ``se(log Ẑ) = sd(w) / (sqrt(n)·mean(w)) = sqrt((n/ESS − 1) / (n − 1))`` with the sample
-    standard deviation (divisor n−1), from :func:`physebm.partition.weights.weight_statistics`.
+    standard deviation (divisor n−1), from `physebm.partition.weights.weight_statistics`.
     Only as reliable as the ESS is large: with heavy-tailed weights it underestimates the
     error (the AIS estimator floors it; its ``LogZ.stderr`` is the number to report).
 
@@ -229,7 +229,7 @@ def acceptance_summary(acceptance_rate=None, diverging=None, *, chain_axis: int 
         chain_axis: 0 or 1, the axis indexing chains.
 
     Returns:
-        :class:`AcceptanceSummary`.
+        [`AcceptanceSummary`][].
     """
     if acceptance_rate is None and diverging is None:
         raise ValueError("give acceptance_rate, diverging, or both")
