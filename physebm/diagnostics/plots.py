@@ -94,7 +94,7 @@ def plot_trace(trace, path, *, max_sites: int = 4, with_energy: bool = True) -> 
     """Trace plot (value against draw, one line per chain) of positions and model energy.
 
     Args:
-        trace: a ``DataTree`` from :func:`chains_to_datatree` or an array/pytree of positions
+        trace: a ``DataTree`` from [`chains_to_datatree`][] or an array/pytree of positions
             ``(num_chains, num_draws, ...)``.
         path: output ``.png`` file; parent folders are created.
         max_sites: number of sites shown per variable.
@@ -115,7 +115,7 @@ def plot_rank(trace, path, *, max_sites: int = 4, with_energy: bool = True) -> P
     """Rank plot: histograms of each chain's ranks in the pooled draws (flat when mixed).
 
     Args:
-        trace: a ``DataTree`` or positions, as in :func:`plot_trace`.
+        trace: a ``DataTree`` or positions, as in [`plot_trace`][].
         path: output ``.png`` file.
         max_sites: number of sites shown per variable.
         with_energy: add the model energy when present.
@@ -138,7 +138,7 @@ def plot_energy(trace, path) -> Path:
     BFMI = Σ_t (H_t − H_{t−1})² / Σ_t (H_t − H̄)² per chain, low values (< 0.3) meaning the
     momentum resampling explores the energy slowly. Samplers without a Hamiltonian (Gibbs,
     MALA, Metropolis) have no BFMI; the model energy E(x) (``sample_stats.model_energy``) is
-    in :func:`plot_trace` and :func:`plot_rank`.
+    in [`plot_trace`][] and [`plot_rank`][].
 
     Args:
         trace: a ``DataTree`` with ``sample_stats.energy``.
@@ -198,8 +198,8 @@ def plot_ais(run, path, *, max_paths: int = 64) -> Path:
     sum of these; equalising them is the aim of an adaptive schedule).
 
     Args:
-        run: a ``DataTree`` from :func:`ais_to_datatree` / :func:`logz_to_datatree`, a
-            :class:`physebm.LogZ` with ``log_weights`` in its ``info``, or final
+        run: a ``DataTree`` from [`ais_to_datatree`][] / [`logz_to_datatree`][], a
+            [`physebm.LogZ`][] with ``log_weights`` in its ``info``, or final
             log-weights ``(num_chains,)``.
         path: output ``.png`` file.
         max_paths: number of chain paths drawn.
