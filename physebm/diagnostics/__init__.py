@@ -1,14 +1,14 @@
 """Diagnostics of samplers and estimators: ArviZ data, R-hat/ESS/MCSE, AIS weights, plots.
 
-- :func:`chains_to_datatree`, :func:`run_to_datatree`: MCMC runs as ArviZ
+- [`chains_to_datatree`][], [`run_to_datatree`][]: MCMC runs as ArviZ
   ``xarray.DataTree`` objects (``sample_stats.energy`` the HMC Hamiltonian,
-  ``sample_stats.model_energy`` E(x)); :func:`ais_to_datatree`, :func:`logz_to_datatree`:
+  ``sample_stats.model_energy`` E(x)); [`ais_to_datatree`][], [`logz_to_datatree`][]:
   AIS, SMC and importance-sampling runs, with ``(chain, draw)`` dims ArviZ accepts.
-- :func:`rhat`, :func:`ess`, :func:`mcse`, :func:`weight_ess`, :func:`log_mean_exp_stderr`,
-  :func:`acceptance_summary`: statistics on arrays.
-- :func:`summarize_chains`, :func:`summarize_ais`: reports with actionable warnings.
-- :func:`plot_trace`, :func:`plot_rank`, :func:`plot_energy`, :func:`plot_ais`,
-  :func:`save_chain_plots`: PNG files.
+- [`rhat`][], [`ess`][], [`mcse`][], [`weight_ess`][], [`log_mean_exp_stderr`][],
+  [`acceptance_summary`][]: statistics on arrays.
+- [`summarize_chains`][], [`summarize_ais`][]: reports with actionable warnings.
+- [`plot_trace`][], [`plot_rank`][], [`plot_energy`][], [`plot_ais`][],
+  [`save_chain_plots`][]: PNG files.
 """
 
 from physebm.diagnostics.ais import AISSummary, summarize_ais
