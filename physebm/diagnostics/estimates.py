@@ -13,7 +13,7 @@ samples) or the independent SMC replicas, and ``chain`` is a single run (size 1)
   per independent replica) for SMC, whose results keep no per-particle weights. So
   ``az.summary(tree)`` reports the mean, sd, ESS and MCSE of these per-particle (per-replica)
   quantities — *not* of positions, and not the importance-weight ESS
-  (:func:`physebm.diagnostics.summarize_ais` gives that);
+  ([`physebm.diagnostics.summarize_ais`][] gives that);
 - ``/annealing`` (AIS): ``log_increments`` and ``log_weight_path`` (running sums)
   ``(chain, draw, step)``, ``increment_variance (step)``, with coordinate ``beta (step)`` (or
   ``t``, the path parameter); (SMC) ``num_steps`` and ``final_tempering_param``
@@ -83,8 +83,8 @@ def ais_to_datatree(
         log_increments: per-transition log-weight increments, ``(num_particles, num_steps)``
             (or ``(num_steps, num_particles)`` with ``chain_axis=1``).
         increment_variance: variance over particles of each increment, ``(num_steps,)``
-            (what :func:`physebm.partition.ais` records); computed from ``log_increments``
-            when those are given.
+            (what [`physebm.partition.ais`][physebm.partition.ais.ais] records); computed from
+            ``log_increments`` when those are given.
         betas: the schedule, length ``num_steps + 1`` (β_0 … β_T, increment t going from
             β_t to β_{t+1}) or ``num_steps`` (the β each increment reaches).
         chain_axis: axis of ``log_increments`` that indexes particles (0 or 1).
@@ -197,7 +197,7 @@ def _result_attrs(result) -> dict:
 
 
 def logz_to_datatree(result) -> xr.DataTree:
-    """Convert an AIS, SMC or importance-sampling :class:`physebm.LogZ` to a ``DataTree``.
+    """Convert an AIS, SMC or importance-sampling [`physebm.LogZ`][] to a ``DataTree``.
 
     Reads from ``result.info``: AIS/importance — ``"log_weights"``, and when present
     ``"log_increments"``, ``"increment_variance"``, the schedule (``"betas"``: inverse
