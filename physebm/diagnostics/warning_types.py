@@ -1,4 +1,4 @@
-"""Warning categories of :mod:`physebm.diagnostics`.
+"""Warning categories of `physebm.diagnostics`.
 
 Every problem a diagnostic finds is reported twice: as a Python warning of one of these
 categories (filterable, or an error under ``-W error::physebm.diagnostics.RhatWarning``) and as
@@ -20,7 +20,7 @@ __all__ = [
 
 
 class DiagnosticWarning(UserWarning):
-    """Base class of every warning raised by :mod:`physebm.diagnostics`."""
+    """Base class of every warning raised by `physebm.diagnostics`."""
 
 
 class RhatWarning(DiagnosticWarning):
