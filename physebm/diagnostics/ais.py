@@ -1,8 +1,8 @@
 """Importance-weight report of an AIS/SMC run.
 
-The weight statistics come from :func:`physebm.partition.weights.weight_statistics`, the one
-implementation the estimators use too; for a :class:`~physebm.LogZ` (or a ``DataTree`` made
-from one by :func:`~physebm.diagnostics.logz_to_datatree`) the reported ``log_z`` and
+The weight statistics come from `physebm.partition.weights.weight_statistics`, the one
+implementation the estimators use too; for a [`LogZ`][] (or a ``DataTree`` made
+from one by [`logz_to_datatree`][]) the reported ``log_z`` and
 ``stderr`` are the estimator's own fields, so the report and the result never disagree.
 """
 
@@ -31,11 +31,11 @@ class AISSummary:
 
     Attributes:
         num_chains: number of weighted chains (particles).
-        log_z: the estimator's ``log_z`` when summarising a :class:`~physebm.LogZ`, else
+        log_z: the estimator's ``log_z`` when summarising a [`LogZ`][], else
             ``log((1/n) Σ w_i)`` of the log-weights.
-        stderr: the estimator's ``stderr`` when summarising a :class:`~physebm.LogZ` (for AIS
+        stderr: the estimator's ``stderr`` when summarising a [`LogZ`][] (for AIS
             the delta method), else the delta-method standard error
-            ``sqrt((n/ESS − 1)/(n − 1))`` (:func:`physebm.diagnostics.log_mean_exp_stderr`).
+            ``sqrt((n/ESS − 1)/(n − 1))`` ([`physebm.diagnostics.log_mean_exp_stderr`][]).
         weight_ess: ``(Σw)²/Σw²``.
         ess_fraction: ``weight_ess / num_chains``.
         log_weight_var: sample variance of the finite log-weights (bias of log Ẑ ≈ var/(2n)).
@@ -80,14 +80,14 @@ def summarize_ais(
 ) -> AISSummary:
     """Weight ESS, log-weight variance and the estimate of log Z of an AIS/SMC run.
 
-    NaN/+∞ log-weights are dropped and reported [:class:`SamplerWarning`]. Warns
-    [:class:`LowWeightESSWarning`] when the weight ESS is below ``min_ess`` or below
+    NaN/+∞ log-weights are dropped and reported [[`SamplerWarning`][]]. Warns
+    [[`LowWeightESSWarning`][]] when the weight ESS is below ``min_ess`` or below
     ``min_ess_fraction`` of the chains: then a few chains carry the estimate, log Ẑ is biased
     low (Jensen) by more than its stderr suggests, and the stderr is unreliable.
 
     Args:
-        run: log-weights ``(num_chains,)``, a ``DataTree`` from :func:`ais_to_datatree` /
-            :func:`logz_to_datatree` (``posterior.log_weights``), or a :class:`physebm.LogZ`
+        run: log-weights ``(num_chains,)``, a ``DataTree`` from [`ais_to_datatree`][] /
+            [`logz_to_datatree`][] (``posterior.log_weights``), or a [`physebm.LogZ`][]
             whose ``info`` holds ``log_weights`` (then ``log_z``, ``stderr``, ``warnings`` and
             ``reliable`` are the estimator's). SMC results keep no per-particle weights: their
             replica estimates are in ``logz_to_datatree(result).posterior.replica_log_z``.
@@ -96,7 +96,7 @@ def summarize_ais(
         warn: also issue Python warnings.
 
     Returns:
-        :class:`AISSummary`.
+        [`AISSummary`][].
     """
     _positive(min_ess_fraction, "min_ess_fraction", allow_zero=True)
     _positive(min_ess, "min_ess", allow_zero=True)
@@ -164,7 +164,7 @@ def _log_weights_and_estimate(run) -> tuple[np.ndarray, dict]:
 
 
 def tree_log_weights(tree: xr.DataTree) -> np.ndarray:
-    """The log-weights ``(num_particles,)`` of a tree from :func:`logz_to_datatree`.
+    """The log-weights ``(num_particles,)`` of a tree from [`logz_to_datatree`][].
 
     Raises:
         ValueError: when the tree has no ``posterior.log_weights`` (e.g. an SMC result).
