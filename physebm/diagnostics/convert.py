@@ -5,7 +5,7 @@ ArviZ ≥ 1.0 represents a run as an ``xarray.DataTree``. A chain trace becomes
 - ``/posterior``: one variable per leaf of the position pytree, dims
   ``(chain, draw, <name>_dim_0, ...)`` (ArviZ's name for the group that holds the sampled
   positions, whatever the sampler); an RBM's ``(v, h)`` is named ``v``, ``h``
-  (:func:`position_names`);
+  ([`position_names`][]);
 - ``/sample_stats``: per-step statistics with dims ``(chain, draw)``, named as ArviZ expects:
   ``energy`` is the sampler's Hamiltonian (HMC/NUTS; what ``az.bfmi`` and
   ``az.plot_energy`` read; absent for samplers without one), ``model_energy`` the model
@@ -13,7 +13,7 @@ ArviZ ≥ 1.0 represents a run as an ``xarray.DataTree``. A chain trace becomes
   in ``sample_stats``.
 
 Importance-weighted runs (AIS, SMC, importance sampling) are converted by
-:mod:`physebm.diagnostics.estimates`.
+[`physebm.diagnostics.estimates`][].
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def chains_to_datatree(
             (the layout of ``lax.scan`` over a ``vmap``-ed kernel).
         var_name: name of a single-array ``positions``.
         var_names: names of the leaves of a pytree ``positions`` in flattening order, e.g.
-            ``("v", "h")`` (default: :func:`position_names` where the caller knows the model,
+            ``("v", "h")`` (default: [`position_names`][] where the caller knows the model,
             else path names).
         dims: optional event-dimension names per variable, e.g. ``{"x": ["site"]}``; default
             ArviZ's ``<name>_dim_<i>``.
@@ -263,14 +263,14 @@ def run_to_datatree(
     from ``result.info`` (``acceptance_rate``, ``is_divergent`` -> ``diverging``, the
     Hamiltonian ``energy`` of HMC/NUTS, ...), and the
     total of ``result.num_nonfinite`` (steps whose state was non-finite and was rejected) is
-    stored as the root attribute ``num_nonfinite``, which :func:`summarize_chains` reports.
+    stored as the root attribute ``num_nonfinite``, which [`summarize_chains`][] reports.
 
     Args:
         result: a ``samplers.RunResult`` run with ``keep_trace=True``, or a
             ``physebm.SampleResult``.
         energy_fn: optional ``x -> E(x)`` for one configuration; evaluated on every draw
             (``vmap`` over chains and draws) and stored as ``sample_stats.model_energy``; when
-            it is a model, :func:`position_names` names the leaves of a pytree trace (an
+            it is a model, [`position_names`][] names the leaves of a pytree trace (an
             RBM's ``v``, ``h``).
         energy: precomputed model energies ``(chains, draws)`` instead of ``energy_fn``.
         var_name: name of a single-array trace.
