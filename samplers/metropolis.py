@@ -6,7 +6,7 @@ Single-site flip Metropolis (any log density)
     at uniformly random sites (``order="random"``) or in index order (``order="systematic"``).
 
 Colour-blocked Metropolis (pairwise energies, vectorised)
-    With the local field φ_i of :mod:`samplers.gibbs`, the log-ratio of a single flip is
+    With the local field φ_i of [`samplers.gibbs`][], the log-ratio of a single flip is
 
         spins:  log p(x')/p(x) = −2β s_i φ_i          bits:  log p(x')/p(x) = β (1 − 2x_i) φ_i
 
@@ -20,9 +20,9 @@ Gibbs with gradients (Grathwohl et al. 2021)
     q(i | x) = softmax(d̃(x)/2)_i, flip it, and accept with
     min(1, exp(f(x') − f(x)) q(i | x') / q(i | x)) — exact Metropolis–Hastings for any f.
 
-Kernels: :class:`FlipMetropolis` and :class:`GibbsWithGradients` (any log density),
-:class:`ColoredMetropolis` (a :class:`~samplers.targets.PairwiseBinary` target, β = 1 above);
-:func:`metropolis`, :func:`gibbs_with_gradients` and :func:`colored_metropolis` bind a target.
+Kernels: [`FlipMetropolis`][] and [`GibbsWithGradients`][] (any log density),
+[`ColoredMetropolis`][] (a [`PairwiseBinary`][] target, β = 1 above);
+[`metropolis`][], [`gibbs_with_gradients`][] and [`colored_metropolis`][] bind a target.
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def build_colored_kernel(colors, domain: str = "spin", order: str = "systematic"
 
     Returns:
         ``kernel(key, state, local_field_fn, beta) -> (state, info)`` on a
-        :class:`~samplers.gibbs.BlockGibbsState`.
+        `BlockGibbsState`.
     """
     colors, num_colors = check_colors(colors)
     domain = check_domain(domain)
@@ -216,7 +216,7 @@ def colored_metropolis(
     """Vectorised colour-blocked Metropolis of p_β for a pairwise model given its local field.
 
     Args:
-        local_field_fn: ``x -> φ`` (see :mod:`samplers.gibbs`).
+        local_field_fn: ``x -> φ`` (see [`samplers.gibbs`][]).
         beta: inverse temperature β > 0.
         colors: a proper colouring (integer array of the position's shape).
         domain: ``"spin"`` or ``"bits"``.
@@ -232,7 +232,7 @@ def colored_metropolis(
 
 
 class ColoredMetropolis(Kernel):
-    """Colour-blocked Metropolis on a :class:`~samplers.targets.PairwiseBinary` target
+    """Colour-blocked Metropolis on a [`PairwiseBinary`][] target
     (module docstring, β = 1): flips of one colour proposed and accepted together.
 
     Args:
