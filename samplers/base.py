@@ -3,7 +3,7 @@
 Every sampler in this package follows the blackjax contract:
 
 * ``init(position, ...) -> State`` and ``step(key, state) -> (state, info)``, bundled as a
-  :class:`blackjax.base.SamplingAlgorithm`;
+  `blackjax.base.SamplingAlgorithm`;
 * a module-level ``build_kernel()`` whose kernel takes the target (a log density, a
   local-field function, conditional samplers, ...) *at call time*, so annealing, tempering and
   persistent chains can change the target without rebuilding anything.
