@@ -1,6 +1,6 @@
 """samplers: Markov kernels for negative sampling, annealing and equilibrium sampling.
 
-One kernel contract, blackjax's, with kernels that are pytrees. A :class:`Kernel` (an equinox
+One kernel contract, blackjax's, with kernels that are pytrees. A [`Kernel`][] (an equinox
 Module) is a Markov-kernel family whose target is given at call time:
 
     state = kernel.init(position, logdensity_fn, rng_key=None)
@@ -15,28 +15,28 @@ compiles once for all their values; structural options (domain, colours, order, 
 static. This package knows nothing about energies or models (log densities have β absorbed)
 and never imports ``physebm``.
 
-Kernels. Continuous: :class:`ULA`, :class:`MALA`, :class:`HMC`, :class:`NUTS` (blackjax's
-kernels). Any log density of ±1 spins / {0,1} bits: :class:`FlipMetropolis`,
-:class:`HeatBath`, :class:`GibbsWithGradients`. Structured targets (:mod:`samplers.targets`,
-callable log densities carrying structure): :class:`Checkerboard` on :class:`PeriodicIsing2D`,
-:class:`ColoredGibbs` and :class:`ColoredMetropolis` on :class:`PairwiseBinary`,
-:class:`BlockGibbs` on :class:`BernoulliRBM`. Composite: :class:`ReplicaExchange` (target
-``beta -> logdensity_fn``, e.g. :class:`Tempered`; swap acceptance and round trips by
-:func:`replica_exchange_report`, ladders by :func:`equal_rejection_ladder`). Any blackjax
-algorithm: :class:`Blackjax` (an algorithm class and its parameters), :class:`FromFactory`
-(a factory such as ``functools.partial(blackjax.mala, step_size=0.1)``); :func:`as_kernel`
+Kernels. Continuous: [`ULA`][], [`MALA`][], [`HMC`][], [`NUTS`][] (blackjax's
+kernels). Any log density of ±1 spins / {0,1} bits: [`FlipMetropolis`][],
+[`HeatBath`][], [`GibbsWithGradients`][]. Structured targets ([`samplers.targets`][],
+callable log densities carrying structure): [`Checkerboard`][] on [`PeriodicIsing2D`][],
+[`ColoredGibbs`][] and [`ColoredMetropolis`][] on [`PairwiseBinary`][],
+[`BlockGibbs`][] on [`BernoulliRBM`][]. Composite: [`ReplicaExchange`][] (target
+``beta -> logdensity_fn``, e.g. [`Tempered`][]; swap acceptance and round trips by
+[`replica_exchange_report`][], ladders by [`equal_rejection_ladder`][]). Any blackjax
+algorithm: [`Blackjax`][] (an algorithm class and its parameters), [`FromFactory`][]
+(a factory such as ``functools.partial(blackjax.mala, step_size=0.1)``); [`as_kernel`][]
 accepts either.
-Adaptation: :func:`adapt_step_size`, :func:`window_adaptation`. Colourings:
-:func:`greedy_coloring`, :func:`checkerboard_colors`.
+Adaptation: [`adapt_step_size`][], [`window_adaptation`][]. Colourings:
+[`greedy_coloring`][], [`checkerboard_colors`][].
 
 Constructors that bind a target (each returns a ``SamplingAlgorithm`` whose ``init`` takes
-``rng_key=None``): :func:`ula` (:func:`ula_from_energy`, :func:`ula_from_noise`,
-:func:`effective_beta`), :func:`mala`, :func:`hmc`, :func:`nuts`, :func:`metropolis`,
-:func:`gibbs_with_gradients`, :func:`ising_checkerboard`, and, from closures,
-:func:`colored_gibbs`, :func:`colored_metropolis` (a local-field function),
-:func:`block_gibbs` (:func:`bernoulli_rbm_conditionals`), :func:`replica_exchange`. Persistent
-chains: :func:`init_buffer`, :func:`advance`. Driver: :func:`run` (compiled once for a
-Kernel with ``logdensity_fn=`` or a :class:`BoundKernel`), :func:`run_states`.
+``rng_key=None``): [`ula`][] ([`ula_from_energy`][], [`ula_from_noise`][],
+[`effective_beta`][]), [`mala`][samplers.mala.mala], [`hmc`][samplers.hmc.hmc], [`nuts`][],
+[`metropolis`][samplers.metropolis.metropolis], [`gibbs_with_gradients`][],
+[`ising_checkerboard`][], and, from closures, [`colored_gibbs`][], [`colored_metropolis`][] (a
+local-field function), [`block_gibbs`][] ([`bernoulli_rbm_conditionals`][]), [`replica_exchange`][].
+Persistent chains: [`init_buffer`][], [`advance`][]. Driver: [`run`][samplers.run.run] (compiled
+once for a Kernel with ``logdensity_fn=`` or a [`BoundKernel`][]), [`run_states`][].
 """
 
 from samplers import gibbs as _gibbs
