@@ -13,16 +13,16 @@ as a function of β, ``logdensity_at_beta_fn(beta) -> (x -> log p_β(x))`` (e.g.
 ``lambda beta: lambda x: -beta * E(x)``), and the inner kernel as a factory
 ``inner_fn(beta) -> SamplingAlgorithm``; both may close over traced parameters. After a swap
 every replica's inner state is re-initialised at its own β (cached log densities go stale),
-except for an inner kernel whose state is its position alone (:func:`target_free_state`,
+except for an inner kernel whose state is its position alone (`target_free_state`,
 the checkerboard), whose states move as they are.
 
 This even-odd scheme is the non-reversible parallel tempering of Syed et al. (2021). The state
 also carries, per ladder, the per-pair swap statistics and the labels' round trips
-(:mod:`samplers.round_trips`); :func:`~samplers.replica_exchange_report` reads them on the host.
+([`samplers.round_trips`][]); [`replica_exchange_report`][] reads them on the host.
 Cost per step beyond the K inner steps: K log-density evaluations of a family linear in β
-(:func:`swap_log_alpha`), a gather of the K states, and O(K) integers of tracking.
+(`swap_log_alpha`), a gather of the K states, and O(K) integers of tracking.
 
-:class:`ReplicaExchange` is the same kernel as a :class:`~samplers.Kernel`: an inner Kernel and
+[`ReplicaExchange`][] is the same kernel as a [`Kernel`][]: an inner Kernel and
 the ladder ``betas`` (an array leaf), with the tempered family ``beta -> logdensity_fn`` as its
 target (the inner kernel at β_k targets ``family(β_k)``).
 """
@@ -63,7 +63,7 @@ __all__ = [
 
 class ReplicaExchangeState(NamedTuple):
     """Inner states batched over replicas (leading axis K, hot to cold), a step counter and the
-    swap/round-trip tracking (:class:`~samplers.round_trips.ExchangeStats`)."""
+    swap/round-trip tracking (`ExchangeStats`)."""
 
     states: Any
     step: jax.Array
@@ -83,7 +83,7 @@ class ReplicaExchangeInfo(NamedTuple):
     ``swap_attempted`` is True (twice its mean over all steps for K ≥ 3).
     ``acceptance_rate`` is the mean of min(1, α_k) over the pairs attempted in this step.
     The same sums are carried in the state (``state.stats``), whatever is kept of the info:
-    :func:`~samplers.replica_exchange_report` reads them.
+    [`replica_exchange_report`][] reads them.
     """
 
     swap_acceptance: jax.Array
@@ -113,14 +113,14 @@ def state_logdensity(target, state) -> jax.Array:
     """log p(x) of the position held by an inner kernel state: ``target(state.position)``.
 
     Registered per target type where a state's own layout gives it cheaper: a
-    :class:`~samplers.targets.PeriodicIsing2D` on the packed checkerboard state.
+    [`PeriodicIsing2D`][] on the packed checkerboard state.
     """
     return target(state.position)
 
 
 @state_logdensity.register
 def _(target: PeriodicIsing2D, state) -> jax.Array:
-    """On the packed :class:`~samplers.lattice.IsingLatticeState`: every bond joins one black
+    """On the packed `IsingLatticeState`: every bond joins one black
     and one white site, so Σ_⟨ij⟩ s_i s_j = Σ_black s_b · (sum of its four white neighbours),
     in int32 (exact), and Σ_i s_i = Σ black + Σ white — no unpacking."""
     if not isinstance(state, IsingLatticeState):
@@ -136,7 +136,7 @@ def _(target: PeriodicIsing2D, state) -> jax.Array:
 def target_free_state(kernel) -> bool:
     """Whether ``kernel``'s state is its position alone (no cached log density or gradient),
     so that swapped states can move between rungs as they are, without re-initialising them.
-    False by default; True for :class:`~samplers.Checkerboard` (the packed spins)."""
+    False by default; True for [`Checkerboard`][] (the packed spins)."""
     return False
 
 
@@ -149,7 +149,7 @@ def swap_log_alpha(logdensity_at_beta_fn: Callable, betas, states) -> jax.Array:
     """(K − 1,) log α_k of every neighbouring pair (module docstring), NaN read as −∞.
 
     ``states`` are the inner states (leading axis K); each replica's log density
-    (:func:`state_logdensity`) is evaluated at β_{k−1}, β_k and β_{k+1} inside one vmapped
+    (`state_logdensity`) is evaluated at β_{k−1}, β_k and β_{k+1} inside one vmapped
     function, so for a family linear in β (``lambda beta: lambda x: -beta * E(x)``, a scaled
     structured target) XLA computes the β-independent part E(x_k) once per replica (common
     subexpressions), K evaluations per step in place of 3K − 2.
@@ -173,9 +173,9 @@ def build_kernel():
     One step: every replica one inner step at its β, then the pairs of the step's parity (even
     k on even steps, odd k on odd steps) swap positions with probability min(1, α_k), and
     ``state.stats`` moves the labels and adds the swap statistics
-    (:func:`~samplers.round_trips.update_exchange_stats`). The inner states are re-initialised
+    (`update_exchange_stats`). The inner states are re-initialised
     at their rungs from the swapped positions, or with ``move_states`` (static; an inner kernel
-    whose state is its position, :func:`target_free_state`) moved as they are.
+    whose state is its position, `target_free_state`) moved as they are.
     """
 
     def kernel(
@@ -256,7 +256,7 @@ def replica_exchange(
 
 
 class ReplicaExchange(Kernel):
-    """Parallel tempering (module docstring) with an inner :class:`~samplers.Kernel` at every
+    """Parallel tempering (module docstring) with an inner [`Kernel`][] at every
     rung of ``betas``; the target is the family ``beta -> logdensity_fn`` (e.g.
     ``lambda beta: lambda x: -beta * E(x)``, or ``lambda beta: PairwiseBinary(beta * W, ...)``).
 
@@ -264,10 +264,10 @@ class ReplicaExchange(Kernel):
         inner: the kernel run at each β (the same parameters at every rung).
         betas: (K,) strictly increasing positive inverse temperatures, K ≥ 2 (array leaf).
 
-    Compiled once: with a pytree family (:class:`Tempered`) ``samplers.run(key, pt, x0,
+    Compiled once: with a pytree family ([`Tempered`][]) ``samplers.run(key, pt, x0,
     logdensity_fn=family, ...)`` reuses its compilation for another key, ladder (same K) or
     coupling. The swap acceptance and round trips are in the final state,
-    :func:`~samplers.replica_exchange_report` (``res.state``), whatever the run kept.
+    [`replica_exchange_report`][] (``res.state``), whatever the run kept.
 
     Example:
         >>> pt = ReplicaExchange(samplers.MALA(0.05), jnp.geomspace(0.05, 1.0, 6))
@@ -326,12 +326,13 @@ class Tempered(eqx.Module):
     """The tempered family β ↦ log p_β(x) = β · log p(x) of one target, as a pytree.
 
     For a structured target whose log density is linear in its array leaves
-    (:class:`~samplers.targets.PeriodicIsing2D`, :class:`~samplers.targets.PairwiseBinary`,
-    :class:`~samplers.targets.BernoulliRBM`) ``family(β)`` is the same target with every leaf
-    times β (so structured kernels such as :class:`~samplers.Checkerboard` run at each rung);
-    for any other log density it is :class:`ScaledLogDensity`. Give it to
-    :class:`ReplicaExchange` as the target: the target's parameters are array leaves, so
-    :func:`samplers.run` compiles once for all their values and all ladders of one length.
+    ([`PeriodicIsing2D`][], [`PairwiseBinary`][],
+    [`BernoulliRBM`][]) ``family(β)`` is the same target with every leaf
+    times β (so structured kernels such as [`Checkerboard`][] run at each rung);
+    for any other log density it is `ScaledLogDensity`. Give it to
+    [`ReplicaExchange`][] as the target: the target's parameters are array leaves, so
+    [`samplers.run`][samplers.run.run] compiles once for all their values and all ladders of one
+    length.
 
     Example:
         >>> family = Tempered(samplers.PeriodicIsing2D(1.0))   # J = 1, h = 0
