@@ -3,10 +3,10 @@ need. Each is an equinox Module and a callable ``x -> log p(x)`` (up to a consta
 kernels (Metropolis, heat-bath flips, MALA on a relaxation) accept them like any function, while
 the specialised kernels read their parameters:
 
-* :class:`PeriodicIsing2D` for :class:`samplers.Checkerboard`;
-* :class:`PairwiseBinary` (its :meth:`~PairwiseBinary.local_field`) for
-  :class:`samplers.ColoredGibbs` and :class:`samplers.ColoredMetropolis`;
-* :class:`BernoulliRBM` (its two conditional samplers) for :class:`samplers.BlockGibbs`.
+* [`PeriodicIsing2D`][] for [`samplers.Checkerboard`][];
+* [`PairwiseBinary`][] (its [`local_field`][PairwiseBinary.local_field]) for
+  [`samplers.ColoredGibbs`][] and [`samplers.ColoredMetropolis`][];
+* [`BernoulliRBM`][] (its two conditional samplers) for [`samplers.BlockGibbs`][].
 
 For an energy at inverse temperature β the parameters are β times the energy's (coupling = βJ,
 W = βW_E, ...). Parameters are array leaves: a new β never recompiles.
@@ -79,7 +79,7 @@ class PairwiseBinary(eqx.Module):
     """log p(x) = ½ xᵀWx + bᵀx for ±1 spins (``domain="spin"``) or {0,1} bits (``"bits"``).
 
     A position may have any shape with W.shape[0] entries (it is raveled). Local field φ
-    (:meth:`local_field`): spins φ_i = Σ_{j≠i} W_ij x_j + b_i with p(x_i = +1 | rest) = σ(2φ_i);
+    ([`local_field`][]): spins φ_i = Σ_{j≠i} W_ij x_j + b_i with p(x_i = +1 | rest) = σ(2φ_i);
     bits φ_i = Σ_{j≠i} W_ij x_j + b_i + ½W_ii with p(x_i = 1 | rest) = σ(φ_i).
     """
 
