@@ -1,14 +1,14 @@
 """Adaptation of kernel parameters.
 
-* :func:`adapt_step_size`: one multiplicative step-size update from an observed acceptance
+* [`adapt_step_size`][]: one multiplicative step-size update from an observed acceptance
   rate (used between temperatures by annealing estimators),
 
       log ε ← log ε + clip(2 (ā − a*), −1, 1)        (ā NaN or infinite ↦ −1),
 
-  on any :class:`~samplers.Kernel` with a ``step_size`` field, a :class:`~samplers.Blackjax`
-  kernel with a ``step_size`` parameter, or a :class:`~samplers.FromFactory` whose
+  on any [`Kernel`][] with a ``step_size`` field, a [`Blackjax`][]
+  kernel with a ``step_size`` parameter, or a [`FromFactory`][] whose
   ``jax.tree_util.Partial`` has a ``step_size`` keyword. Pure and jittable; ε stays a leaf.
-* :func:`window_adaptation`: Stan-style warm-up of step size and mass matrix (blackjax's).
+* [`window_adaptation`][]: Stan-style warm-up of step size and mass matrix (blackjax's).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def adapt_step_size(kernel: Kernel, acceptance, target_acceptance) -> Kernel:
     """ε ← ε · exp(clip(2 (acceptance − target_acceptance), −1, 1)), NaN acceptance ↦ ε/e.
 
     Args:
-        kernel: a :class:`~samplers.Kernel`; returned unchanged when it has no step size.
+        kernel: a [`Kernel`][]; returned unchanged when it has no step size.
         acceptance: observed mean acceptance rate ā (scalar, may be traced).
         target_acceptance: a* in (0, 1).
 
@@ -79,8 +79,8 @@ def window_adaptation(algorithm, logdensity_fn: Callable, **kwargs):
     """Stan-style warm-up of step size and (diagonal) mass matrix (``blackjax.window_adaptation``).
 
     Args:
-        algorithm: ``blackjax.hmc``/``blackjax.nuts``, or :class:`~samplers.HMC` /
-            :class:`~samplers.NUTS` (the class, or an instance: an HMC instance supplies its
+        algorithm: ``blackjax.hmc``/``blackjax.nuts``, or [`HMC`][] /
+            [`NUTS`][] (the class, or an instance: an HMC instance supplies its
             ``num_integration_steps`` unless given in ``kwargs``).
         logdensity_fn: the target log density.
         **kwargs: ``target_acceptance_rate``, ``is_mass_matrix_diagonal``,
