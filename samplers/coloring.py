@@ -2,8 +2,8 @@
 
 A proper colouring gives each unit a colour 0..K−1 such that no two interacting units share one;
 units of one colour are then conditionally independent given the others and can be redrawn
-together (:class:`samplers.ColoredGibbs`, :class:`samplers.ColoredMetropolis`,
-:class:`samplers.HeatBath`). Kernels keep a colouring as a static field (it fixes the update
+together ([`samplers.ColoredGibbs`][], [`samplers.ColoredMetropolis`][],
+[`samplers.HeatBath`][]). Kernels keep a colouring as a static field (it fixes the update
 schedule), stored as nested tuples so that it is hashable.
 """
 
