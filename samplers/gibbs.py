@@ -10,7 +10,7 @@ Colour-blocked (checkerboard) Gibbs
     Units of one colour of a proper colouring (no two neighbours share a colour) are
     conditionally independent, so a whole colour is redrawn at once; one step visits every
     colour in order (one sweep). A square lattice with even sides is 2-coloured by (i + j) mod 2;
-    :mod:`samplers.lattice` has a faster specialised kernel for that case.
+    [`samplers.lattice`][] has a faster specialised kernel for that case.
 
 Bipartite block Gibbs
     For a bipartite model (an RBM, x = (v, h)) one step draws h ~ p(h | v) then v ~ p(v | h)
@@ -21,9 +21,9 @@ Bipartite block Gibbs
 Both kernels draw x_i = [logit + Logistic noise > 0], which equals Bernoulli(σ(logit)) exactly
 and never overflows for large |logit|.
 
-Kernels: :class:`ColoredGibbs` on a :class:`~samplers.targets.PairwiseBinary` target (β inside
-W and b, so β = 1 above) and :class:`BlockGibbs` on a :class:`~samplers.targets.BernoulliRBM`;
-:func:`colored_gibbs` and :func:`block_gibbs` take a local-field function or two conditional
+Kernels: [`ColoredGibbs`][] on a [`PairwiseBinary`][] target (β inside
+W and b, so β = 1 above) and [`BlockGibbs`][] on a [`BernoulliRBM`][];
+[`colored_gibbs`][] and [`block_gibbs`][] take a local-field function or two conditional
 samplers instead and run the same low-level kernels.
 """
 
@@ -123,7 +123,7 @@ def colored_gibbs(
     Args:
         local_field_fn: ``x -> φ`` with φ_i the local field of unit i (module docstring).
         beta: inverse temperature β > 0 (a traced array is fine).
-        colors: a proper colouring of the units (see :func:`checkerboard_colors`).
+        colors: a proper colouring of the units (see [`checkerboard_colors`][]).
         domain: ``"spin"`` (±1) or ``"bits"`` ({0,1}).
 
     Example:
@@ -145,7 +145,7 @@ def pairwise_target(target, domain: str, kernel: str) -> PairwiseBinary:
     """``target`` checked to be a PairwiseBinary in ``domain``.
 
     Raises:
-        TypeError: ``target`` is not a :class:`~samplers.targets.PairwiseBinary`.
+        TypeError: ``target`` is not a [`PairwiseBinary`][].
         ValueError: its domain differs from ``domain``.
     """
     target = require_target(target, PairwiseBinary, kernel, HINT)
@@ -155,12 +155,12 @@ def pairwise_target(target, domain: str, kernel: str) -> PairwiseBinary:
 
 
 class ColoredGibbs(Kernel):
-    """Colour-by-colour Gibbs sweep on a :class:`~samplers.targets.PairwiseBinary` target:
+    """Colour-by-colour Gibbs sweep on a [`PairwiseBinary`][] target:
     p(x_i = +1 | rest) = σ(2φ_i) (spins) or p(x_i = 1 | rest) = σ(φ_i) (bits), φ its local field.
 
     Args:
         colors: a proper colouring with the position's shape (colours 0..K−1, K ≥ 2), e.g.
-            :func:`~samplers.greedy_coloring` of W or :func:`checkerboard_colors`; static.
+            [`greedy_coloring`][] of W or [`checkerboard_colors`][]; static.
         domain: ``"spin"`` or ``"bits"`` (must match the target's).
     """
 
@@ -220,7 +220,7 @@ def block_gibbs(sample_h_given_v_fn: Callable, sample_v_given_h_fn: Callable) ->
 
 
 class BlockGibbs(Kernel):
-    """Bipartite block Gibbs on a :class:`~samplers.targets.BernoulliRBM` target, positions
+    """Bipartite block Gibbs on a [`BernoulliRBM`][] target, positions
     ``(v, h)`` of bits: h ~ p(h | v) = σ(c + vᵀW), then v ~ p(v | h) = σ(b + Wh) (one step)."""
 
     def init(self, position, logdensity_fn, rng_key=None) -> BlockGibbsState:
@@ -240,7 +240,7 @@ def bernoulli_rbm_conditionals(W, b, c, beta) -> tuple[Callable, Callable]:
     {0, 1} in the dtype of the conditioning layer.
 
     Returns:
-        ``(sample_h_given_v_fn, sample_v_given_h_fn)`` for :func:`block_gibbs`.
+        ``(sample_h_given_v_fn, sample_v_given_h_fn)`` for [`block_gibbs`][].
     """
     W, b, c = jnp.asarray(W), jnp.asarray(b), jnp.asarray(c)
     if W.ndim != 2 or b.shape != (W.shape[0],) or c.shape != (W.shape[1],):
