@@ -12,10 +12,10 @@ integer thresholds t_k = ⌊p_k 2³²⌋ and sets s_i = +1 iff u_i < t_k for one
 u_i per site: P(s_i = +1) = t_k / 2³², exact to 2⁻³² (below any statistical resolution), and no
 floating-point work is done per site.
 
-Random words (see :func:`sweep_words`): one Threefry-2x32-20 block per pair of sites, both of its
+Random words (see `sweep_words`): one Threefry-2x32-20 block per pair of sites, both of its
 output words used — the black and the white site at packed position p get the two words of
 Threefry_k(p, 0), k a 64-bit key drawn from the sweep's key. Threefry is JAX's own generator
-(:func:`threefry2x32` is bit-identical to ``jax.extend.random.threefry2x32_p``); what differs
+(`threefry2x32` is bit-identical to ``jax.extend.random.threefry2x32_p``); what differs
 from ``jax.random.bits`` is only how the words are laid out and computed: ``bits`` spends one
 block per 32-bit word (it xors the block's two outputs), and on CPU it lowers the rounds to a
 rolled five-iteration loop that writes its state out between iterations, whereas here the
@@ -27,14 +27,14 @@ per-site gather. The rule s_i = +1 iff u_i < t_k, the thresholds and the one 32-
 are unchanged, so every acceptance probability is still exactly t_k / 2³²; only the words differ
 (the same key gives other samples than before). The speed comes from the generator's layout and
 lowering (above), from selects in place of the gather, and from materialising the words and each
-new half once (see :func:`build_kernel`).
+new half once (see `build_kernel`).
 
 Layout: the state keeps the two colours as compact ``int8`` half-lattices of shape (M, N/2)
 (``black[i, k] = s[i, 2k + i mod 2]``, ``white[i, k] = s[i, 2k + 1 − i mod 2]``), so each
 half-sweep updates only the active colour. ``state.position`` rebuilds the (M, N) lattice.
 
-:class:`Checkerboard` is this kernel on a :class:`~samplers.targets.PeriodicIsing2D` target
-(coupling = βJ, field = βh, so it runs with β = 1); :func:`ising_checkerboard` binds one.
+[`Checkerboard`][] is this kernel on a [`PeriodicIsing2D`][] target
+(coupling = βJ, field = βh, so it runs with β = 1); [`ising_checkerboard`][] binds one.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def pack(s) -> tuple[jax.Array, jax.Array]:
 
 
 def unpack(black, white) -> jax.Array:
-    """Inverse of :func:`pack`: rebuild the (..., M, N) lattice."""
+    """Inverse of `pack`: rebuild the (..., M, N) lattice."""
     m, half = black.shape[-2:]
     even = _row_even(m)[..., None]
     pairs = jnp.where(even, jnp.stack([black, white], -1), jnp.stack([white, black], -1))
@@ -189,8 +189,8 @@ def _half_sweep(u, other, thr, extra_left):
 def build_kernel():
     """One full sweep (black then white) of heat-bath Gibbs.
 
-    s_i = +1 iff u_i < t_k (thresholds as in :func:`thresholds`), u_i the words of
-    :func:`sweep_words`; the black half is updated from the white one, then the white half from
+    s_i = +1 iff u_i < t_k (thresholds as in `thresholds`), u_i the words of
+    `sweep_words`; the black half is updated from the white one, then the white half from
     the new black one. The words and each new half are materialised
     (``lax.optimization_barrier``): otherwise XLA fuses the hash into every consumer of the
     black half (its four neighbour shifts and the stored trace) and computes it once per
@@ -213,8 +213,8 @@ def build_kernel():
 
 class Checkerboard(Kernel):
     """One checkerboard heat-bath sweep (black then white) of a
-    :class:`~samplers.targets.PeriodicIsing2D` target with even sides: p_k = σ(2(coupling·k +
-    field)), k the neighbour sum. The state is the packed ``int8`` :class:`IsingLatticeState`."""
+    [`PeriodicIsing2D`][] target with even sides: p_k = σ(2(coupling·k +
+    field)), k the neighbour sum. The state is the packed ``int8`` `IsingLatticeState`."""
 
     def init(self, position, logdensity_fn, rng_key=None) -> IsingLatticeState:
         return init(position)
