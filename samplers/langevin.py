@@ -7,11 +7,11 @@ stationary law is p_β(x) ∝ exp(−β E(x)):
     log-density form:  x' = x + ε ∇log p(x) + √(2ε) ξ,          log p = −β E,  ε = η/β
 
 The kernels here consume a log density (the layer above passes ``x -> −β E(x)``), so their
-``step_size`` is ε. :func:`ula_from_energy` takes (E, β, η) instead and converts, ε = η/β.
+``step_size`` is ε. [`ula_from_energy`][] takes (E, β, η) instead and converts, ε = η/β.
 
 Many EBM codes write the step as x' = x − η ∇E(x) + σ ξ with a free "noise scale" σ. That is
-the energy form at the inverse temperature β = 2η/σ² (:func:`effective_beta`): step 1 with
-noise 0.01 samples p_β at β = 20,000, close to gradient descent. :func:`ula_from_noise` accepts
+the energy form at the inverse temperature β = 2η/σ² ([`effective_beta`][]): step 1 with
+noise 0.01 samples p_β at β = 20,000, close to gradient descent. [`ula_from_noise`][] accepts
 such a pair and says which β it implies.
 
 ULA never rejects, so it is biased: for E = a x²/2 the chain's stationary variance is
@@ -72,7 +72,7 @@ def build_kernel():
         ``kernel(key, state, logdensity_fn, step_size) -> (state, info)``. The log density is an
         argument of each call, so a changed density (new β, new parameters, a minibatch
         estimate as in SGLD) needs no rebuild; the cached gradient in ``state`` must then be
-        refreshed with :func:`init`.
+        refreshed with `init`.
     """
 
     def kernel(key, state: LangevinState, logdensity_fn: Callable, step_size):
@@ -138,7 +138,7 @@ def ula_from_energy(energy_fn: Callable, beta, step_size) -> SamplingAlgorithm:
         step_size: η > 0, the step on the energy gradient.
 
     Returns:
-        :func:`ula` on log p = −β E with ε = η / β (the same chain).
+        [`ula`][] on log p = −β E with ε = η / β (the same chain).
     """
     beta = check_beta(beta)
     step_size = check_positive(step_size, "step_size")
@@ -187,12 +187,12 @@ def ula_from_noise(
 ) -> NoisyLangevin:
     """Accept the common (η, σ) parametrisation x' = x − η ∇E(x) + σ ξ and state its β.
 
-    The chain is ULA at β = 2η/σ² (:func:`effective_beta`): the same update, now with an
+    The chain is ULA at β = 2η/σ² ([`effective_beta`][]): the same update, now with an
     explicit temperature. With ``warn=True`` (and concrete inputs) a ``UserWarning`` states
     the implied β so a hidden temperature never goes unnoticed.
 
     Returns:
-        :class:`NoisyLangevin` ``(algorithm, beta, step_size)``; it also has ``init``/``step``.
+        `NoisyLangevin` ``(algorithm, beta, step_size)``; it also has ``init``/``step``.
     """
     beta = effective_beta(step_size, noise_scale)
     if warn and not isinstance(beta, jax.core.Tracer):
