@@ -4,7 +4,7 @@ Labels. Replica exchange keeps its K replicas ordered by β (rung 0 the hottest,
 coldest) and moves positions between rungs when a swap is accepted. A *label* is the identity
 of one position as it travels: ``labels[k]`` is the label now at rung k (initially k). A swap
 pass is a product of disjoint neighbour transpositions, the permutation ``perm`` with
-``new[k] = old[perm[k]]`` (:func:`swap_permutation`), and every per-rung array below is carried
+``new[k] = old[perm[k]]`` (`swap_permutation`), and every per-rung array below is carried
 along with its label by the same gather.
 
 Round trips (Syed et al. 2021, the index process of non-reversible parallel tempering). Each
@@ -99,7 +99,7 @@ def update_exchange_stats(stats: ExchangeStats, perm, acceptance, attempted) -> 
 
     Args:
         stats: the tracking state before the swap pass.
-        perm: (K,) the pass's permutation (:func:`swap_permutation`).
+        perm: (K,) the pass's permutation (`swap_permutation`).
         acceptance: (K − 1,) min(1, α_k) where attempted, 0 elsewhere.
         attempted: (K − 1,) bool, the pairs of this pass.
     """
@@ -117,7 +117,7 @@ def update_exchange_stats(stats: ExchangeStats, perm, acceptance, attempted) -> 
 
 
 class ReplicaExchangeReport(NamedTuple):
-    """Swap acceptance and round trips of one or many ladders (:func:`replica_exchange_report`).
+    """Swap acceptance and round trips of one or many ladders ([`replica_exchange_report`][]).
 
     Attributes:
         swap_acceptance: (K − 1,) a_k = Σ min(1, α_k) / attempts of pair k, pooled over ladders.
@@ -128,7 +128,7 @@ class ReplicaExchangeReport(NamedTuple):
         round_trip_rate: round trips per step per ladder, ``round_trips / (steps · ladders)``.
         predicted_round_trip_rate: 1 / (2 + 2Λ) (Syed et al. 2021, Theorem 3).
         num_steps: steps each ladder has run.
-        num_ladders: independent ladders pooled (chains of :func:`samplers.run`).
+        num_ladders: independent ladders pooled (chains of [`samplers.run`][samplers.run.run]).
     """
 
     swap_acceptance: np.ndarray
@@ -143,7 +143,7 @@ class ReplicaExchangeReport(NamedTuple):
 
 
 def replica_exchange_report(state) -> ReplicaExchangeReport:
-    """The report of a :class:`~samplers.tempering.ReplicaExchangeState` (one ladder, or a
+    """The report of a `ReplicaExchangeState` (one ladder, or a
     batch with leading ladder axes such as ``samplers.run(...).state``), on the host.
 
     a_k = Σ_ladders Σ min(1, α_k) / Σ_ladders attempts_k; Λ = Σ_k (1 − a_k); round trips per
