@@ -6,7 +6,7 @@ step t of chain c uses ``split(split(key, T)[t], C)[c]`` (T = total steps, C = c
 result depends on the key only — not on how the chains are laid out on devices.
 
 Compile once: a kernel given as a pytree — ``run(key, kernel, positions,
-logdensity_fn=target)`` with a :class:`~samplers.Kernel`, or a :class:`BoundKernel` — goes
+logdensity_fn=target)`` with a [`Kernel`][], or a [`BoundKernel`][] — goes
 through one module-level ``eqx.filter_jit`` driver that takes the key, the kernel, the target
 and the positions as arguments, so a second call with the same shapes, kernel type and settings
 and another key, β, step size or parameter values reuses the compiled code. A
@@ -52,7 +52,7 @@ __all__ = ["BoundKernel", "RunResult", "default_info_fn", "leading_size", "run",
 
 
 class RunResult(NamedTuple):
-    """Output of :func:`run`.
+    """Output of [`run`][].
 
     Attributes:
         state: final kernel state of every chain (leading axis: chains).
@@ -73,12 +73,12 @@ class RunResult(NamedTuple):
 
 
 class BoundKernel(eqx.Module):
-    """A :class:`~samplers.Kernel` bound to its target, as a pytree ``SamplingAlgorithm``.
+    """A [`Kernel`][] bound to its target, as a pytree ``SamplingAlgorithm``.
 
     ``init(position, rng_key=None) = kernel.init(position, logdensity_fn, rng_key)`` and
     ``step(key, state) = kernel.step(key, state, logdensity_fn)``. Unlike ``kernel(ld)`` (a
     pair of closures) it is a pytree whose array leaves are the kernel's parameters and the
-    target's (β, couplings), so :func:`run` compiles once for all their values.
+    target's (β, couplings), so [`run`][] compiles once for all their values.
     """
 
     kernel: Kernel
@@ -296,16 +296,15 @@ def run_states(
     mesh=None,
     axis_name: str = "chains",
 ) -> RunResult:
-    """Like :func:`run`, from already initialised (batched) kernel states and a step function.
+    """Like [`run`][], from already initialised (batched) kernel states and a step function.
 
     ``step_fn`` is a closure, so the driver is compiled on every call (wrap the call in
-    ``jax.jit`` to cache it).
+    ``jax.jit`` to cache it). The other arguments are as in [`run`][].
 
     Args:
         key: PRNG key.
         step_fn: ``(key, state) -> (state, info)`` for ONE chain.
         states: batched states, leading axis = chains.
-        (other arguments as in :func:`run`)
     """
     if not callable(step_fn):
         raise TypeError("step_fn must be callable (key, state) -> (state, info)")
@@ -337,7 +336,7 @@ def run(
     Two ways to give the kernel:
 
     * ``run(key, kernel, positions, logdensity_fn=target, ...)`` with a
-      :class:`~samplers.Kernel` (or ``run(key, BoundKernel(kernel, target), ...)``): compiled
+      [`Kernel`][] (or ``run(key, BoundKernel(kernel, target), ...)``): compiled
       once per shapes, kernel type and settings; a new key, β, step size or parameter values
       (array leaves of the kernel and the target) reuse the compiled code. Non-array parts
       (a target that is a plain function, ``trace_fn``, ``info_fn``) are compared by identity:
@@ -351,13 +350,13 @@ def run(
 
     Args:
         key: PRNG key.
-        algorithm: a :class:`~samplers.Kernel` (with ``logdensity_fn``), a
-            :class:`BoundKernel`, or a ``SamplingAlgorithm``: ``init(position)`` and
+        algorithm: a [`Kernel`][] (with ``logdensity_fn``), a
+            [`BoundKernel`][], or a ``SamplingAlgorithm``: ``init(position)`` and
             ``step(key, state)`` for one chain.
         positions: initial positions, a pytree whose leaves share a leading chain axis.
         num_steps: steps after burn-in (a multiple of ``thin``); draws = num_steps / thin.
         logdensity_fn: the target when ``algorithm`` is a Kernel (a function, a structured
-            target from :mod:`samplers.targets`, a pytree such as a bound method of an
+            target from [`samplers.targets`][], a pytree such as a bound method of an
             equinox Module); must be None otherwise.
         num_burnin: steps discarded first (never stored).
         thin: keep one state every ``thin`` steps (the others are never stored).
@@ -371,7 +370,7 @@ def run(
         axis_name: mesh axis for chains.
 
     Returns:
-        :class:`RunResult`.
+        [`RunResult`][].
 
     Example:
         >>> res = samplers.run(key, samplers.MALA(0.5), jnp.zeros((8, 2)), num_steps=1000,
