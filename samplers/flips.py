@@ -1,9 +1,9 @@
 """Heat-bath (Gibbs) flips of binary units for ANY log density.
 
-:class:`HeatBath` is a heat-bath sampler for ±1 spins / {0, 1} bits of any log density: unit i
+[`HeatBath`][] is a heat-bath sampler for ±1 spins / {0, 1} bits of any log density: unit i
 flips with probability σ(Δ_i), Δ_i = log p(x with x_i flipped) − log p(x). Units of one colour
 are redrawn together, which is exact when they are conditionally independent (a proper
-colouring of the interaction graph, e.g. :func:`samplers.greedy_coloring`); without ``colors``
+colouring of the interaction graph, e.g. [`samplers.greedy_coloring`][]); without ``colors``
 every unit is its own colour (a sequential sweep, exact for any density). With
 ``multilinear=True`` all Δ_i come from one gradient: if log p is multilinear (affine in each
 unit, as for Ising models, RBMs, Boltzmann machines with zero diagonal and independent bases)
