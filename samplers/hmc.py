@@ -1,9 +1,9 @@
-"""Hamiltonian Monte Carlo and NUTS: blackjax's kernels as pytree :class:`~samplers.Kernel` s.
+"""Hamiltonian Monte Carlo and NUTS: blackjax's kernels as pytree [`Kernel`][] s.
 
 HMC simulates H(x, p) = −log p(x) + ½ pᵀ M⁻¹ p with ``num_integration_steps`` leapfrog steps of
 size ε and accepts with probability min(1, exp(−ΔH)); NUTS (multinomial, iterative) chooses the
 trajectory length itself. For log p = −β E, the potential is β E. Nothing is re-implemented:
-:class:`HMC` and :class:`NUTS` call blackjax's ``build_kernel()``, so a step through them costs
+[`HMC`][] and [`NUTS`][] call blackjax's ``build_kernel()``, so a step through them costs
 exactly what the blackjax step costs. ``inverse_mass_matrix=None`` is the identity (a vector
 of ones the size of the raveled position).
 """
@@ -68,8 +68,8 @@ def _mass(imm, position):
 
 
 class _Hamiltonian(Kernel):
-    """Fields and step shared by :class:`HMC` and :class:`NUTS` (they differ in the blackjax
-    ``build_kernel`` and its trajectory-length argument, :meth:`_trajectory`)."""
+    """Fields and step shared by [`HMC`][] and [`NUTS`][] (they differ in the blackjax
+    ``build_kernel`` and its trajectory-length argument, `_trajectory`)."""
 
     step_size: jax.Array
     inverse_mass_matrix: jax.Array | None
@@ -134,7 +134,7 @@ class HMC(_Hamiltonian):
 class NUTS(_Hamiltonian):
     """The No-U-Turn sampler (blackjax's multinomial NUTS) with step ε = ``step_size``, inverse
     mass matrix M⁻¹ (``None``: identity) and at most ``max_num_doublings`` trajectory doublings
-    (static); ``divergence_threshold`` and ``integrator`` as for :class:`HMC`.
+    (static); ``divergence_threshold`` and ``integrator`` as for [`HMC`][].
     """
 
     max_num_doublings: int = eqx.field(static=True)
