@@ -1,7 +1,7 @@
 """Persistent chains for persistent contrastive divergence (PCD) and replay buffers.
 
 A buffer stores *positions only*: a kernel state caches log p and ∇log p of the parameters
-that made it, and those go stale as soon as the parameters change. Each :func:`advance`
+that made it, and those go stale as soon as the parameters change. Each [`advance`][]
 re-initialises the chains with the current algorithm, runs ``num_steps`` steps and writes the
 new positions back.
 
@@ -61,11 +61,12 @@ def advance(
 
     Args:
         key: PRNG key.
-        buffer: the :class:`PersistentBuffer`.
+        buffer: the [`PersistentBuffer`][].
         algorithm: ``SamplingAlgorithm`` for the current parameters, or a
-            :class:`~samplers.Kernel` with ``logdensity_fn`` (then, called outside ``jax.jit``,
-            the run is compiled once for all parameter values, see :func:`samplers.run`);
-            every chain is re-initialised with ``algorithm.init`` (no stale cached densities).
+            [`Kernel`][] with ``logdensity_fn`` (then, called outside ``jax.jit``,
+            the run is compiled once for all parameter values, see
+            [`samplers.run`][samplers.run.run]); every chain is re-initialised with
+            ``algorithm.init`` (no stale cached densities).
         num_steps: kernel steps per call (≥ 1).
         logdensity_fn: the target of a Kernel ``algorithm`` (None for a SamplingAlgorithm).
         batch_size: number of buffer entries to draw and advance (default: all, plain PCD).
