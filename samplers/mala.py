@@ -1,6 +1,6 @@
 """Metropolis-adjusted Langevin (MALA): blackjax's kernel, with argument checks.
 
-Proposal (log-density form, the same step as :mod:`samplers.langevin`):
+Proposal (log-density form, the same step as [`samplers.langevin`][]):
 
     x* = x + ε ∇log p(x) + √(2ε) ξ,   accepted with probability
     min(1, p(x*) q(x | x*) / (p(x) q(x* | x))),  q(y | x) = N(y; x + ε ∇log p(x), 2ε I).
