@@ -60,15 +60,15 @@ test_mcmc 5e-4; diagnostics, cli, test_run, examples, numpyro ≈ 7.7e-4; inheri
 checks ≥ 4e-3 — total ≈ 9.1e-3 (≤ 1 %, with little room: the inherited checks are the largest
 item). At α = 1e-4 per check the 178 checks alone would be 1.78 %, the total ≈ 2.3 %.
 Not counted (allowances with no stated rate): objectives/test_margin accuracy > 0.8, ESS and
-R̂ floors in test_cli/test_mcmc, the SMC replica-ESS ``reliable`` in partition/test_smc.
+R̂ floors in test_cli/test_mcmc, the SMC replica-sd ``reliable`` in partition/test_smc.
 
 † measured over 24 fresh keys (test docstring): 256 pilot chains; with the default 32 it was
 ≈ 12 %. ‡ the delta-method stderr of that kernel is ≈ 14 % too small (200 fresh keys, test
 docstring), so |z| ≤ 4.26 acts like |z| ≤ 3.66.
 
 Slow suite (``-m slow``), separately: partition/test_calibration 4 tests × 2 checks ×
-2.5e-4 = 2e-3; partition/test_calibration_benchmark (owned elsewhere) 3 cells × ≤ 2e-3 =
-≤ 6e-3 — total ≤ 8e-3 (≤ 1 %). Both suites together ≈ 1.6 %.
+2.5e-4 = 2e-3; partition/test_calibration_benchmark 4 cells × ≤ 2e-3 = ≤ 8e-3 — total
+≤ 1.0 %. Both suites together ≈ 1.9 %.
 """
 
 from __future__ import annotations
