@@ -73,12 +73,15 @@ class PublicAPI(griffe.Extension):
     def on_package(self, *, pkg: griffe.Module, loader: griffe.GriffeLoader, **kwargs: Any) -> None:
         public = public_paths(pkg, self.namespaces)
         for module in _modules(pkg):
+            namespace = module.path in public
             for member in module.members.values():
-                if member.is_alias or member.is_module:
-                    continue
-                member.public = member.path in public
-                if member.is_class:
-                    _hide_underscored(member)
+                if member.is_alias:
+                    if not namespace:  # an import into an implementation module
+                        member.public = False
+                elif not member.is_module:
+                    member.public = member.path in public
+                    if member.is_class:
+                        _hide_underscored(member)
 
 
 def _hide_underscored(cls: griffe.Class) -> None:
