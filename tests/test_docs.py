@@ -212,3 +212,58 @@ def test_guide_examples_run(page, tmp_path, monkeypatch):
 @pytest.mark.parametrize("page", SLOW_PAGES)
 def test_guide_examples_run_slow(page, tmp_path, monkeypatch):
     _run_page(page, tmp_path, monkeypatch)
+
+
+def browser() -> str | None:
+    return next((b for b in ("chromium", "chromium-browser") if shutil.which(b)), None)
+
+
+def rendered_dom(url: str, tmp_path: Path) -> str:
+    """The page's DOM after scripts ran, in headless Chromium that can reach 127.0.0.1 only."""
+    proc = subprocess.run(
+        [
+            browser(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+@needs_docs_extras
+@pytest.mark.skipif(browser() is None, reason="no headless Chromium (apt-get install chromium)")
+@pytest.mark.parametrize("page", ["", "guides/exact/", "api/partition/"])
+def test_pages_render_offline_in_a_browser(site, page, tmp_path):
+    """Home, a guide and an API page served from 127.0.0.1 with every other host unresolvable."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        dom = rendered_dom(f"http://127.0.0.1:{server.server_port}/{page}", tmp_path)
+    finally:
+        server.shutdown()
+    assert 'class="md-content"' in dom, dom[-2000:]
+    assert not SPHINX_ROLE.search(dom)
+    raw_math = re.findall(r'<span class="arithmatex">\\\(.*?</span>', dom)
+    assert not raw_math, f"math left unrendered: {raw_math[:3]}"
+    if page != "api/partition/":
+        assert "<mjx-container" in dom, "MathJax typeset nothing"
