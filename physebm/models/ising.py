@@ -21,7 +21,7 @@ from physebm.models.capabilities import (
     kernel_target,
     pairwise_form,
 )
-from physebm.validation import check_parameter, check_shape, check_sizes
+from physebm.validation import check_parameter, check_shape, check_sizes, is_concrete
 
 BETA_C_2D = 0.5 * float(np.log1p(np.sqrt(2.0)))
 """Critical inverse temperature of the square-lattice Ising model (J = 1): ½ ln(1 + √2)."""
@@ -39,7 +39,10 @@ class Ising(EnergyModel):
     Args:
         shape: ``(N,)`` for a chain or ``(M, N)`` for a grid.
         J: coupling (ferromagnetic for J > 0).
-        h: external field.
+        h: external field. ``None`` (the default) or a concrete 0 makes the field structurally
+            zero: ``zero_field`` is then True, a static flag (it survives ``jit``/``vmap`` and
+            building the model inside them) that Kaufman's exact route needs; ``h`` is stored
+            as 0 either way. A traced ``h`` is a field parameter (``zero_field`` False).
         periodic: periodic (True) or free (False) boundaries.
     """
 
@@ -47,18 +50,20 @@ class Ising(EnergyModel):
     J: jax.Array
     h: jax.Array
     periodic: bool = eqx.field(static=True)
+    zero_field: bool = eqx.field(static=True, default=False)
     domain: str = eqx.field(static=True, default="spin")
 
-    def __init__(self, shape, J=1.0, h=0.0, periodic: bool = True):
+    def __init__(self, shape, J=1.0, h=None, periodic: bool = True):
         shape = check_sizes(shape, "shape", minimum=2)
         if len(shape) not in (1, 2):
             raise ValueError(f"shape must be (N,) or (M, N) with every side >= 2, got {shape}")
         self.shape = shape
         self.J = check_parameter(J, "J")
-        self.h = check_parameter(h, "h")
+        self.h = check_parameter(0.0 if h is None else h, "h")
         if self.J.shape != () or self.h.shape != ():
             raise ValueError(f"J and h must be scalars, got shapes {self.J.shape}, {self.h.shape}")
         self.periodic = bool(periodic)
+        self.zero_field = h is None or (is_concrete(h) and not np.any(np.asarray(h)))
 
     @property
     def event_shape(self) -> tuple[int, ...]:

@@ -23,6 +23,11 @@ Numerics (all in log space, smooth in K so that ∂/∂β and ∂²/∂β² are 
 - Only 2 sinh(½mγ₀) can be negative or zero. Z₃ + Z₄ is evaluated as
   Π_{r≥1} 2cosh(½mγ_{2r}) · 2cosh(½mγ₀) · (1 + ρ tanh(½mγ₀)), ρ = Π_{r≥1} tanh(½mγ_{2r}) ∈ (0, 1],
   and 1 + ρ tanh x₀ is split into non-negative parts for x₀ < 0.
+
+Either sign of K (:func:`kaufman_log_z`): on a torus with both sides even, flipping one
+checkerboard sublattice maps K to −K, so Z(K) = Z(|K|); near K = 0, where the formula is 0/0, the
+high-temperature series takes over. The choice is made by ``jnp.where`` (double-where for safe
+gradients), so K may be traced.
 """
 
 from __future__ import annotations
@@ -119,18 +124,8 @@ def _log_zero_mode(m: int, coupling, gamma0):
     return jnp.where(neg, branch_neg, branch_pos)
 
 
-@partial(jax.jit, static_argnums=(0, 1))
-def kaufman_log_z(num_rows: int, num_cols: int, coupling):
-    """log Z of the m × n periodic Ising torus at zero field with K = βJ > 0.
-
-    Args:
-        num_rows: m (static), every side ≥ 2.
-        num_cols: n (static).
-        coupling: K = βJ > 0, a scalar (may be traced; differentiable to any order).
-
-    Returns:
-        log Z as a scalar array.
-    """
+def _ferromagnet_log_z(num_rows: int, num_cols: int, coupling):
+    """Kaufman's log Z of the m × n torus for K = βJ > 0 (the formula of the module docstring)."""
     m = num_rows
     K = coupling
     gammas, psis, gamma0 = kaufman_gammas(num_cols, K)
@@ -153,3 +148,52 @@ def kaufman_log_z(num_rows: int, num_cols: int, coupling):
     # weighs the two terms by exp(b − log Z) with log Z large, whose rounding would leave noise
     # of order (∂b/∂K)² · ulp(log Z) in ∂² log Z/∂K² at low temperature.
     return b12 + jnp.logaddexp(0.0, b34 - b12) - _LOG2
+
+
+def small_coupling_threshold(dtype) -> float:
+    """|K| below which :func:`kaufman_log_z` uses the high-temperature series: Kaufman's form is
+    accurate to rounding down to K ≈ 1e-8 in float64 (and 1e-3 in float32), and is 0/0 at K = 0."""
+    return 1e-8 if jnp.finfo(dtype).bits == 64 else 1e-3
+
+
+def high_temperature_log_z(num_rows: int, num_cols: int, coupling):
+    """log Z = mn log 2 + 2mn log cosh K + c₂ t² + c₃ t³ + O(t⁴), t = tanh K, for K of either sign.
+
+    The high-temperature expansion Z = 2^{mn} cosh^{2mn} K Σ_G t^{|G|} over the even subgraphs G
+    of the torus' bond multigraph: its 2-bond subgraphs are the parallel pairs of a side of
+    length 2 (c₂ = n [m = 2] + m [n = 2]), its 3-bond ones the loops around a side of length 3
+    (c₃ = n [m = 3] + m [n = 3]); plaquettes and products of the above are O(t⁴).
+    """
+    m, n = num_rows, num_cols
+    c2 = (n if m == 2 else 0) + (m if n == 2 else 0)
+    c3 = (n if m == 3 else 0) + (m if n == 3 else 0)
+    t = jnp.tanh(coupling)
+    return m * n * _LOG2 + 2 * m * n * jnp.log(jnp.cosh(coupling)) + c2 * t**2 + c3 * t**3
+
+
+@partial(jax.jit, static_argnums=(0, 1))
+def kaufman_log_z(num_rows: int, num_cols: int, coupling):
+    """log Z of the m × n periodic Ising torus at zero field, for a coupling K = βJ of either sign.
+
+    K > 0: Kaufman's formula. K < 0 on a torus whose sides are both even: Z(K) = Z(|K|), by
+    flipping the spins of one checkerboard sublattice (every bond changes sign). |K| below
+    :func:`small_coupling_threshold`: :func:`high_temperature_log_z` (exact to rounding there, and
+    smooth through K = 0). K < 0 with an odd side (a frustrated torus): NaN, as Kaufman's formula
+    does not apply; callers with a concrete K < 0 pick another route.
+
+    Args:
+        num_rows: m (static), every side ≥ 2.
+        num_cols: n (static).
+        coupling: K = βJ, a scalar (may be traced; differentiable to any order).
+
+    Returns:
+        log Z as a scalar array.
+    """
+    K = jnp.asarray(coupling, dtype=jnp.result_type(coupling, float))
+    even = num_rows % 2 == 0 and num_cols % 2 == 0
+    small = jnp.abs(K) < small_coupling_threshold(K.dtype)
+    k_pos = jnp.abs(K) if even else K
+    usable = ~small & (k_pos > 0)
+    ferro = _ferromagnet_log_z(num_rows, num_cols, _where_safe(usable, k_pos, 1.0))
+    series = high_temperature_log_z(num_rows, num_cols, _where_safe(small, K, 0.0))
+    return jnp.where(small, series, jnp.where(usable, ferro, jnp.nan))

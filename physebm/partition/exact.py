@@ -5,7 +5,8 @@
 Routes (``method``):
 
 - ``"closed_form"``: Gaussian, log Z = (d/2) log(2π/β) − ½ log det A.
-- ``"kaufman"``: periodic 2-D Ising at h = 0, any M × N (Kaufman 1949; see ``_kaufman``).
+- ``"kaufman"``: periodic 2-D Ising with a structurally zero field (``Ising.zero_field``), any
+  M × N, J of either sign (Kaufman 1949; see ``_kaufman``).
 - ``"transfer_matrix"``: Ising chain (2 × 2 matrix, any N, with field, periodic or free) and the
   2-D Ising lattice with field or free boundaries (row to row, 2^w states per row).
 - ``"magnetization_sum"``: Curie–Weiss, Z = Σ_{k=0}^{N} C(N, k) exp(−β E(M = 2k − N)).
@@ -19,7 +20,10 @@ elsewhere registers its own and :func:`exact` uses them.
 
 β may be a scalar or a 1-D array (the result's fields are then arrays of the same shape); it is
 a traced, differentiable argument everywhere, so ``jax.grad``/``jax.jit`` over β work and a
-jitted function of β compiles once.
+jitted function of β compiles once. So are the model's parameters (J, h, W, b, ...): the route is
+chosen from static information (shapes, boundaries, ``Ising.zero_field``), so a model passed to
+``jit`` as an argument, built inside ``jit``/``vmap``/``grad`` or differentiated with respect to
+its couplings and fields takes the same route as the concrete model.
 """
 
 from __future__ import annotations
@@ -107,9 +111,15 @@ def _too_many_states(what: str, num_units: int) -> str:
 
 @exact_routes.register(Ising)
 def _ising_routes(model: Ising) -> dict[str, ExactRoute | str]:
-    """Every exact route for an Ising model, or the reason it does not apply."""
+    """Every exact route for an Ising model, or the reason it does not apply.
+
+    Which routes apply is decided from static information (shape, boundaries, the static
+    ``zero_field`` flag); a concrete J only adds the ``independent`` route (J = 0) and removes
+    Kaufman's for a frustrated torus (J < 0 with an odd side). Every route is a function of the
+    model's J and h as well as β, so J and h may be traced and differentiated.
+    """
     n = model.num_sites
-    J, h = _concrete_value(model.J), _concrete_value(model.h)
+    J = _concrete_value(model.J)
     routes: dict[str, ExactRoute | str] = {}
     if J == 0.0:
         routes["independent"] = ExactRoute(
@@ -119,7 +129,7 @@ def _ising_routes(model: Ising) -> dict[str, ExactRoute | str]:
         )
     else:
         routes["independent"] = "needs J = 0 (a concrete value)"
-    routes["kaufman"] = _ising_kaufman_route(model, J, h)
+    routes["kaufman"] = _ising_kaufman_route(model, J)
     routes["transfer_matrix"] = _ising_transfer_route(model)
     if n > MAX_ENUMERATION_LOG2:
         routes["enumeration"] = _too_many_states(f"Ising{model.shape}", n)
@@ -128,25 +138,25 @@ def _ising_routes(model: Ising) -> dict[str, ExactRoute | str]:
     return routes
 
 
-def _ising_kaufman_route(model: Ising, J: float | None, h: float | None) -> ExactRoute | str:
-    """Kaufman's log Z of a periodic 2-D lattice at h = 0 (concrete ``J``, ``h``), or why not."""
+def _ising_kaufman_route(model: Ising, J: float | None) -> ExactRoute | str:
+    """Kaufman's log Z of a periodic 2-D lattice whose field is structurally zero, or why not.
+
+    K = βJ may have either sign and be traced (see :func:`~physebm.partition._kaufman.
+    kaufman_log_z`): J < 0 maps to |J| on a torus with both sides even; with an odd side a
+    concrete J < 0 rules the route out, and a traced one gives NaN.
+    """
     shape, n = model.shape, model.num_sites
     if len(shape) != 2 or not model.periodic:
         return "needs a periodic 2-D lattice"
-    if h is None or J is None:
+    if not model.zero_field:
         return (
-            "needs concrete J and h = 0, but they are traced (close over the model instead of "
-            "passing it as a jit argument)"
+            "needs h = 0 known at construction (Ising(..., h=None) or a concrete 0: "
+            "model.zero_field), got a field"
         )
-    if h != 0.0:
-        return f"needs h = 0, got h = {h:g}"
-    if J == 0.0:
-        return "needs J != 0"
-    if J < 0 and (shape[0] % 2 or shape[1] % 2):
+    if J is not None and J < 0 and (shape[0] % 2 or shape[1] % 2):
         return "needs J > 0, or both sides even for J < 0 (frustrated odd torus)"
-    absJ = abs(J)  # J < 0 on an even torus maps to |J| by flipping one sublattice
     return ExactRoute(
-        lambda beta: kaufman_log_z(shape[0], shape[1], beta * absJ),
+        lambda beta: kaufman_log_z(shape[0], shape[1], beta * model.J),
         "kaufman",
         {"num_sites": n, "num_gammas": 2 * shape[1]},
     )

@@ -133,15 +133,17 @@ def test_non_positive_definite_gaussian_raises():
         exact(model, 1.0)
 
 
-def test_traced_model_parameters_fall_back_to_a_route_that_does_not_need_their_values():
-    # Passing the model through jit makes J and h tracers: Kaufman needs h = 0 known, so the
-    # transfer matrix is used; the answer is the same.
+def test_traced_model_parameters_keep_the_route_of_the_concrete_model():
+    # Passing the model through jit makes J and h tracers; the route depends only on static
+    # information (shape, boundaries, the zero_field flag), so Kaufman is kept.
     model = Ising((4, 6))
-    traced = jax.jit(lambda m, b: exact(m, b).log_z)(model, 0.5)
-    assert float(traced) == pytest.approx(float(exact(model, 0.5).log_z), rel=1e-12)
+    traced = jax.jit(lambda m, b: exact(m, b))(model, 0.5)
+    assert traced.method == "kaufman"
+    assert float(traced.log_z) == pytest.approx(float(exact(model, 0.5).log_z), rel=1e-12)
     built_inside = jax.jit(lambda b: exact(Ising((4, 6)), b))(0.5)
-    assert built_inside.method == "transfer_matrix"
-    assert float(built_inside.log_z) == pytest.approx(float(traced), rel=1e-12)
-    # Too large for the transfer matrix: the error explains how to keep Kaufman available.
-    with pytest.raises(ValueError, match="close over the model"):
-        jax.jit(lambda m, b: exact(m, b).log_z)(Ising((16, 16)), 0.5)
+    assert built_inside.method == "kaufman"
+    assert float(built_inside.log_z) == pytest.approx(float(traced.log_z), rel=1e-12)
+    # Too large for the transfer matrix: Kaufman under jit, as without it.
+    big = jax.jit(lambda m, b: exact(m, b))(Ising((16, 16)), 0.5)
+    assert big.method == "kaufman"
+    assert float(big.log_z) == pytest.approx(float(exact(Ising((16, 16)), 0.5).log_z), rel=1e-12)
