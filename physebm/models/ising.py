@@ -112,7 +112,7 @@ class Ising(EnergyModel):
         return W
 
     def to_boltzmann_machine(self):
-        """The same energy as a :class:`BoltzmannMachine` on flattened spins."""
+        """The same energy as a [`BoltzmannMachine`][] on flattened spins."""
         W = jnp.asarray(self.coupling_matrix()) * self.J
         b = jnp.full((self.num_sites,), 1.0) * self.h
         return BoltzmannMachine(W, b, domain="spin")
@@ -193,7 +193,7 @@ def _curie_weiss_exact_sampler(model: CurieWeiss) -> ExactSampler:
 
 @kernel_target.register(Ising)
 def _ising_target(model: Ising, beta):
-    """−βE as a :class:`samplers.PeriodicIsing2D` (coupling βJ, field βh) on a periodic 2-D
+    """−βE as a [`samplers.PeriodicIsing2D`][] (coupling βJ, field βh) on a periodic 2-D
     lattice with even sides (the checkerboard kernel's target); None otherwise."""
     even = all(s % 2 == 0 for s in model.shape)
     if len(model.shape) != 2 or not model.periodic or not even:
