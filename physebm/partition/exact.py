@@ -15,8 +15,8 @@ Routes (``method``):
 - ``"independent"``: Ising with J = 0, log Z = n log(2 cosh βh).
 
 The routes of each model type are registered with
-:func:`physebm.models.capabilities.exact_routes` (the built-ins below); a model type defined
-elsewhere registers its own and :func:`exact` uses them.
+[`physebm.models.capabilities.exact_routes`][] (the built-ins below); a model type defined
+elsewhere registers its own and [`exact`][] uses them.
 
 β may be a scalar or a 1-D array (the result's fields are then arrays of the same shape); it is
 a traced, differentiable argument everywhere, so ``jax.grad``/``jax.jit`` over β work and a
@@ -68,11 +68,11 @@ ESTIMATORS = (
 
 
 class ExactRoute(NamedTuple):
-    """How :func:`exact` computes log Z for one model.
+    """How [`exact`][] computes log Z for one model.
 
     Attributes:
         log_z_fn: scalar β -> scalar log Z(β); traceable and differentiable in β.
-        method: the route's name (one of :data:`METHODS` other than ``"auto"``).
+        method: the route's name (one of `METHODS` other than ``"auto"``).
         diagnostics: numbers describing the work (states enumerated, row width, ...).
         sequential: vectorise over β with ``lax.map`` (bounded memory) rather than ``vmap``.
     """
@@ -164,7 +164,7 @@ def _ising_kaufman_route(model: Ising, J: float | None) -> ExactRoute | str:
 
 def _ising_transfer_route(model: Ising) -> ExactRoute | str:
     """The 2 × 2 chain transfer matrix, or the row-to-row one of a lattice whose shorter side
-    fits :data:`MAX_TRANSFER_WIDTH_PERIODIC` / :data:`MAX_TRANSFER_WIDTH_FREE`, or why not."""
+    fits `MAX_TRANSFER_WIDTH_PERIODIC` / `MAX_TRANSFER_WIDTH_FREE`, or why not."""
     shape, n, periodic = model.shape, model.num_sites, model.periodic
     if len(shape) == 1:
         return ExactRoute(
@@ -269,13 +269,13 @@ _PRIORITY = (
 def exact_route(model, method: str = "auto") -> ExactRoute:
     """Pick the exact route for ``model`` (all checks that do not need β happen here).
 
-    The routes come from :func:`physebm.models.capabilities.exact_routes`, registered per
+    The routes come from [`physebm.models.capabilities.exact_routes`][], registered per
     model type (the built-ins in this module).
 
     Args:
         model: a Gaussian, Ising, CurieWeiss, BoltzmannMachine or RBM, or a model whose type
-            registers :func:`~physebm.models.capabilities.exact_routes`.
-        method: ``"auto"`` (the cheapest route that applies) or a route name in :data:`METHODS`.
+            registers [`exact_routes`][].
+        method: ``"auto"`` (the cheapest route that applies) or a route name in `METHODS`.
 
     Raises:
         TypeError: for a model type with no registered exact routes.
@@ -332,16 +332,16 @@ def exact(model, beta, *, method: str = "auto") -> LogZ:
     """Exact log Z(β) of a built-in model.
 
     Args:
-        model: a :class:`~physebm.models.Gaussian`, :class:`~physebm.models.Ising`,
-            :class:`~physebm.models.CurieWeiss`, :class:`~physebm.models.BoltzmannMachine` or
-            :class:`~physebm.models.RBM`, or a model whose type registers
-            :func:`~physebm.models.capabilities.exact_routes`.
+        model: a [`Gaussian`][], [`Ising`][],
+            [`CurieWeiss`][], [`BoltzmannMachine`][] or
+            [`RBM`][], or a model whose type registers
+            [`exact_routes`][].
         beta: inverse temperature β > 0, a scalar or a 1-D array (traced; differentiable).
-        method: ``"auto"`` picks the cheapest exact route; or force one of :data:`METHODS`
+        method: ``"auto"`` picks the cheapest exact route; or force one of `METHODS`
             (e.g. ``"enumeration"`` or ``"transfer_matrix"`` to cross-check ``"kaufman"``).
 
     Returns:
-        :class:`LogZ` with ``stderr = 0``, ``lower = upper = log_z``, ``method`` the route used,
+        [`LogZ`][] with ``stderr = 0``, ``lower = upper = log_z``, ``method`` the route used,
         and ``diagnostics`` (e.g. ``num_states`` enumerated, ``row_width`` of a transfer
         matrix).
 
