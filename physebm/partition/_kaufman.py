@@ -24,7 +24,7 @@ Numerics (all in log space, smooth in K so that ∂/∂β and ∂²/∂β² are 
   Π_{r≥1} 2cosh(½mγ_{2r}) · 2cosh(½mγ₀) · (1 + ρ tanh(½mγ₀)), ρ = Π_{r≥1} tanh(½mγ_{2r}) ∈ (0, 1],
   and 1 + ρ tanh x₀ is split into non-negative parts for x₀ < 0.
 
-Either sign of K (:func:`kaufman_log_z`): on a torus with both sides even, flipping one
+Either sign of K (`kaufman_log_z`): on a torus with both sides even, flipping one
 checkerboard sublattice maps K to −K, so Z(K) = Z(|K|); near K = 0, where the formula is 0/0, the
 high-temperature series takes over. The choice is made by ``jnp.where`` (double-where for safe
 gradients), so K may be traced.
@@ -151,7 +151,7 @@ def _ferromagnet_log_z(num_rows: int, num_cols: int, coupling):
 
 
 def small_coupling_threshold(dtype) -> float:
-    """|K| below which :func:`kaufman_log_z` uses the high-temperature series: Kaufman's form is
+    """|K| below which `kaufman_log_z` uses the high-temperature series: Kaufman's form is
     accurate to rounding down to K ≈ 1e-8 in float64 (and 1e-3 in float32), and is 0/0 at K = 0."""
     return 1e-8 if jnp.finfo(dtype).bits == 64 else 1e-3
 
@@ -177,7 +177,7 @@ def kaufman_log_z(num_rows: int, num_cols: int, coupling):
 
     K > 0: Kaufman's formula. K < 0 on a torus whose sides are both even: Z(K) = Z(|K|), by
     flipping the spins of one checkerboard sublattice (every bond changes sign). |K| below
-    :func:`small_coupling_threshold`: :func:`high_temperature_log_z` (exact to rounding there, and
+    `small_coupling_threshold`: `high_temperature_log_z` (exact to rounding there, and
     smooth through K = 0). K < 0 with an odd side (a frustrated torus): NaN, as Kaufman's formula
     does not apply; callers with a concrete K < 0 pick another route.
 
