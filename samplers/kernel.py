@@ -1,7 +1,7 @@
-"""The one kernel contract: a :class:`Kernel` is a pytree Markov-kernel family.
+"""The one kernel contract: a [`Kernel`][] is a pytree Markov-kernel family.
 
 A kernel knows how to move a chain but not which distribution it targets; the target, a log
-density ``logdensity_fn(x) -> log p(x)`` (or a structured target from :mod:`samplers.targets`,
+density ``logdensity_fn(x) -> log p(x)`` (or a structured target from [`samplers.targets`][],
 which is also a log density), is given at call time:
 
     state = kernel.init(position, logdensity_fn, rng_key=None)
@@ -15,9 +15,9 @@ real-valued parameters (step sizes, mass matrices) are array leaves, so a jitted
 takes a kernel as an argument compiles once for all their values; structural options (domain,
 colouring, counts) are static fields.
 
-Any blackjax algorithm fits through :class:`Blackjax` (an algorithm class and its parameters)
-or :class:`FromFactory` (a factory such as ``functools.partial(blackjax.mala, step_size=0.1)``);
-:func:`as_kernel` turns whatever a user passes into a :class:`Kernel`.
+Any blackjax algorithm fits through [`Blackjax`][] (an algorithm class and its parameters)
+or [`FromFactory`][] (a factory such as ``functools.partial(blackjax.mala, step_size=0.1)``);
+[`as_kernel`][] turns whatever a user passes into a [`Kernel`][].
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def check_logdensity(logdensity_fn, name: str = "logdensity_fn"):
 class Kernel(eqx.Module):
     """A Markov kernel family whose target log density is given at call time (module docstring).
 
-    Subclasses implement :meth:`init` and :meth:`step`; every info they return has a scalar
+    Subclasses implement [`init`][] and [`step`][]; every info they return has a scalar
     ``acceptance_rate`` field.
     """
 
@@ -293,7 +293,7 @@ class FromFactory(Kernel):
 
     A ``functools.partial`` (e.g. ``functools.partial(blackjax.mala, step_size=0.1)``) is
     stored as a ``jax.tree_util.Partial`` whose float arguments are array leaves (nested
-    partials too), so the step size is traced (and adapted by :func:`samplers.adapt_step_size`);
+    partials too), so the step size is traced (and adapted by [`samplers.adapt_step_size`][]);
     any other callable (a lambda) is kept as it is. A partial that leaves a required argument
     unbound is a ``TypeError`` here, not at the first step.
     """
@@ -318,11 +318,11 @@ class FromFactory(Kernel):
 
 
 def as_kernel(obj, name: str = "kernel") -> Kernel:
-    """A :class:`Kernel` from what a user passes as ``name``.
+    """A [`Kernel`][] from what a user passes as ``name``.
 
-    Accepted: a samplers :class:`Kernel` (returned as it is, :class:`Blackjax` included), or
+    Accepted: a samplers [`Kernel`][] (returned as it is, [`Blackjax`][] included), or
     a callable factory ``logdensity_fn -> SamplingAlgorithm`` (wrapped in
-    :class:`FromFactory`).
+    [`FromFactory`][]).
 
     Raises:
         TypeError: anything else; a blackjax algorithm class / samplers constructor passed
