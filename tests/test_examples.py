@@ -109,3 +109,12 @@ def check_conditional_classifier(out, printed):
 def check_rbm_digits_ais_matches_exact(out, printed):
     assert abs(out["z"]) < 5  # AIS within 5 stderr of the exact log Z (rate < 1e-6)
     assert out["heldout_ll"] > -44.4  # better than independent fair coins: 64 log(1/2)
+
+
+@smoke("ising_exact_mle", ["--size", "32", "--num-obs", "64", "--num-sweeps", "300"])
+def check_ising_exact_mle_recovers_J(out, printed):
+    # Ĵ is asymptotically normal about J* with the Fisher stderr (64 independent draws of a
+    # 32x32 torus); the bound is the two-sided normal quantile at ALPHA (2e-5): 4.26 stderr.
+    assert abs(out["J_hat"] - out["J_true"]) < critical_value(ALPHA) * out["stderr"], out
+    assert 0.001 < out["stderr"] < 0.005  # 1 / sqrt(n β² Var B), Var B ≈ 1.9 per bond here
+    assert "exact MLE" in printed
