@@ -141,9 +141,9 @@ def _ising_routes(model: Ising) -> dict[str, ExactRoute | str]:
 def _ising_kaufman_route(model: Ising, J: float | None) -> ExactRoute | str:
     """Kaufman's log Z of a periodic 2-D lattice whose field is structurally zero, or why not.
 
-    K = βJ may have either sign and be traced (see :func:`~physebm.partition._kaufman.
-    kaufman_log_z`): J < 0 maps to |J| on a torus with both sides even; with an odd side a
-    concrete J < 0 rules the route out, and a traced one gives NaN.
+    K = βJ may have either sign and be traced (see `kaufman_log_z`): J < 0 maps to |J| on a
+    torus with both sides even; with an odd side a concrete J < 0 rules the route out, and a
+    traced one gives NaN.
     """
     shape, n = model.shape, model.num_sites
     if len(shape) != 2 or not model.periodic:
