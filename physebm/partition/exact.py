@@ -71,7 +71,8 @@ class ExactRoute(NamedTuple):
     """How [`exact`][] computes log Z for one model.
 
     Attributes:
-        log_z_fn: scalar β -> scalar log Z(β); traceable and differentiable in β.
+        log_z_fn: scalar β -> scalar log Z(β); traceable and differentiable in β and in the
+            model parameters it closes over (which may be tracers).
         method: the route's name (one of `METHODS` other than ``"auto"``).
         diagnostics: numbers describing the work (states enumerated, row width, ...).
         sequential: vectorise over β with ``lax.map`` (bounded memory) rather than ``vmap``.
@@ -337,6 +338,9 @@ def exact(model, beta, *, method: str = "auto") -> LogZ:
             [`RBM`][], or a model whose type registers
             [`exact_routes`][].
         beta: inverse temperature β > 0, a scalar or a 1-D array (traced; differentiable).
+            The model's parameters may be traced too (the model a ``jit`` argument, built
+            inside a transform, or differentiated): the route depends only on static
+            information, and log Z is differentiable in them.
         method: ``"auto"`` picks the cheapest exact route; or force one of `METHODS`
             (e.g. ``"enumeration"`` or ``"transfer_matrix"`` to cross-check ``"kaufman"``).
 
