@@ -37,6 +37,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.special import logsumexp
 
 _LOG2 = float(np.log(2.0))
 
@@ -53,20 +54,43 @@ def _log_tanh_pos(x):
     return log_1mq - jnp.log1p(q)
 
 
-def _log_1p_rho_tanh(log_rho, x0):
+def _log_neg_log_tanh(y):
+    """log(−log tanh y) = log 2 + log atanh(q), q = e^{−2y}, for y > 0, in log space: finite (with
+    its derivatives) however large y is, where −log tanh y itself underflows."""
+    q = jnp.exp(-2 * y)
+    small = q < 1e-4
+    q_safe = _where_safe(small, 0.5, q)
+    log_ratio = jnp.where(small, jnp.log1p(q * q / 3), jnp.log(jnp.arctanh(q_safe) / q_safe))
+    return _LOG2 - 2 * y + log_ratio
+
+
+def _log_1m_rho(log_rho, log_neg_log_rho):
+    """log(1 − ρ) = log(−log ρ) + log(−expm1(x)/(−x)), x = log ρ ≤ 0.
+
+    The second term is x/2 + x²/24 for |x| < 1e-3; written this way, log(1 − ρ) and its
+    derivatives stay finite as ρ → 1 (high temperature on a large torus), where
+    log(−expm1(log ρ)) has second derivatives of order 1/(log ρ)², which overflow.
+    """
+    x = log_rho
+    small = x > -1e-3
+    x_safe = _where_safe(small, -1.0, x)
+    factor = jnp.where(small, x / 2 + x * x / 24, jnp.log(jnp.expm1(x_safe) / x_safe))
+    return log_neg_log_rho + factor
+
+
+def _log_1p_rho_tanh(log_rho, log_neg_log_rho, x0):
     """log(1 + ρ tanh x₀) for 0 < ρ ≤ 1 and any real x₀, without cancellation.
 
     x₀ ≥ 0: log1p(ρ tanh x₀). x₀ < 0: log[(1 − ρ) + ρ (1 + tanh x₀)] with
-    1 + tanh x₀ = 2 / (1 + e^{−2x₀}); both parts are non-negative.
+    1 + tanh x₀ = 2 / (1 + e^{−2x₀}); both parts are non-negative (log(1 − ρ) from log ρ and
+    log(−log ρ), see `_log_1m_rho`).
     """
     pos = x0 >= 0
     x_pos = _where_safe(pos, x0, 1.0)
     branch_pos = jnp.log1p(jnp.exp(log_rho) * jnp.tanh(x_pos))
     x_neg = _where_safe(pos, -1.0, x0)
-    tiny = log_rho > -1e-100  # ρ = 1 to double precision: 1 − ρ is negligible
-    log_1m_rho = jnp.where(tiny, -230.0, jnp.log(-jnp.expm1(_where_safe(tiny, -1.0, log_rho))))
     log_1p_tanh = _LOG2 - jnp.logaddexp(0.0, -2 * x_neg)
-    branch_neg = jnp.logaddexp(log_1m_rho, log_rho + log_1p_tanh)
+    branch_neg = jnp.logaddexp(_log_1m_rho(log_rho, log_neg_log_rho), log_rho + log_1p_tanh)
     return jnp.where(pos, branch_pos, branch_neg)
 
 
@@ -138,11 +162,12 @@ def _ferromagnet_log_z(num_rows: int, num_cols: int, coupling):
     b12 = 0.5 * m * jnp.sum(psi_odd) + jnp.logaddexp(log_z1, log_z2)
 
     log_rho = jnp.sum(_log_tanh_pos(0.5 * m * g_even))
+    log_neg_log_rho = logsumexp(_log_neg_log_tanh(0.5 * m * g_even))
     b34 = (
         0.5 * m * jnp.sum(psi_even)
         + jnp.sum(jnp.log1p(jnp.exp(-m * g_even)))
         + _log_zero_mode(m, K, gamma0)
-        + _log_1p_rho_tanh(log_rho, 0.5 * m * gamma0)
+        + _log_1p_rho_tanh(log_rho, log_neg_log_rho, 0.5 * m * gamma0)
     )
     # b12 + softplus(b34 − b12) rather than logaddexp(b12, b34): the latter's derivative rule
     # weighs the two terms by exp(b − log Z) with log Z large, whose rounding would leave noise

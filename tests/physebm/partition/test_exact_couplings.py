@@ -181,3 +181,18 @@ def test_zero_field_is_a_static_flag_set_at_construction():
     assert flags == [(True, False)]
     with pytest.raises(ValueError, match=r"method='kaufman'.*needs h = 0 known at construction"):
         jax.jit(lambda h: exact(Ising((16, 16), h=h), BETA, method="kaufman").log_z)(0.0)
+
+
+def test_curvature_in_J_is_finite_at_high_temperature_on_large_tori():
+    # ∂² log Z/∂J² = β² Var B per bond is size-independent at high temperature (correlation
+    # length ≪ L); on a 64x64 torus the ρ → 1 limit of Kaufman's zero mode once overflowed.
+    Js = jnp.array([1e-7, 1e-5, 1e-3, 1e-2, 0.1])
+
+    def per_bond(L):
+        curvature = jax.vmap(jax.grad(jax.grad(lambda J: exact(Ising((L, L), J=J), 1.0).log_z)))
+        return np.asarray(curvature(Js)) / (2 * L * L)
+
+    small, large = per_bond(16), per_bond(64)
+    assert np.all(np.isfinite(large))
+    np.testing.assert_allclose(large, small, rtol=1e-10)
+    np.testing.assert_allclose(small[:3], 1.0, atol=1e-5)  # Var B → number of bonds as J → 0
