@@ -330,6 +330,7 @@ def sample(
     on_nonfinite: str = "raise",
     betas=None,
     num_replicas: int | None = None,
+    progress: bool | None = False,
 ) -> SampleResult:
     """Draw samples of p_β(x) ∝ exp(−β E(x)) with a kernel chosen for the model.
 
@@ -366,6 +367,10 @@ def sample(
         betas: the ladder of ``sampler="replica_exchange"``, (K,) increasing; default
             ``num_replicas`` rungs geometric from β/10 to β.
         num_replicas: K of that default ladder (8 if omitted).
+        progress: a tqdm bar over the burn-in steps and kept draws; the run is then a few
+            calls of compiled segments, bit-identical to one call and compiled once
+            (``samplers.run``'s ``progress``); ``None`` shows it only on a terminal without
+            ``CI=true``; never inside ``jit``/``vmap``. The NUTS/HMC warm-up has no bar.
 
     Replica exchange: each chain is a ladder of K replicas, replica k sampling
     p_{β_k} ∝ exp(−β_k E) with the inner kernel (on the model's structured target at β = 1
@@ -416,7 +421,7 @@ def sample(
         options = dict(betas=betas, num_replicas=num_replicas, step_size=step_size)
         options["event_shape"] = event_shape
         run_kw = dict(num_chains=num_chains, num_steps=num_steps, num_burnin=num_burnin)
-        run_kw.update(thin=thin, on_nonfinite=on_nonfinite)
+        run_kw.update(thin=thin, on_nonfinite=on_nonfinite, progress=progress)
         beta = beta if beta_given else None
         return _sample_replica_exchange(key, energy, beta, sampler, options, run_kw, init)
     if betas is not None or num_replicas is not None:
@@ -439,6 +444,9 @@ def sample(
         name, alg, params = _continuous_algorithm(
             key_warm, logdensity, x0, sampler, step_size, num_warmup, num_leapfrog
         )
-    res = samplers.run(key_run, alg, x0, num_steps=num_steps, num_burnin=num_burnin, thin=thin)
+    res = samplers.run(
+        key_run, alg, x0, num_steps=num_steps, num_burnin=num_burnin, thin=thin,
+        progress=progress,
+    )  # fmt: skip
     _report_nonfinite(res.num_nonfinite, on_nonfinite)
     return SampleResult(res.trace, res.info, res.state, name, beta, params, res.num_nonfinite)

@@ -47,6 +47,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from samplers.base import check_count, tree_all_finite
 from samplers.kernel import Kernel, check_logdensity
+from samplers.progress import is_traced, run_segments, show_progress
 
 __all__ = ["BoundKernel", "RunResult", "default_info_fn", "leading_size", "run", "run_states"]
 
@@ -220,19 +221,44 @@ def _sample(key, step_fn, init_fn, states, plan: _Plan) -> RunResult:
     adds ``trace_fn(state)`` (as floats) to a running sum; the running sum of the info is kept
     only without a trace. Means are the sums divided by the number of draws D.
     """
-    states = _constrain(states, plan.sharding)
-    if init_fn is not None:
-        states = _constrain(jax.vmap(init_fn)(states), plan.sharding)
+    states, keys = _start(key, init_fn, states, plan)
     num_chains = leading_size(states, "states")
-    num_draws = plan.num_steps // plan.thin
     one_step = _stepper(step_fn, plan, num_chains)
-    keys = jax.random.split(key, plan.num_burnin + plan.num_steps)
     bad = jnp.zeros((num_chains,), jnp.int32)
     if plan.num_burnin:
         (states, bad), _ = jax.lax.scan(one_step, (states, bad), keys[: plan.num_burnin])
+    draw, zeros = _drawer(one_step, plan, states, bad, keys[0])
+    blocks = _blocks(keys, plan)
+    ((states, bad), sums), out = jax.lax.scan(draw, ((states, bad), zeros), blocks)
+    return _finish(states, bad, sums, out, plan)
+
+
+def _start(key, init_fn, states, plan: _Plan):
+    """The initialised states and the keys of all steps, ``split(key, num_burnin +
+    num_steps)``."""
+    states = _constrain(states, plan.sharding)
+    if init_fn is not None:
+        states = _constrain(jax.vmap(init_fn)(states), plan.sharding)
+    return states, jax.random.split(key, plan.num_burnin + plan.num_steps)
+
+
+def _blocks(keys, plan: _Plan):
+    """The keys of the kept steps, (draws, thin, ...)."""
+    num_draws = plan.num_steps // plan.thin
+    return keys[plan.num_burnin :].reshape(num_draws, plan.thin, *keys.shape[1:])
+
+
+def _trace_fns(plan: _Plan, states):
+    """``(mean_fn, store_fn, packed)``: what a draw averages and stores (see `_sample`)."""
     mean_fn = _position if plan.trace_fn is None else plan.trace_fn
     packed = plan.trace_fn is None and _derived_position(states)
-    store_fn = (lambda s: s) if packed else mean_fn
+    return mean_fn, (lambda s: s) if packed else mean_fn, packed
+
+
+def _drawer(one_step, plan: _Plan, states, bad, key):
+    """``(draw, zero sums)``: ``draw(((states, bad), sums), block_keys) -> (carry, out)``, one
+    kept draw of ``thin`` steps (see `_sample`)."""
+    mean_fn, store_fn, _ = _trace_fns(plan, states)
 
     def draw(carry, block_keys):
         (states, bad), (sum_trace, sum_info) = carry
@@ -249,13 +275,17 @@ def _sample(key, step_fn, init_fn, states, plan: _Plan) -> RunResult:
         out = (jax.vmap(store_fn)(states), info) if plan.keep_trace else None
         return ((states, bad), (sum_trace, sum_info)), out
 
-    zeros = _initial_sums(one_step, mean_fn, plan, states, bad, keys[0])
-    blocks = keys[plan.num_burnin :].reshape(num_draws, plan.thin, *keys.shape[1:])
-    ((states, bad), (sum_trace, sum_info)), out = jax.lax.scan(draw, ((states, bad), zeros), blocks)
+    return draw, _initial_sums(one_step, mean_fn, plan, states, bad, key)
+
+
+def _finish(states, bad, sums, out, plan: _Plan) -> RunResult:
+    """The result from the final carry and the stacked per-draw outputs (draws first)."""
+    num_draws = plan.num_steps // plan.thin
+    sum_trace, sum_info = sums
     mean = jax.tree.map(lambda a: a / num_draws, sum_trace) if plan.mean else None
     if plan.keep_trace:
         trace, info = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), out)
-        trace = trace.position if packed else trace
+        trace = trace.position if _trace_fns(plan, states)[2] else trace
     else:
         trace, info = None, jax.tree.map(lambda a: a / num_draws, sum_info)
     return RunResult(states, trace, info, mean, bad)
@@ -274,6 +304,77 @@ def _initial_sums(one_step, mean_fn, plan: _Plan, states, bad, key):
 def _run_pytree(key, algorithm, positions, plan: _Plan) -> RunResult:
     """The one module-level driver: ``algorithm`` is a pytree (array leaves traced)."""
     return _sample(key, algorithm.step, algorithm.init, positions, plan)
+
+
+@eqx.filter_jit
+def _segment_start(key, algorithm, positions, plan: _Plan):
+    """``(carry, keys)`` of a run in segments: the carry ``((states, bad), sums, buffers)``
+    holds zero per-draw buffers (draws first) where the trace is kept."""
+    states, keys = _start(key, algorithm.init, positions, plan)
+    num_chains = leading_size(states, "states")
+    bad = jnp.zeros((num_chains,), jnp.int32)
+    draw, zeros = _drawer(_stepper(algorithm.step, plan, num_chains), plan, states, bad, keys[0])
+    buffers = None
+    if plan.keep_trace:
+        num_draws = plan.num_steps // plan.thin
+        shapes = jax.eval_shape(draw, ((states, bad), zeros), _blocks(keys, plan)[0])[1]
+        buffers = jax.tree.map(lambda x: jnp.zeros((num_draws, *x.shape), x.dtype), shapes)
+    return ((states, bad), zeros, buffers), keys
+
+
+@eqx.filter_jit(donate="all-except-first")
+def _burn_segment(fixed, carry, start, stop, plan: _Plan):
+    """Burn-in steps ``start..stop−1`` (the same steps as `_sample`'s scan)."""
+    (algorithm, keys), (states_bad, sums, buffers) = fixed, carry
+    one_step = _stepper(algorithm.step, plan, leading_size(states_bad[0], "states"))
+    states_bad = jax.lax.fori_loop(start, stop, lambda i, c: one_step(c, keys[i])[0], states_bad)
+    return states_bad, sums, buffers
+
+
+@eqx.filter_jit(donate="all-except-first")
+def _draw_segment(fixed, carry, start, stop, plan: _Plan):
+    """Kept draws ``start..stop−1``, written into the carry's buffers at their index."""
+    algorithm, keys = fixed
+    states, bad = carry[0]
+    one_step = _stepper(algorithm.step, plan, leading_size(states, "states"))
+    draw, _ = _drawer(one_step, plan, states, bad, keys[0])
+    blocks = _blocks(keys, plan)
+
+    def body(i, carry):
+        states_bad, sums, buffers = carry
+        (states_bad, sums), out = draw((states_bad, sums), blocks[i])
+        if plan.keep_trace:
+            buffers = jax.tree.map(lambda b, x: b.at[i].set(x), buffers, out)
+        return states_bad, sums, buffers
+
+    return jax.lax.fori_loop(start, stop, body, carry)
+
+
+@eqx.filter_jit
+def _segment_finish(carry, plan: _Plan) -> RunResult:
+    (states, bad), sums, buffers = carry
+    return _finish(states, bad, sums, buffers, plan)
+
+
+def _run_in_segments(key, algorithm, positions, plan: _Plan) -> RunResult:
+    """`_run_pytree`'s run in a few compiled calls with a progress bar over the burn-in steps
+    and the kept draws (`samplers.progress`): the same steps and keys, bit-identical
+    results, one compilation of each segment for every call length."""
+    carry, keys = _segment_start(key, algorithm, positions, plan)
+    fixed, burnin = (algorithm, keys), plan.num_burnin
+
+    def segment(carry, a, b):
+        if a < burnin:
+            stop = jnp.asarray(min(b, burnin))
+            carry = _burn_segment(fixed, carry, jnp.asarray(a), stop, plan)
+        if b > burnin:
+            start, stop = jnp.asarray(max(a, burnin) - burnin), jnp.asarray(b - burnin)
+            carry = _draw_segment(fixed, carry, start, stop, plan)
+        return carry
+
+    total = burnin + plan.num_steps // plan.thin
+    carry = run_segments(segment, carry, total, desc="sample", unit="step")
+    return _segment_finish(carry, plan)
 
 
 def _run_closure(key, step_fn, init_fn, states, plan: _Plan) -> RunResult:
@@ -330,6 +431,7 @@ def run(
     mean: bool | None = None,
     mesh=None,
     axis_name: str = "chains",
+    progress: bool | None = False,
 ) -> RunResult:
     """Sample many chains of ``algorithm`` from ``positions``.
 
@@ -368,6 +470,11 @@ def run(
             ``RunResult.mean`` (default: ``not keep_trace``; None in the result otherwise).
         mesh: optional ``jax.sharding.Mesh`` to shard chains over its ``axis_name`` axis.
         axis_name: mesh axis for chains.
+        progress: a tqdm bar over the burn-in steps and the kept draws (each ``thin`` steps):
+            the run is then a few calls of compiled segments, bit-identical to one call and
+            compiled once for every call length (`samplers.progress`); ``None`` shows it
+            only on a terminal without ``CI=true``. Only for a pytree kernel (a Kernel with
+            ``logdensity_fn``, a BoundKernel), never inside ``jit``/``vmap``.
 
     Returns:
         [`RunResult`][].
@@ -395,5 +502,7 @@ def run(
     if plan.sharding is not None:
         positions = jax.device_put(positions, plan.sharding)
     if isinstance(algorithm, eqx.Module):
+        if show_progress(progress) and not is_traced((key, algorithm, positions)):
+            return _run_in_segments(key, algorithm, positions, plan)
         return _run_pytree(key, algorithm, positions, plan)
     return _run_closure(key, algorithm.step, lambda x: algorithm.init(x), positions, plan)

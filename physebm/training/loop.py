@@ -31,7 +31,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -61,15 +60,12 @@ from physebm.training.step import (
     make_step,
     trainable,
 )
+from samplers.progress import FIRST_CALL_STEPS, next_limit, show_progress
 
 __all__ = ["FitResult", "NonFiniteLossWarning", "fit"]
 
 MAX_CHUNK = 1000
 """The default (and largest) number of steps one compiled call can run."""
-TARGET_SECONDS = 0.25
-"""Wall time aimed at per compiled call: fewer steps per call when steps are slow."""
-FIRST_CALL_STEPS = 8
-"""Steps of the first call (which compiles), before the time per step is known."""
 
 
 class NonFiniteLossWarning(UserWarning):
@@ -257,14 +253,6 @@ def _chunk_length(eval_every: int, checkpoint_every: int, steps_per_call: int | 
     return max(d for d in range(1, min(g, MAX_CHUNK) + 1) if g % d == 0)
 
 
-def _show_progress(progress: bool | None) -> bool:
-    if progress is not None:
-        return bool(progress)
-    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
-        return False
-    return sys.stderr.isatty()
-
-
 def _raw_key(key) -> jax.Array:
     key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
@@ -300,7 +288,7 @@ def _check_settings(data, settings: _Settings) -> _Settings:
         eval_every=check_count(settings.eval_every, "eval_every", 0),
         checkpoint_every=check_count(settings.checkpoint_every, "checkpoint_every", 0),
         resume=check_resume(settings.resume),
-        progress=_show_progress(settings.progress),
+        progress=show_progress(settings.progress),
     )
     if s.on_nonfinite not in ("stop", "raise"):
         raise ValueError(f"on_nonfinite must be 'stop' or 'raise', got {s.on_nonfinite!r}")
@@ -382,13 +370,6 @@ def _next_stop(step: int, limit: int, chunk: int, num_steps: int) -> int:
     return min(step + limit, (step // chunk + 1) * chunk, num_steps)
 
 
-def _next_limit(limit: int, chunk: int, steps: int, seconds: float) -> int:
-    """Steps per call for about `TARGET_SECONDS` at the time per step just measured."""
-    if steps <= 0 or seconds <= 0:
-        return limit
-    return max(1, min(chunk, int(TARGET_SECONDS * steps / seconds)))
-
-
 def _drive(objective, optimizer, static, data, carry: _Carry, settings: _Settings):
     """Run chunks until ``num_steps`` or a non-finite update; evaluate and checkpoint."""
     optimizer = _chunk_optimizer(optimizer)
@@ -417,7 +398,7 @@ def _drive(objective, optimizer, static, data, carry: _Carry, settings: _Setting
             if take.any():
                 bar.set_postfix(loss=f"{losses[-1][-1]:.4g}")
             if not first:  # the first call's time includes the compilation
-                limit = _next_limit(
+                limit = next_limit(
                     limit, settings.chunk, new_step - step, time.perf_counter() - start_time
                 )
             first = False

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from stats_helpers import within
+from test_compile_once import count_compilations
 
 import physebm
 import samplers
@@ -31,24 +32,6 @@ def walk(key, x, sigma):
 
 def rmh_kernel(sigma=0.7):
     return samplers.Blackjax(blackjax.rmh, proposal_generator=functools.partial(walk, sigma=sigma))
-
-
-class CountCompiles:
-    """Counts XLA compilations in the block."""
-
-    def __enter__(self):
-        self.count = 0
-
-        def listener(event, duration, **kwargs):
-            if event == "/jax/core/compile/backend_compile_duration":
-                self.count += 1
-
-        self.listener = listener
-        jax.monitoring.register_event_duration_secs_listener(listener)
-        return self
-
-    def __exit__(self, *exc):
-        jax.monitoring.unregister_event_duration_listener(self.listener)
 
 
 def test_rmh_in_ais_ti_and_smc(gaussian):
@@ -101,10 +84,10 @@ def test_sample_with_rmh_and_a_traced_sigma(gaussian):
     assert isinstance(rmh_kernel().params["transition_generator"], jax.tree_util.Partial)
     estimate = functools.partial(ais, model, beta, num_temperatures=20, num_chains=16)
     estimate(key=KEY, kernel=rmh_kernel(0.5))
-    with CountCompiles() as counter:
+    with count_compilations() as names:
         jax.block_until_ready(estimate(key=jax.random.key(1), kernel=rmh_kernel(0.9)).log_z)
         jax.block_until_ready(run(sampler=rmh_kernel(0.3)).samples)
-    assert counter.count == 0
+    assert names == [], names
 
 
 def test_clear_errors(gaussian):

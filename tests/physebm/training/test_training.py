@@ -337,12 +337,14 @@ def test_fit_trains_equinox_module_params():
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch):
+    from samplers.progress import show_progress
+
     monkeypatch.setenv("CI", "true")
-    assert training.loop._show_progress(None) is False
-    assert training.loop._show_progress(True) is True
+    assert show_progress(None) is False
+    assert show_progress(True) is True
     monkeypatch.delenv("CI")
     monkeypatch.setattr("sys.stderr.isatty", lambda: False)
-    assert training.loop._show_progress(None) is False
+    assert show_progress(None) is False
 
 
 @pytest.mark.parametrize(
