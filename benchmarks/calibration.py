@@ -283,10 +283,13 @@ PROBLEMS: dict[str, tuple[Callable[[], Problem], tuple]] = {
 }  # fmt: skip
 """name -> (factory, estimators run on it at every budget)."""
 
-HARD_FOR = {("gauss10", "importance"): "hard"}
+HARD_FOR = {("gauss10", "importance"): "hard", ("ising16-0.3", "importance"): "hard"}
 """(problem, estimator) pairs that are hard although the problem is easy for the others: from
 N(0, I) the Gaussian's importance weights w ∝ exp(−½ xᵀ(A − I)x + …) have infinite variance
-along its softest direction (precision 0.5: w ∝ exp(x²/4), a Pareto tail with k = 1/2)."""
+along its softest direction (precision 0.5: w ∝ exp(x²/4), a Pareto tail with k = 1/2); from
+uniform spins the 16×16 lattice's log-weights −βE have a variance of β²·2N ≈ 46 at
+β = 0.3 (2N = 512 independent bonds of ±1), so a few samples carry the weight and every run
+is flagged."""
 
 RUNNERS = {
     "importance": importance,
