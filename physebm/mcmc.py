@@ -256,7 +256,7 @@ def _energy_and_beta(model_or_gibbs, beta):
             f"model_or_gibbs must be a model, an energy callable or a Gibbs, got "
             f"{type(model_or_gibbs).__name__}"
         )
-    return energy, check_beta(1.0 if beta is None else beta)
+    return energy, check_beta(1.0 if beta is None else beta, scalar=True)
 
 
 def _report_nonfinite(num_nonfinite, on_nonfinite: str) -> None:
