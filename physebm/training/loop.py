@@ -478,9 +478,12 @@ def fit(
             ``(x, y)``, or ``Weighted(x, w)``): real numbers, finite (checked before training;
             a 1-D array is a batch of scalar examples). Objectives that differentiate with
             respect to x or start chains at the data (score matching, CD) need float x.
-        optimizer: an ``optax.GradientTransformation`` (``optax.lbfgs`` and other optimizers
-            that take ``value``/``value_fn`` included), or a wrapper such as
-            ``optax.MultiSteps``. An optax optimizer built again with the same constants
+        optimizer: any object with ``init``/``update`` (duck-typed): an optax
+            ``GradientTransformation``, ``optax.MultiSteps``, or a transformation that needs
+            ``value``, ``grad`` or ``value_fn`` (``optax.lbfgs``,
+            ``optax.contrib.reduce_on_plateau``), which get them when their ``update`` accepts
+            them (read once from its signature; `make_step`). An optax optimizer built again
+            with the same constants
             reuses the compiled steps; to sweep a learning rate without recompiling, inject
             it: ``optax.inject_hyperparams(optax.adam)(learning_rate=lr)``.
         key: PRNG key; split into the objective-init, data-order and per-step keys.
