@@ -1,18 +1,36 @@
 """Property-based tests (hypothesis, derandomized): random small models have exact log Z equal
 to brute-force enumeration in numpy; random bad values (β of 0, negative, NaN or inf; NaN/inf
 placed in parameters; non-integer sizes; weights that are not a distribution) raise a
-documented error naming the argument, never a silent NaN."""
+documented error naming the argument, never a silent NaN. The estimators (ais, smc, TI,
+importance, reverse AIS), ``sample``, ``thermodynamics``, ``fit`` and BAR/MBAR each either give
+finite output or raise ValueError/TypeError naming the argument from the library's own checks
+(not a JAX traceback) for β of 0, negative, NaN, ±inf, 1e±30, a string or a vector."""
 
 import itertools
+import os
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.special import logsumexp
 
-from physebm.models import RBM, BoltzmannMachine, GMMEnergy, Ising
-from physebm.partition import exact
+import physebm
+from physebm import objectives
+from physebm.models import RBM, BoltzmannMachine, Gaussian, GMMEnergy, Ising
+from physebm.partition import (
+    ais,
+    bar,
+    exact,
+    importance,
+    mbar,
+    reverse_ais,
+    smc,
+    thermodynamic_integration,
+)
 
 SETTINGS = settings(
     max_examples=10,
@@ -194,3 +212,230 @@ def test_gmm_weights_form_a_distribution_or_raise(weights, normalise):
     else:
         with pytest.raises(ValueError, match="weights"):
             GMMEnergy(*args)
+
+
+# ---- every public estimator: finite output or a documented error naming β --------------------
+# β from the awkward values (0, negative, NaN, ±inf, a vector where a scalar is meant, a string)
+# and positive ones from 1e-30 to 1e30, on tiny random models of a few fixed shapes (parameters
+# are traced, so examples of one shape share a compilation); the budgets are tiny on purpose.
+
+POSITIVE_BETAS = [1e-30, 1e-6, 0.3, 1.0, 2.5, 1e6, 1e30]
+BAD_BETAS = [0.0, -0.5, float("nan"), float("inf"), float("-inf"), "0.5", np.array([0.5, 1.0])]
+ALL_BETAS = POSITIVE_BETAS + BAD_BETAS
+ANY_BETA = st.sampled_from(ALL_BETAS)
+
+
+def is_valid_scalar_beta(beta) -> bool:
+    return isinstance(beta, float) and np.isfinite(beta) and beta > 0
+
+
+def random_model(kind: str):
+    """A strategy for one tiny model of a fixed shape with random parameters: ``ising2``/
+    ``ising3`` (L×L, L = 2, 3), ``rbm`` (3×2) or ``gaussian1``..``gaussian3`` (d-D)."""
+    if kind.startswith("ising"):
+        L = int(kind[-1])
+        return st.builds(lambda J, h: Ising((L, L), J=J, h=h), REAL, REAL)
+    if kind == "rbm":
+        arrays = st.lists(REAL, min_size=9, max_size=9).map(np.array)
+        return arrays.map(lambda a: RBM(a[:6].reshape(3, 2), a[6:], np.zeros(2)))
+    d = int(kind[-1])
+    arrays = st.lists(REAL, min_size=d * d + d, max_size=d * d + d).map(np.array)
+    return arrays.map(
+        lambda a: Gaussian(a[:d], a[d:].reshape(d, d) @ a[d:].reshape(d, d).T + 0.5 * np.eye(d))
+    )
+
+
+def raised_by_library(err: BaseException) -> bool:
+    """The innermost frame of ``err`` is physebm/samplers code, not JAX/numpy internals."""
+    tb = err.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    name = tb.tb_frame.f_code.co_filename.replace(os.sep, "/")
+    return "/physebm/" in name or "/samplers/" in name
+
+
+def finite_or_documented_error(call, beta, argument: str = "beta"):
+    """Run ``call()``: a bad β must raise ValueError/TypeError naming ``argument`` (from the
+    library's own checks); a good one must return (or raise the same way, never NaN)."""
+    try:
+        out = call()
+    except (ValueError, TypeError) as err:
+        assert argument in str(err), err
+        assert raised_by_library(err), err
+        return None
+    assert is_valid_scalar_beta(beta), f"accepted beta={beta!r}"
+    return out
+
+
+def assert_finite_log_z(res):
+    assert np.isfinite(float(res.log_z)), res
+    assert np.isfinite(float(res.stderr)) and float(res.stderr) >= 0, res
+
+
+def sample_kwargs(model) -> dict:
+    return dict(sampler="mala", step_size=0.1) if isinstance(model, Gaussian) else {}
+
+
+KEY = jax.random.key(0)
+CALLS = {  # name: (call, the model family it runs on: one compiled shape per call)
+    "ais": (
+        lambda m, b: ais(m, b, key=KEY, num_temperatures=3, num_chains=4, check=False),
+        "ising3",
+    ),
+    "smc": (
+        lambda m, b: smc(
+            m,
+            b,
+            key=KEY,
+            num_particles=4,
+            num_replicas=2,
+            num_mcmc_steps=1,
+            schedule="linear",
+            num_temperatures=2,
+        ),
+        "gaussian2",
+    ),
+    "thermodynamic_integration": (
+        lambda m, b: thermodynamic_integration(
+            m,
+            b,
+            key=KEY,
+            num_temperatures=2,
+            num_chains=2,
+            num_samples=2,
+            num_burnin=1,
+            check=False,
+        ),
+        "rbm",
+    ),
+    "importance": (lambda m, b: importance(m, b, key=KEY, num_samples=8), "gaussian1"),
+    "reverse_ais": (
+        lambda m, b: reverse_ais(m, b, key=KEY, num_temperatures=3, num_chains=4),
+        "ising2",
+    ),
+    "sample": (
+        lambda m, b: physebm.sample(
+            m, key=KEY, num_chains=2, num_steps=3, beta=b, **sample_kwargs(m)
+        ),
+        "gaussian3",
+    ),
+    "sample_rbm": (
+        lambda m, b: physebm.sample(m, key=KEY, num_chains=2, num_steps=3, beta=b),
+        "rbm",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+@settings(SETTINGS, max_examples=3)
+@given(data=st.data())
+def test_estimators_and_sample_finite_or_refuse_beta(name, data):
+    """Every β of `ALL_BETAS` on a few random models of the call's family (β is traced, so
+    each call compiles once): finite log Z and stderr (samples), or a named error."""
+    call, family = CALLS[name]
+    model = data.draw(random_model(family), label="model")
+    for beta in ALL_BETAS:
+        res = finite_or_documented_error(lambda: call(model, beta), beta)  # noqa: B023
+        if res is None:
+            continue
+        if name.startswith("sample"):
+            for leaf in jax.tree.leaves(res.samples):
+                assert np.all(np.isfinite(np.asarray(leaf))), (beta, leaf)
+        else:
+            assert_finite_log_z(res)
+
+
+@pytest.mark.parametrize("family", ["ising3", "rbm", "gaussian2"])
+@settings(SETTINGS, max_examples=2)
+@given(data=st.data())
+def test_thermodynamics_finite_or_refuses_beta(family, data):
+    """A 1-D β is documented (vectorised); every other accepted β gives finite F, U, S, C."""
+    model = data.draw(random_model(family), label="model")
+    for beta in ALL_BETAS:
+        try:
+            th = physebm.thermodynamics(model, beta)
+        except (ValueError, TypeError) as err:
+            assert "beta" in str(err) and raised_by_library(err), err
+            assert not is_valid_scalar_beta(beta) and np.ndim(beta) != 1
+            continue
+        assert is_valid_scalar_beta(beta) or np.ndim(beta) == 1, beta
+        for field in ("log_z", "free_energy", "internal_energy", "entropy", "heat_capacity"):
+            assert np.all(np.isfinite(np.asarray(getattr(th, field)))), (beta, field, th)
+
+
+def quadratic_energy(p, x):
+    return 0.5 * jnp.sum((x - p["m"]) ** 2)
+
+
+FIT_DATA = np.random.default_rng(0).normal(size=(16, 2))
+
+
+@settings(SETTINGS, max_examples=8)
+@given(beta=ANY_BETA)
+def test_fit_score_matching_finite_or_refuses_beta(beta):
+    """``fit`` with one tiny objective: finite losses, or the non-finite guard says it stopped."""
+
+    def call():
+        objective = objectives.score_matching(quadratic_energy, beta=beta)
+        return physebm.fit(
+            objective,
+            {"m": jnp.zeros(2)},
+            FIT_DATA,
+            optax.sgd(1e-3),
+            key=KEY,
+            num_steps=3,
+            batch_size=8,
+            progress=False,
+        )
+
+    res = finite_or_documented_error(call, beta)
+    if res is not None:
+        assert np.all(np.isfinite(res.losses)) or (res.stopped_early and res.message), res
+        assert all(np.all(np.isfinite(np.asarray(v))) for v in jax.tree.leaves(res.params))
+
+
+def assert_finite_or_flagged(res):
+    """A non-finite estimate or stderr (no overlap, a degenerate sample) is never silent: the
+    result is marked unreliable and says why."""
+    values = np.concatenate([np.ravel(res.log_z), np.ravel(res.stderr)])
+    if not np.all(np.isfinite(values)):
+        assert not res.reliable and res.warnings, res
+
+
+WORK = st.lists(
+    st.one_of(st.floats(-5.0, 5.0), st.sampled_from([float("nan"), float("inf"), -float("inf")])),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(SETTINGS, max_examples=12)
+@given(w_F=WORK, w_R=WORK)
+def test_bar_finite_or_refuses_work(w_F, w_R):
+    """Reduced work values with NaN/±inf placed among them: a finite answer or a clear error."""
+    try:
+        res = bar(np.array(w_F), np.array(w_R))
+    except (ValueError, TypeError) as err:
+        assert ("w_F" in str(err) or "w_R" in str(err)) and raised_by_library(err), err
+        return
+    assert_finite_or_flagged(res)
+
+
+@settings(SETTINGS, max_examples=12)
+@given(
+    u=st.lists(
+        st.one_of(st.floats(-3.0, 3.0), st.sampled_from([float("nan"), float("inf")])),
+        min_size=6,
+        max_size=6,
+    ),
+    N_k=st.sampled_from([[1, 2], [2, 1], [3, 0], [0, 3], [1, 1]]),
+)
+def test_mbar_finite_or_refuses_input(u, N_k):
+    """Two states, three samples; NaN/inf reduced energies and empty states placed at random."""
+    u_kn = np.array(u).reshape(2, 3)
+    try:
+        res = mbar(u_kn, np.array(N_k))
+    except (ValueError, TypeError) as err:
+        assert ("u_kn" in str(err) or "N_k" in str(err)) and raised_by_library(err), err
+        return
+    assert_finite_or_flagged(res)
