@@ -293,3 +293,45 @@ def test_staged_output_goes_elsewhere_if_out_fills_meanwhile(tmp_path, capsys):
     assert stage.final == tmp_path / "out-1"
     assert listing(tmp_path) == {"out/theirs.txt": b"theirs", "out-1/report.md": b"new"}
     assert "the results are in" in capsys.readouterr().err
+
+
+def test_sigint_to_the_command_in_a_subprocess(tmp_path):
+    """``python -m physebm.cli compare --dataset digits`` (a one-step RBM run) gets a real
+    SIGINT once its staging folder appears: exit code 130, no staging folder left, and
+    ``--out`` holds either the previous output untouched or the complete new one."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.md").write_text("old report")
+    argv = ["compare", "--dataset", "digits", "--objectives", "cd1", "--steps", "1"]
+    argv += ["--num-train", "100", "--batch-size", "10", "--out", str(out), "--overwrite"]
+    log = (tmp_path / "stderr.txt").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "physebm.cli", *argv],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )
+
+    def staging():
+        return [p for p in os.listdir(tmp_path) if p.startswith(".out.incomplete-")]
+
+    deadline = time.monotonic() + 300
+    while not staging() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert staging(), f"no staging folder appeared (exit code {proc.poll()})"
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=120) == 130
+    log.close()
+    assert "interrupted" in (tmp_path / "stderr.txt").read_text()
+    assert sorted(os.listdir(tmp_path)) == ["out", "stderr.txt"]  # no staging folder left
+    files = listing(out)
+    complete = {"report.md", "results.json", "digits_samples.png"}
+    assert files == {"report.md": b"old report"} or (
+        set(files) == complete and files["report.md"] != b"old report"
+    ), sorted(files)

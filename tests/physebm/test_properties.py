@@ -8,6 +8,7 @@ finite output or raise ValueError/TypeError naming the argument from the library
 
 import itertools
 import os
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -277,15 +278,11 @@ def sample_kwargs(model) -> dict:
 
 
 KEY = jax.random.key(0)
-CALLS = {  # name: (call, the model family it runs on: one compiled shape per call)
-    "ais": (
-        lambda m, b: ais(m, b, key=KEY, num_temperatures=3, num_chains=4, check=False),
-        "ising3",
-    ),
+CALLS = {  # name: (call(model, beta), the model family it runs on: one compiled shape per call)
+    "ais": (partial(ais, key=KEY, num_temperatures=3, num_chains=4, check=False), "ising3"),
     "smc": (
-        lambda m, b: smc(
-            m,
-            b,
+        partial(
+            smc,
             key=KEY,
             num_particles=4,
             num_replicas=2,
@@ -296,9 +293,8 @@ CALLS = {  # name: (call, the model family it runs on: one compiled shape per ca
         "gaussian2",
     ),
     "thermodynamic_integration": (
-        lambda m, b: thermodynamic_integration(
-            m,
-            b,
+        partial(
+            thermodynamic_integration,
             key=KEY,
             num_temperatures=2,
             num_chains=2,
@@ -308,11 +304,8 @@ CALLS = {  # name: (call, the model family it runs on: one compiled shape per ca
         ),
         "rbm",
     ),
-    "importance": (lambda m, b: importance(m, b, key=KEY, num_samples=8), "gaussian1"),
-    "reverse_ais": (
-        lambda m, b: reverse_ais(m, b, key=KEY, num_temperatures=3, num_chains=4),
-        "ising2",
-    ),
+    "importance": (partial(importance, key=KEY, num_samples=8), "gaussian1"),
+    "reverse_ais": (partial(reverse_ais, key=KEY, num_temperatures=3, num_chains=4), "ising2"),
     "sample": (
         lambda m, b: physebm.sample(
             m, key=KEY, num_chains=2, num_steps=3, beta=b, **sample_kwargs(m)
