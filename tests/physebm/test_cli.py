@@ -239,17 +239,24 @@ def test_demo_rerun_with_overwrite(capsys, tmp_path, fake_training):
 @pytest.mark.parametrize("previous", [False, True])
 def test_sigint_mid_write_leaves_no_mix(previous, capsys, tmp_path, fake_training, monkeypatch):
     """A real SIGINT while the figures are written: the old folder is untouched (or there is
-    none), and no staging folder is left."""
+    none), and no staging folder is left. (Python's own SIGINT handler is installed for the
+    test: a process started in the background by a non-interactive shell inherits SIGINT
+    ignored, and then a raised SIGINT does nothing.)"""
     import signal
 
     from physebm.cli import figures
+
+    previous_handler = signal.signal(signal.SIGINT, signal.default_int_handler)
 
     out = tmp_path / "out"
     if previous:
         out.mkdir()
         (out / "report.md").write_text("old report")
     monkeypatch.setattr(figures, "samples", lambda run, path: signal.raise_signal(signal.SIGINT))
-    assert main(["compare", "--out", str(out), "--overwrite"]) == 130
+    try:
+        assert main(["compare", "--out", str(out), "--overwrite"]) == 130
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
     assert "interrupted" in capsys.readouterr().err
     assert listing(tmp_path) == ({"out/report.md": b"old report"} if previous else {})
     assert os.listdir(tmp_path) == (["out"] if previous else [])
@@ -310,8 +317,15 @@ def test_sigint_to_the_command_in_a_subprocess(tmp_path):
     argv = ["compare", "--dataset", "digits", "--objectives", "cd1", "--steps", "1"]
     argv += ["--num-train", "100", "--batch-size", "10", "--out", str(out), "--overwrite"]
     log = (tmp_path / "stderr.txt").open("w")
+    # `python -m physebm.cli` with Python's SIGINT handler installed first: a test run in the
+    # background of a non-interactive shell inherits SIGINT ignored, and Python then keeps it so
+    run_cli = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "sys.argv = ['physebm.cli', *sys.argv[1:]]; runpy.run_module('physebm.cli', "
+        "run_name='__main__', alter_sys=True)"
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "physebm.cli", *argv],
+        [sys.executable, "-c", run_cli, *argv],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=log,
