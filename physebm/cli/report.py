@@ -78,7 +78,7 @@ def results_json(run: dict) -> dict:
 
 def write(run: dict, out: Path, energy_of) -> dict[str, Path]:
     """Write every artefact into ``out``; returns the paths written."""
-    from physebm.diagnostics import chains_to_datatree, plot_ais, save_chain_plots
+    from physebm.diagnostics import ais_figure, chains_to_datatree, save_chain_plots, save_figure
 
     paths = {
         "landscapes": figures.landscapes(run, out / "landscapes.png", energy_of),
@@ -86,7 +86,7 @@ def write(run: dict, out: Path, energy_of) -> dict[str, Path]:
         "losses": figures.losses(run, out / "losses.png"),
     }
     for r in run["results"]:
-        paths[f"ais_{r.name}"] = plot_ais(r.ais_result, out / f"ais_{r.name}.png")
+        paths[f"ais_{r.name}"] = save_figure(ais_figure(r.ais_result), out / f"ais_{r.name}.png")
         tree = chains_to_datatree(r.chains, energy=r.chain_energy, attrs={"beta": 1.0})
         for kind, p in save_chain_plots(tree, out, prefix=f"chains_{r.name}_").items():
             paths[f"{kind}_{r.name}"] = p

@@ -7,19 +7,20 @@
 - [`rhat`][], [`ess`][], [`mcse`][], [`weight_ess`][], [`log_mean_exp_stderr`][],
   [`acceptance_summary`][]: statistics on arrays.
 - [`summarize_chains`][], [`summarize_ais`][]: reports with actionable warnings.
-- [`plot_trace`][], [`plot_rank`][], [`plot_energy`][], [`plot_ais`][],
-  [`save_chain_plots`][]: PNG files.
+- [`trace_figure`][], [`rank_figure`][], [`energy_figure`][], [`ais_figure`][]: matplotlib
+  ``Figure`` objects; [`save_figure`][] and [`save_chain_plots`][] write them to files.
 """
 
 from physebm.diagnostics.ais import AISSummary, summarize_ais
 from physebm.diagnostics.convert import chains_to_datatree, position_names, run_to_datatree
 from physebm.diagnostics.estimates import ais_to_datatree, logz_to_datatree
 from physebm.diagnostics.plots import (
-    plot_ais,
-    plot_energy,
-    plot_rank,
-    plot_trace,
+    ais_figure,
+    energy_figure,
+    rank_figure,
     save_chain_plots,
+    save_figure,
+    trace_figure,
 )
 from physebm.diagnostics.report import ChainSummary, summarize_chains
 from physebm.diagnostics.stats import (
@@ -51,21 +52,22 @@ __all__ = [
     "RhatWarning",
     "SamplerWarning",
     "acceptance_summary",
+    "ais_figure",
     "ais_to_datatree",
     "chains_to_datatree",
+    "energy_figure",
     "ess",
     "log_mean_exp_stderr",
     "logz_to_datatree",
     "mcse",
-    "plot_ais",
-    "plot_energy",
-    "plot_rank",
-    "plot_trace",
     "position_names",
+    "rank_figure",
     "rhat",
     "run_to_datatree",
     "save_chain_plots",
+    "save_figure",
     "summarize_ais",
     "summarize_chains",
+    "trace_figure",
     "weight_ess",
 ]

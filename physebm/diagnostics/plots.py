@@ -1,8 +1,10 @@
-"""Diagnostic plots written to PNG files, with no display needed.
+"""Diagnostic figures: each function returns a matplotlib ``Figure``; saving is the caller's.
 
-Trace, rank and energy plots use ``arviz_plots`` (matplotlib backend); the AIS plot, which
-``arviz_plots`` lacks, is plain matplotlib. Each function writes one PNG and returns its path;
-figures are closed after saving so long runs do not leak memory.
+Trace, rank and energy figures use ``arviz_plots`` (matplotlib backend); the AIS figure, which
+``arviz_plots`` lacks, is plain matplotlib. The names end in ``_figure`` so they do not shadow
+ArviZ's ``plot_*``. [`save_figure`][] writes a figure to a file and closes it, and
+[`save_chain_plots`][] writes the trace, rank and energy figures of a run into a folder.
+No display is needed: on a machine without one matplotlib picks its non-interactive backend.
 
 Positions with many sites (an 8×8 image, a 32×32 lattice) are reduced to their first
 ``max_sites`` sites (in C order) so the figure stays readable.
@@ -22,7 +24,17 @@ from physebm.diagnostics.convert import chains_to_datatree
 from physebm.diagnostics.estimates import ais_to_datatree, logz_to_datatree
 from physebm.diagnostics.stats import weight_ess
 
-__all__ = ["plot_ais", "plot_energy", "plot_rank", "plot_trace", "save_chain_plots"]
+__all__ = [
+    "ais_figure",
+    "energy_figure",
+    "rank_figure",
+    "save_chain_plots",
+    "save_figure",
+    "trace_figure",
+]
+
+#: File types [`save_figure`][] writes (matplotlib's raster and vector formats).
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 
 
 def _pyplot():
@@ -43,8 +55,8 @@ def _out_path(path) -> Path:
     if not isinstance(path, str | os.PathLike):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     p = Path(path)
-    if p.suffix.lower() != ".png":
-        raise ValueError(f"path must end in .png, got {str(p)!r}")
+    if p.suffix.lower() not in FIGURE_SUFFIXES:
+        raise ValueError(f"path must end in one of {', '.join(FIGURE_SUFFIXES)}, got {str(p)!r}")
     if not p.parent.exists():
         p.parent.mkdir(parents=True, exist_ok=True)
     if not os.access(p.parent, os.W_OK):
@@ -80,72 +92,86 @@ def _has_stat(dt: xr.DataTree, name: str) -> bool:
     return "sample_stats" in dt.children and name in dt["sample_stats"]
 
 
-def _save(pc, path: Path) -> Path:
+def _figure(pc):
+    """The matplotlib ``Figure`` of an arviz-plots ``PlotCollection``."""
+    return pc.get_viz("figure")
+
+
+def save_figure(fig, path, *, dpi: int = 90) -> Path:
+    """Write ``fig`` to ``path`` (``.png``, ``.pdf`` or ``.svg``) and close it.
+
+    Args:
+        fig: a matplotlib ``Figure``, e.g. from [`trace_figure`][] or [`ais_figure`][].
+        path: output file; parent folders are created.
+        dpi: resolution of raster output.
+
+    Returns:
+        The path written.
+    """
+    from matplotlib.figure import Figure
+
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    p = _out_path(path)
     plt = _pyplot()
-    fig = pc.get_viz("figure")
     try:
-        fig.savefig(path, dpi=90, bbox_inches="tight")
+        fig.savefig(p, dpi=dpi, bbox_inches="tight")
     finally:
         plt.close(fig)
-    return path
+    return p
 
 
-def plot_trace(trace, path, *, max_sites: int = 4, with_energy: bool = True) -> Path:
-    """Trace plot (value against draw, one line per chain) of positions and model energy.
+def trace_figure(trace, *, max_sites: int = 4, with_energy: bool = True):
+    """Trace figure (value against draw, one line per chain) of positions and model energy.
 
     Args:
         trace: a ``DataTree`` from [`chains_to_datatree`][] or an array/pytree of positions
             ``(num_chains, num_draws, ...)``.
-        path: output ``.png`` file; parent folders are created.
         max_sites: number of sites shown per variable.
         with_energy: add the model energy E(x) (``sample_stats.model_energy``) when present.
 
     Returns:
-        The path written.
+        A matplotlib ``Figure`` (open: show it, or write it with [`save_figure`][]).
     """
     import arviz_plots
 
-    p = _out_path(path)
     _pyplot()
     dt = _reduced(_as_tree(trace), max_sites, with_energy)
-    return _save(arviz_plots.plot_trace(dt, backend="matplotlib"), p)
+    return _figure(arviz_plots.plot_trace(dt, backend="matplotlib"))
 
 
-def plot_rank(trace, path, *, max_sites: int = 4, with_energy: bool = True) -> Path:
-    """Rank plot: histograms of each chain's ranks in the pooled draws (flat when mixed).
+def rank_figure(trace, *, max_sites: int = 4, with_energy: bool = True):
+    """Rank figure: each chain's ranks in the pooled draws (flat when the chains agree).
 
     Args:
-        trace: a ``DataTree`` or positions, as in [`plot_trace`][].
-        path: output ``.png`` file.
+        trace: a ``DataTree`` or positions, as in [`trace_figure`][].
         max_sites: number of sites shown per variable.
         with_energy: add the model energy when present.
 
     Returns:
-        The path written.
+        A matplotlib ``Figure``.
     """
     import arviz_plots
 
-    p = _out_path(path)
     _pyplot()
     dt = _reduced(_as_tree(trace), max_sites, with_energy)
-    return _save(arviz_plots.plot_rank(dt, backend="matplotlib"), p)
+    return _figure(arviz_plots.plot_rank(dt, backend="matplotlib"))
 
 
-def plot_energy(trace, path) -> Path:
-    """Energy plot of HMC/NUTS: marginal vs transition distribution of the Hamiltonian, BFMI.
+def energy_figure(trace):
+    """Energy figure of HMC/NUTS: marginal vs transition distribution of the Hamiltonian, BFMI.
 
     Uses the sampler's Hamiltonian H in ``sample_stats.energy`` (as ``az.bfmi`` does);
     BFMI = Σ_t (H_t − H_{t−1})² / Σ_t (H_t − H̄)² per chain, low values (< 0.3) meaning the
     momentum resampling explores the energy slowly. Samplers without a Hamiltonian (Gibbs,
     MALA, Metropolis) have no BFMI; the model energy E(x) (``sample_stats.model_energy``) is
-    in [`plot_trace`][] and [`plot_rank`][].
+    in [`trace_figure`][] and [`rank_figure`][].
 
     Args:
         trace: a ``DataTree`` with ``sample_stats.energy``.
-        path: output ``.png`` file.
 
     Returns:
-        The path written.
+        A matplotlib ``Figure``.
 
     Raises:
         ValueError: when the trace has no sampler Hamiltonian.
@@ -157,11 +183,10 @@ def plot_energy(trace, path) -> Path:
         raise ValueError(
             "trace has no sample_stats.energy (the HMC/NUTS Hamiltonian, from the sampler's "
             "info); the energy plot and BFMI need one — the model energy E(x) "
-            "(sample_stats.model_energy) is shown by plot_trace/plot_rank"
+            "(sample_stats.model_energy) is shown by trace_figure/rank_figure"
         )
-    p = _out_path(path)
     _pyplot()
-    return _save(arviz_plots.plot_energy(dt, backend="matplotlib"), p)
+    return _figure(arviz_plots.plot_energy(dt, backend="matplotlib"))
 
 
 def save_chain_plots(trace, out_dir, *, prefix: str = "", max_sites: int = 4) -> dict[str, Path]:
@@ -179,17 +204,19 @@ def save_chain_plots(trace, out_dir, *, prefix: str = "", max_sites: int = 4) ->
     """
     dt = _as_tree(trace)
     out = Path(out_dir)
+    _out_path(out / f"{prefix}trace.png")  # check the folder before drawing anything
+    _reduced(dt, max_sites, True)
     paths = {
-        "trace": plot_trace(dt, out / f"{prefix}trace.png", max_sites=max_sites),
-        "rank": plot_rank(dt, out / f"{prefix}rank.png", max_sites=max_sites),
+        "trace": save_figure(trace_figure(dt, max_sites=max_sites), out / f"{prefix}trace.png"),
+        "rank": save_figure(rank_figure(dt, max_sites=max_sites), out / f"{prefix}rank.png"),
     }
     if _has_stat(dt, "energy"):
-        paths["energy"] = plot_energy(dt, out / f"{prefix}energy.png")
+        paths["energy"] = save_figure(energy_figure(dt), out / f"{prefix}energy.png")
     return paths
 
 
-def plot_ais(run, path, *, max_paths: int = 64) -> Path:
-    """AIS diagnostics: log-weight paths over β, final log-weights, increment variance.
+def ais_figure(run, *, max_paths: int = 64):
+    """AIS diagnostics figure: log-weight paths over β, final log-weights, increment variance.
 
     Panels, as far as the run records them: running log-weight ``Σ_{s≤t} log_increments`` of
     up to ``max_paths`` chains against β (a fan that widens sharply marks where the schedule
@@ -201,14 +228,11 @@ def plot_ais(run, path, *, max_paths: int = 64) -> Path:
         run: a ``DataTree`` from [`ais_to_datatree`][] / [`logz_to_datatree`][], a
             [`physebm.LogZ`][] with ``log_weights`` in its ``info``, or final
             log-weights ``(num_chains,)``.
-        path: output ``.png`` file.
         max_paths: number of chain paths drawn.
 
     Returns:
-        The path written.
+        A matplotlib ``Figure``.
     """
-
-    p = _out_path(path)
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 1:
         raise ValueError(f"max_paths must be an int >= 1, got {max_paths!r}")
     if isinstance(run, xr.DataTree):
@@ -255,7 +279,7 @@ def plot_ais(run, path, *, max_paths: int = 64) -> Path:
                     title=f"weight ESS {e:.1f} / {valid.size}",
                 )
         fig.tight_layout()
-        fig.savefig(p, dpi=90)
-    finally:
+    except BaseException:
         plt.close(fig)
-    return p
+        raise
+    return fig

@@ -44,7 +44,7 @@ def test_bfmi_reads_the_hamiltonian_not_the_model_energy(tmp_path):
     dev = hamiltonian - hamiltonian.mean(axis=1, keepdims=True)
     by_hand = (np.diff(hamiltonian, axis=1) ** 2).sum(1) / (dev**2).sum(1)
     np.testing.assert_allclose(ours, by_hand, rtol=1e-6)
-    assert dg.plot_energy(dt, tmp_path / "energy.png").stat().st_size > 5000
+    assert dg.save_figure(dg.energy_figure(dt), tmp_path / "energy.png").stat().st_size > 5000
 
 
 def _summaries(tree):

@@ -390,8 +390,9 @@ def test_bad_arguments():
 # ------------------------------------------------------------------ plots
 
 
-def test_plots_written_headless(tmp_path, monkeypatch):
+def test_figures_returned_and_written_headless(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     monkeypatch.setenv("CI", "true")
     monkeypatch.delenv("DISPLAY", raising=False)
@@ -402,10 +403,11 @@ def test_plots_written_headless(tmp_path, monkeypatch):
     dt = dg.chains_to_datatree(x, energy=0.5 * (x**2).sum(-1), sample_stats={"energy": hamiltonian})
     paths = dg.save_chain_plots(dt, tmp_path / "out", prefix="m_", max_sites=2)
     inc = np.random.default_rng(0).normal(0, 0.1, (8, 10))
-    paths["ais"] = dg.plot_ais(
-        dg.ais_to_datatree(inc.sum(1), log_increments=inc, betas=np.linspace(0, 1, 11)),
-        tmp_path / "ais.png",
+    fig = dg.ais_figure(
+        dg.ais_to_datatree(inc.sum(1), log_increments=inc, betas=np.linspace(0, 1, 11))
     )
+    assert isinstance(fig, Figure) and len(fig.axes) == 3  # paths, weights, variance
+    paths["ais"] = dg.save_figure(fig, tmp_path / "ais.png")
     res = LogZ(
         log_z=0.0,
         method="ais",
@@ -415,22 +417,27 @@ def test_plots_written_headless(tmp_path, monkeypatch):
             "schedule": np.linspace(0, 1, 11),
         },
     )
-    paths["ais_logz"] = dg.plot_ais(res, tmp_path / "ais_logz.png")
-    paths["ais_weights_only"] = dg.plot_ais(inc.sum(1), tmp_path / "w.png")
+    paths["ais_logz"] = dg.save_figure(dg.ais_figure(res), tmp_path / "ais_logz.png")
+    paths["ais_weights_only"] = dg.save_figure(dg.ais_figure(inc.sum(1)), tmp_path / "w.png")
     assert set(paths) == {"trace", "rank", "energy", "ais", "ais_weights_only", "ais_logz"}
     for p in paths.values():
         data = p.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, p
     assert paths["trace"].name == "m_trace.png"
     assert set(plt.get_fignums()) == open_before  # figures closed
-    with pytest.raises(ValueError, match=r"must end in \.png"):
-        dg.plot_trace(dt, tmp_path / "trace.jpg")
+    fig = dg.trace_figure(dt, max_sites=2)
+    assert isinstance(fig, Figure) and plt.fignum_exists(fig.number)  # open until saved
+    with pytest.raises(ValueError, match=r"must end in one of \.png, \.pdf, \.svg"):
+        dg.save_figure(fig, tmp_path / "trace.jpg")
+    assert dg.save_figure(fig, tmp_path / "trace.svg").read_bytes().lstrip().startswith(b"<?xml")
+    with pytest.raises(TypeError, match="fig must be a matplotlib Figure"):
+        dg.save_figure(dt, tmp_path / "t.png")
     with pytest.raises(ValueError, match="no sample_stats.energy"):
-        dg.plot_energy(dg.chains_to_datatree(x, energy=(x**2).sum(-1)), tmp_path / "e.png")
+        dg.energy_figure(dg.chains_to_datatree(x, energy=(x**2).sum(-1)))
     model_energy_only = dg.chains_to_datatree(x, energy=(x**2).sum(-1))
     assert "energy" not in dg.save_chain_plots(model_energy_only, tmp_path / "m", max_sites=2)
     with pytest.raises(ValueError, match="max_sites"):
-        dg.plot_rank(dt, tmp_path / "r.png", max_sites=0)
+        dg.rank_figure(dt, max_sites=0)
 
 
 def test_run_to_datatree_from_samplers_run():
