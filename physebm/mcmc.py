@@ -41,6 +41,7 @@ from physebm.models.capabilities import DefaultSampler
 from physebm.models.ising import Ising
 from physebm.models.rbm import RBM
 from physebm.validation import check_beta
+from samplers.sharding import batch_sharding
 
 __all__ = ["SampleResult", "sample"]
 
@@ -331,6 +332,8 @@ def sample(
     betas=None,
     num_replicas: int | None = None,
     progress: bool | None = False,
+    mesh=None,
+    axis_name: str | None = None,
 ) -> SampleResult:
     """Draw samples of p_β(x) ∝ exp(−β E(x)) with a kernel chosen for the model.
 
@@ -371,6 +374,12 @@ def sample(
             calls of compiled segments, bit-identical to one call and compiled once
             (``samplers.run``'s ``progress``); ``None`` shows it only on a terminal without
             ``CI=true``; never inside ``jit``/``vmap``. The NUTS/HMC warm-up has no bar.
+        mesh: a ``jax.sharding.Mesh`` (Explicit or Auto axes) to spread the chains over its
+            ``axis_name`` axis (``samplers.run``'s ``mesh``); ``num_chains`` must be a multiple
+            of that axis's size. Integer kernels (spins, bits) give bit-identical samples to
+            ``mesh=None``, float kernels agree to rounding; the NUTS/HMC warm-up runs on
+            one chain, unsharded.
+        axis_name: the mesh axis of the chains (default: the mesh's only axis).
 
     Replica exchange: each chain is a ladder of K replicas, replica k sampling
     p_{β_k} ∝ exp(−β_k E) with the inner kernel (on the model's structured target at β = 1
@@ -411,6 +420,7 @@ def sample(
     """
     num_chains = _count(num_chains, "num_chains")
     num_steps = _count(num_steps, "num_steps")
+    batch_sharding(mesh, axis_name, num_chains, "num_chains")  # its errors, before any work
     if on_nonfinite not in ("raise", "warn"):
         raise ValueError(f"on_nonfinite must be 'raise' or 'warn', got {on_nonfinite!r}")
     beta_given = beta is not None or isinstance(model_or_gibbs, Gibbs)
@@ -422,6 +432,7 @@ def sample(
         options["event_shape"] = event_shape
         run_kw = dict(num_chains=num_chains, num_steps=num_steps, num_burnin=num_burnin)
         run_kw.update(thin=thin, on_nonfinite=on_nonfinite, progress=progress)
+        run_kw.update(mesh=mesh, axis_name=axis_name)
         beta = beta if beta_given else None
         return _sample_replica_exchange(key, energy, beta, sampler, options, run_kw, init)
     if betas is not None or num_replicas is not None:
@@ -446,7 +457,7 @@ def sample(
         )
     res = samplers.run(
         key_run, alg, x0, num_steps=num_steps, num_burnin=num_burnin, thin=thin,
-        progress=progress,
+        progress=progress, mesh=mesh, axis_name=axis_name,
     )  # fmt: skip
     _report_nonfinite(res.num_nonfinite, on_nonfinite)
     return SampleResult(res.trace, res.info, res.state, name, beta, params, res.num_nonfinite)

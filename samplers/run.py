@@ -30,8 +30,11 @@ scan. Running means over draws (``mean``, and ``info`` when ``keep_trace=False``
 accumulated only when asked: ``mean=True``, or by default when ``keep_trace=False``, in which
 case a long run uses constant memory.
 
-Sharding: pass ``mesh`` (a ``jax.sharding.Mesh``) to spread the chains over its ``axis_name``
-axis; the samples are identical to an unsharded run with the same key.
+Sharding: pass ``mesh`` (a ``jax.sharding.Mesh``, Explicit or Auto axes) to spread the chains
+over its ``axis_name`` axis (default: its only axis); the number of chains must be a multiple of
+that axis's size (a ``ValueError`` before tracing otherwise). Each chain's draws depend on the
+key only, so integer kernels give bit-identical samples to an unsharded run and float kernels
+agree to rounding (`samplers.sharding`). The result comes back laid out on the mesh.
 """
 
 from __future__ import annotations
@@ -43,11 +46,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec
 
 from samplers.base import check_count, tree_all_finite
 from samplers.kernel import Kernel, check_logdensity
 from samplers.progress import is_traced, run_segments, show_progress
+from samplers.sharding import batch_sharding, constrain, enter, place, restore
 
 __all__ = ["BoundKernel", "RunResult", "default_info_fn", "leading_size", "run", "run_states"]
 
@@ -147,12 +150,6 @@ def leading_size(tree, name) -> int:
     return sizes.pop()
 
 
-def _constrain(tree, sharding):
-    if sharding is None:
-        return tree
-    return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, sharding), tree)
-
-
 class _Plan(NamedTuple):
     """The static settings of a run (hashed: part of the compilation cache key)."""
 
@@ -166,7 +163,7 @@ class _Plan(NamedTuple):
     sharding: Any
 
 
-def _plan(num_steps, num_burnin, thin, trace_fn, info_fn, keep_trace, mean, mesh, axis_name):
+def _plan(num_steps, num_burnin, thin, trace_fn, info_fn, keep_trace, mean, sharding):
     num_steps = check_count(num_steps, "num_steps")
     num_burnin = check_count(num_burnin, "num_burnin", minimum=0)
     thin = check_count(thin, "thin")
@@ -176,7 +173,6 @@ def _plan(num_steps, num_burnin, thin, trace_fn, info_fn, keep_trace, mean, mesh
         raise TypeError(f"trace_fn must be callable state -> pytree, got {trace_fn!r}")
     keep_trace = bool(keep_trace)
     mean = (not keep_trace) if mean is None else bool(mean)
-    sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec(axis_name))
     info_fn = default_info_fn if info_fn is None else info_fn
     return _Plan(num_steps, num_burnin, thin, trace_fn, info_fn, keep_trace, mean, sharding)
 
@@ -205,9 +201,9 @@ def _stepper(step_fn, plan: _Plan, num_chains: int):
 
     def one_step(carry, step_key):
         states, bad = carry
-        keys = _constrain(jax.random.split(step_key, num_chains), plan.sharding)
+        keys = constrain(jax.random.split(step_key, num_chains), plan.sharding)
         states, info, nonfinite = jax.vmap(one_chain)(keys, states)
-        states = _constrain(states, plan.sharding)
+        states = constrain(states, plan.sharding)
         return (states, bad + nonfinite.astype(jnp.int32)), info
 
     return one_step
@@ -236,9 +232,9 @@ def _sample(key, step_fn, init_fn, states, plan: _Plan) -> RunResult:
 def _start(key, init_fn, states, plan: _Plan):
     """The initialised states and the keys of all steps, ``split(key, num_burnin +
     num_steps)``."""
-    states = _constrain(states, plan.sharding)
+    states = constrain(states, plan.sharding)
     if init_fn is not None:
-        states = _constrain(jax.vmap(init_fn)(states), plan.sharding)
+        states = constrain(jax.vmap(init_fn)(states), plan.sharding)
     return states, jax.random.split(key, plan.num_burnin + plan.num_steps)
 
 
@@ -395,7 +391,7 @@ def run_states(
     keep_trace: bool = True,
     mean: bool | None = None,
     mesh=None,
-    axis_name: str = "chains",
+    axis_name: str | None = None,
 ) -> RunResult:
     """Like [`run`][], from already initialised (batched) kernel states and a step function.
 
@@ -409,11 +405,13 @@ def run_states(
     """
     if not callable(step_fn):
         raise TypeError("step_fn must be callable (key, state) -> (state, info)")
-    plan = _plan(num_steps, num_burnin, thin, trace_fn, info_fn, keep_trace, mean, mesh, axis_name)
-    leading_size(states, "states")
-    if plan.sharding is not None:
-        states = jax.device_put(states, plan.sharding)
-    return _run_closure(key, step_fn, None, states, plan)
+    num_chains = leading_size(states, "states")
+    sharding = batch_sharding(mesh, axis_name, num_chains, "num_chains (leading axis of states)")
+    plan = _plan(num_steps, num_burnin, thin, trace_fn, info_fn, keep_trace, mean, sharding)
+    context, (key, states) = enter(plan.sharding, (key, states))
+    with context:
+        res = _run_closure(key, step_fn, None, place(states, plan.sharding), plan)
+    return _restore(res, mesh, plan.sharding)
 
 
 def run(
@@ -430,7 +428,7 @@ def run(
     keep_trace: bool = True,
     mean: bool | None = None,
     mesh=None,
-    axis_name: str = "chains",
+    axis_name: str | None = None,
     progress: bool | None = False,
 ) -> RunResult:
     """Sample many chains of ``algorithm`` from ``positions``.
@@ -468,8 +466,11 @@ def run(
         keep_trace: store the per-draw trace and info (True) or only the info's means (False).
         mean: accumulate the running mean of ``trace_fn(state)`` over draws into
             ``RunResult.mean`` (default: ``not keep_trace``; None in the result otherwise).
-        mesh: optional ``jax.sharding.Mesh`` to shard chains over its ``axis_name`` axis.
-        axis_name: mesh axis for chains.
+        mesh: optional ``jax.sharding.Mesh`` (Explicit or Auto axes) to spread the chains
+            over its ``axis_name`` axis; the number of chains must be a multiple of its size.
+            Integer kernels give bit-identical results to ``mesh=None``, float kernels agree
+            to rounding.
+        axis_name: mesh axis for chains (default: the mesh's only axis).
         progress: a tqdm bar over the burn-in steps and the kept draws (each ``thin`` steps):
             the run is then a few calls of compiled segments, bit-identical to one call and
             compiled once for every call length (`samplers.progress`); ``None`` shows it
@@ -496,13 +497,25 @@ def run(
             "algorithm must be a SamplingAlgorithm with init and step, got "
             f"{type(algorithm).__name__}"
         )
-    plan = _plan(num_steps, num_burnin, thin, trace_fn, info_fn, keep_trace, mean, mesh, axis_name)
     num_chains = leading_size(positions, "positions")
     check_count(num_chains, "num_chains (leading axis of positions)")
-    if plan.sharding is not None:
-        positions = jax.device_put(positions, plan.sharding)
-    if isinstance(algorithm, eqx.Module):
-        if show_progress(progress) and not is_traced((key, algorithm, positions)):
-            return _run_in_segments(key, algorithm, positions, plan)
-        return _run_pytree(key, algorithm, positions, plan)
-    return _run_closure(key, algorithm.step, lambda x: algorithm.init(x), positions, plan)
+    sharding = batch_sharding(mesh, axis_name, num_chains, "num_chains (leading axis of positions)")
+    plan = _plan(num_steps, num_burnin, thin, trace_fn, info_fn, keep_trace, mean, sharding)
+    context, (key, algorithm, positions) = enter(plan.sharding, (key, algorithm, positions))
+    with context:
+        positions = place(positions, plan.sharding)
+        if isinstance(algorithm, eqx.Module):
+            if show_progress(progress) and not is_traced((key, algorithm, positions)):
+                res = _run_in_segments(key, algorithm, positions, plan)
+            else:
+                res = _run_pytree(key, algorithm, positions, plan)
+        else:
+            res = _run_closure(key, algorithm.step, lambda x: algorithm.init(x), positions, plan)
+    return _restore(res, mesh, plan.sharding)
+
+
+def _restore(res: RunResult, mesh, sharding) -> RunResult:
+    """The result on the user's mesh (its axis types), unless traced (`samplers.sharding`)."""
+    if sharding is None or is_traced(res):
+        return res
+    return restore(res, mesh, sharding)

@@ -51,6 +51,7 @@ from physebm.partition.weights import weight_statistics
 from physebm.validation import check_key
 from samplers.base import check_count as _check_count
 from samplers.progress import is_traced, run_segments, show_progress
+from samplers.sharding import batch_sharding, constrain, enter, restore
 
 __all__ = [
     "AISInfo",
@@ -73,7 +74,7 @@ def _bucket(n: int) -> int:
     return max(MIN_SCHEDULE_BUCKET, 1 << (n - 1).bit_length())
 
 
-def anneal(path, move, kernel, schedule, x0, key, progress=False, desc="ais"):
+def anneal(path, move, kernel, schedule, x0, key, progress=False, desc="ais", sharding=None):
     """Run the AIS recursion along ``schedule`` (K + 1 points) from positions ``x0`` (batched).
 
     For k = 1..K: log w += log f_{t_k}(x) − log f_{t_{k−1}}(x), then x ~ T_{t_k}(x, ·), T_k
@@ -84,6 +85,7 @@ def anneal(path, move, kernel, schedule, x0, key, progress=False, desc="ais"):
     (Σd² − (Σd)²/n)/n over the n finite increments d (shifted by the first chain's).
     With ``progress`` (`samplers.progress.show_progress`; never when traced) the loop
     runs in a few calls of one compiled segment with a bar, bit-identical to one call.
+    ``sharding`` (`samplers.sharding.batch_sharding`) lays the chains out over devices.
 
     Returns:
         ``(x_K, log_w, kernel, acceptance (K,), increment_variance (K,))``; the increment
@@ -94,29 +96,31 @@ def anneal(path, move, kernel, schedule, x0, key, progress=False, desc="ais"):
     k = schedule.shape[0] - 1
     padded = jnp.pad(schedule, (0, _bucket(k + 1) - k - 1), mode="edge")
     if show_progress(progress) and not is_traced((path, kernel, padded, x0, key)):
-        carry = _anneal_start(x0, kernel, padded)
+        carry = _anneal_start(x0, kernel, padded, sharding)
 
         def segment(carry, start, stop):
-            return _anneal_segment(path, move, kernel, padded, carry, jnp.asarray(stop), key)
+            stop = jnp.asarray(stop)
+            return _anneal_segment(path, move, kernel, padded, carry, stop, key, sharding)
 
         carry = run_segments(segment, carry, k, desc=desc, unit="temperature")
         x, log_w, kernel, acc, var_inc = _anneal_finish(carry, kernel)
     else:
         x, log_w, kernel, acc, var_inc = _anneal(
-            path, move, kernel, padded, jnp.asarray(k), x0, key
+            path, move, kernel, padded, jnp.asarray(k), x0, key, sharding
         )
     return x, log_w, kernel, acc[:k], var_inc[:k]
 
 
-def _anneal_start(x0, kernel, schedule):
+def _anneal_start(x0, kernel, schedule, sharding=None):
     """The loop carry at k = 0: ``(x, log_w, kernel arrays, stats (K, 4), k)``."""
     num = jax.tree.leaves(x0)[0].shape[0]
     stats = jnp.zeros((schedule.shape[0] - 1, 4), dtype=schedule.dtype)
     arrays = eqx.filter(kernel, eqx.is_array)  # the loop carries arrays only
-    return (x0, jnp.zeros(num, dtype=schedule.dtype), arrays, stats, jnp.asarray(0))
+    log_w = constrain(jnp.zeros(num, dtype=schedule.dtype), sharding)
+    return (constrain(x0, sharding), log_w, arrays, stats, jnp.asarray(0))
 
 
-def _anneal_loop(path, move, kernel, schedule, carry, stop, key):
+def _anneal_loop(path, move, kernel, schedule, carry, stop, key, sharding=None):
     """The AIS steps from the carry's k to ``stop`` (a ``while_loop``)."""
     static = eqx.filter(kernel, eqx.is_array, inverse=True)
 
@@ -125,6 +129,7 @@ def _anneal_loop(path, move, kernel, schedule, carry, stop, key):
         t0, t1 = schedule[k], schedule[k + 1]
         kernel = eqx.combine(arrays, static)
         x, inc, acc, kernel = path.anneal_step(key, k, t0, t1, x, move, kernel)
+        x, inc = constrain((x, inc), sharding)
         stats = jax.lax.dynamic_update_slice(stats, _step_stats(inc, acc)[None], (k, 0))
         arrays = eqx.filter(kernel, eqx.is_array)
         return x, log_w + inc, arrays, stats, k + 1
@@ -141,9 +146,9 @@ def _anneal_finish(carry, kernel):
 
 
 @eqx.filter_jit
-def _anneal(path, move, kernel, schedule, num_steps, x0, key):
-    carry = _anneal_start(x0, kernel, schedule)
-    carry = _anneal_loop(path, move, kernel, schedule, carry, num_steps, key)
+def _anneal(path, move, kernel, schedule, num_steps, x0, key, sharding=None):
+    carry = _anneal_start(x0, kernel, schedule, sharding)
+    carry = _anneal_loop(path, move, kernel, schedule, carry, num_steps, key, sharding)
     return _anneal_finish(carry, kernel)
 
 
@@ -161,9 +166,10 @@ def _step_stats(inc, acc):
 
 
 @eqx.filter_jit
-def sample_base(path, key, num: int):
-    """``num`` exact draws from the path's base (jitted: one compilation per shape)."""
-    return path.sample_base(key, num)
+def sample_base(path, key, num: int, sharding=None):
+    """``num`` exact draws from the path's base (jitted: one compilation per shape), laid out
+    by ``sharding`` (the same draws on any layout)."""
+    return constrain(path.sample_base(key, num), sharding)
 
 
 def build_path(
@@ -224,17 +230,21 @@ def _evaluations(path, move, kernel, num_units, num_chains, k) -> int:
     return int(num_chains * k * per_step)
 
 
-def ais_core(key, path, move, kernel, schedule, num_chains: int, progress=False, desc="ais"):
+def ais_core(
+    key, path, move, kernel, schedule, num_chains: int, progress=False, desc="ais", sharding=None
+):
     """The pure core of AIS: ``num_chains`` draws from the path's base, annealed along
-    ``schedule`` (jit/vmap-able over ``key`` and over β inside ``path``; ``progress`` as in
-    `anneal`).
+    ``schedule`` (jit/vmap-able over ``key`` and over β inside ``path``; ``progress`` and
+    ``sharding`` as in `anneal`).
 
     Returns:
         ``(log_w (N,), AISInfo)``.
     """
     k_init, k_run = jax.random.split(key)
-    x0 = sample_base(path, k_init, num_chains)
-    x, log_w, kernel, acc, var_inc = anneal(path, move, kernel, schedule, x0, k_run, progress, desc)
+    x0 = sample_base(path, k_init, num_chains, sharding)
+    x, log_w, kernel, acc, var_inc = anneal(
+        path, move, kernel, schedule, x0, k_run, progress, desc, sharding
+    )
     return log_w, AISInfo(x, kernel, acc, var_inc)
 
 
@@ -269,6 +279,8 @@ def ais(
     check: bool = True,
     data=None,
     progress: bool | None = False,
+    mesh=None,
+    axis_name: str | None = None,
 ) -> LogZ:
     """log Z(β) by annealed importance sampling.
 
@@ -305,6 +317,14 @@ def ais(
             the K steps then run in a few calls of one compiled segment (bit-identical
             results, no recompilation); ``None`` shows it only on a terminal without
             ``CI=true``; never inside ``jit``/``vmap``.
+        mesh: a ``jax.sharding.Mesh`` (Explicit or Auto axes) to spread the chains over its
+            ``axis_name`` axis, also those of the checks' runs; ``num_chains`` must be a
+            multiple of that axis's size. Each chain's draws are the same as with
+            ``mesh=None``: integer kernels (spins, bits) give the same chains, and log Ẑ
+            agrees to float rounding (the log-mean-exp over chains sums in another order).
+            Across processes (``jax.distributed.initialize``) every process makes the same
+            call with the global mesh.
+        axis_name: the mesh axis of the chains (default: the mesh's only axis).
 
     Returns:
         [`LogZ`][] (method ``"ais"``): ``log_z`` = log Ẑ = log mean(w) with the
@@ -332,13 +352,18 @@ def ais(
         data=data,
     )
     num_chains = _check_count(num_chains, "num_chains", 2)
+    sharding = batch_sharding(mesh, axis_name, num_chains, "num_chains")
     sched = _schedule(schedule, num_temperatures)
-    log_w, info = ais_core(key, path, move, kernel, sched, num_chains, progress)
-    res = _forward_result(log_w, info, sched, path, move, desc)
-    if not check:
-        return res
-    target = resolve(model_or_gibbs, beta)
-    return _check_forward(res, key, path, move, kernel, sched, target, progress)
+    context, (key, path, kernel, sched) = enter(sharding, (key, path, kernel, sched))
+    with context:
+        log_w, info = ais_core(
+            key, path, move, kernel, sched, num_chains, progress, "ais", sharding
+        )
+        res = _forward_result(log_w, info, sched, path, move, desc)
+        if check:
+            target = resolve(model_or_gibbs, beta)
+            res = _check_forward(res, key, path, move, kernel, sched, target, progress, sharding)
+    return restore(res, mesh, sharding)
 
 
 def _forward_result(log_w, info: AISInfo, sched, path, move, desc) -> LogZ:
@@ -373,7 +398,9 @@ def halved(schedule) -> jax.Array:
     return schedule[np.r_[np.arange(0, k, 2), k]]
 
 
-def _check_forward(res: LogZ, key, path, move, kernel, sched, target, progress=False) -> LogZ:
+def _check_forward(
+    res: LogZ, key, path, move, kernel, sched, target, progress=False, sharding=None
+) -> LogZ:
     """Add the schedule-halving check and, where exact target samples exist, the BDMC gap.
 
     * Halving: AIS with every other temperature on fresh chains. Its bias is about twice the
@@ -386,7 +413,7 @@ def _check_forward(res: LogZ, key, path, move, kernel, sched, target, progress=F
     num_chains = res.info["log_weights"].shape[0]
     log_w_half, _ = ais_core(
         jax.random.fold_in(key, 1), path, move, kernel, halved(sched), num_chains, progress,
-        "ais check: halved schedule",
+        "ais check: halved schedule", sharding,
     )  # fmt: skip
     half = weight_statistics(log_w_half)
     diff = res.log_z - half["log_z"]
@@ -408,7 +435,7 @@ def _check_forward(res: LogZ, key, path, move, kernel, sched, target, progress=F
         k_s, k_r = jax.random.split(jax.random.fold_in(key, 2))
         x = path.from_sample(exact_samples(target.energy, target.beta, k_s, num_chains))
         _, log_w_rev, *_ = anneal(
-            path, move, kernel, sched[::-1], x, k_r, progress, "ais check: reverse"
+            path, move, kernel, sched[::-1], x, k_r, progress, "ais check: reverse", sharding
         )
         rev = weight_statistics(log_w_rev)
         upper = -rev["log_z"]
