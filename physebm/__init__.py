@@ -15,6 +15,7 @@ from physebm.gibbs import Gibbs
 from physebm.mcmc import SampleResult, sample
 from physebm.numpyro import GibbsDistribution, gibbs_factor, sample_gibbs
 from physebm.partition.result import LogZ
+from physebm.saving import load, save
 from physebm.thermo import Thermodynamics, thermodynamics, thermodynamics_from_log_z
 from physebm.training import FitResult, fit, make_step
 
@@ -43,4 +44,6 @@ __all__ = [
     "fit",
     "FitResult",
     "make_step",
+    "save",
+    "load",
 ]

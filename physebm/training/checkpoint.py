@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from typing import Any, NamedTuple
 
@@ -23,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from physebm.fileio import current_umask, probe_writable
+from physebm.fileio import probe_writable, read_npz, write_npz_atomic
 from physebm.training.fingerprint import differences, fingerprint
 
 __all__ = [
@@ -114,20 +113,7 @@ def save_checkpoint(path: str | os.PathLike, tree, fingerprint: dict | None = No
     leaves = jax.tree.leaves(eqx.filter(tree, eqx.is_array))
     arrays = {f"leaf_{i:05d}": np.asarray(jax.device_get(leaf)) for i, leaf in enumerate(leaves)}
     arrays["fingerprint"] = np.asarray(json.dumps(fingerprint or {}, sort_keys=True))
-    path = os.fspath(path)
-    folder, name = os.path.split(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, num_leaves=np.asarray(len(leaves)), **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp made it 0o600
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_npz_atomic(path, {"num_leaves": np.asarray(len(leaves)), **arrays})
 
 
 def save_or_warn(path, tree, fingerprint: dict | None) -> bool:
@@ -150,18 +136,19 @@ def save_or_warn(path, tree, fingerprint: dict | None) -> bool:
 
 def _read(path: str) -> tuple[list[np.ndarray], dict | None]:
     """The stored leaves and fingerprint (None for a file written without one)."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            stored = [f[f"leaf_{i:05d}"] for i in range(int(f["num_leaves"]))]
-            text = str(f["fingerprint"]) if "fingerprint" in f.files else None
+
+    def read(f):
+        stored = [f[f"leaf_{i:05d}"] for i in range(int(f["num_leaves"]))]
+        text = str(f["fingerprint"]) if "fingerprint" in f.files else None
         return stored, (None if text is None else json.loads(text))
-    except FileNotFoundError:
-        raise
-    except Exception as err:  # BadZipFile, a pickle refusal, a missing key, bad JSON, ...
-        raise CheckpointError(
-            f"checkpoint {path!r} is corrupt, truncated or not a physebm checkpoint "
-            f"({type(err).__name__}: {err}); delete it or pass another checkpoint_path"
-        ) from err
+
+    return read_npz(
+        path,
+        read,
+        CheckpointError,
+        f"checkpoint {path!r} is corrupt, truncated or not a physebm checkpoint; delete it or "
+        "pass another checkpoint_path",
+    )
 
 
 def load_checkpoint(
