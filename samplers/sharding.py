@@ -26,7 +26,16 @@ import jax
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
-__all__ = ["batch_sharding", "constrain", "enter", "on_mesh", "place", "restore", "to_mesh"]
+__all__ = [
+    "batch_sharding",
+    "constrain",
+    "enter",
+    "on_mesh",
+    "place",
+    "replicate",
+    "restore",
+    "to_mesh",
+]
 
 
 def _auto(mesh: Mesh) -> Mesh:
@@ -97,6 +106,16 @@ def constrain(tree, sharding):
     if sharding is None:
         return tree
     return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, _leading(x, sharding)), tree)
+
+
+def replicate(tree, sharding):
+    """Every leaf copied whole to every device of ``sharding``'s mesh (None: unchanged), in
+    or out of ``jit``: small results (log-weights) that the host reads, also when the mesh
+    spans several processes."""
+    if sharding is None:
+        return tree
+    whole = sharding.update(spec=PartitionSpec())
+    return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, whole), tree)
 
 
 def place(tree, sharding):

@@ -51,7 +51,7 @@ from physebm.partition.weights import weight_statistics
 from physebm.validation import check_key
 from samplers.base import check_count as _check_count
 from samplers.progress import is_traced, run_segments, show_progress
-from samplers.sharding import batch_sharding, constrain, enter, restore
+from samplers.sharding import batch_sharding, constrain, enter, replicate, restore
 
 __all__ = [
     "AISInfo",
@@ -245,7 +245,7 @@ def ais_core(
     x, log_w, kernel, acc, var_inc = anneal(
         path, move, kernel, schedule, x0, k_run, progress, desc, sharding
     )
-    return log_w, AISInfo(x, kernel, acc, var_inc)
+    return replicate(log_w, sharding), AISInfo(x, kernel, acc, var_inc)
 
 
 class AISInfo(NamedTuple):
@@ -437,6 +437,7 @@ def _check_forward(
         _, log_w_rev, *_ = anneal(
             path, move, kernel, sched[::-1], x, k_r, progress, "ais check: reverse", sharding
         )
+        log_w_rev = replicate(log_w_rev, sharding)
         rev = weight_statistics(log_w_rev)
         upper = -rev["log_z"]
         gap = upper - res.log_z

@@ -61,6 +61,7 @@ from physebm.training.step import (
     trainable,
 )
 from samplers.progress import FIRST_CALL_STEPS, next_limit, show_progress
+from samplers.sharding import batch_sharding, constrain, enter, restore
 
 __all__ = ["FitResult", "NonFiniteLossWarning", "fit"]
 
@@ -131,9 +132,10 @@ def _scalars(aux) -> dict:
     return {k: v for k, v in aux.items() if eqx.is_array(v) and jnp.ndim(v) == 0}
 
 
-def _updater(objective, optimizer, static_params, data, batch_size: int):
+def _updater(objective, optimizer, static_params, data, batch_size: int, sharding=None):
     """``update(ck, perm) -> (finite, loss, scalars, ck')``: step ``ck.step`` on the batch
-    ``data[perm[j·B:(j+1)·B]]``, j = step mod (N // B), with ``perm`` its epoch's order."""
+    ``data[perm[j·B:(j+1)·B]]``, j = step mod (N // B), with ``perm`` its epoch's order; the
+    batch laid out by ``sharding`` over devices (data parallel), when given."""
     step_fn = make_step(objective, optimizer).step
     steps_per_epoch = num_examples(data) // batch_size
 
@@ -141,6 +143,7 @@ def _updater(objective, optimizer, static_params, data, batch_size: int):
         key, loss_key = jax.random.split(ck.key)
         start = (ck.step % steps_per_epoch) * batch_size
         batch = tree_take(data, jax.lax.dynamic_slice(perm, (start,), (batch_size,)))
+        batch = constrain(batch, sharding)
         state = TrainState(eqx.combine(ck.params, static_params), ck.opt_state, ck.objective_state)
         new, info = step_fn(state, batch, loss_key)
         params = eqx.filter(new.params, eqx.is_inexact_array)
@@ -155,7 +158,7 @@ def _updater(objective, optimizer, static_params, data, batch_size: int):
 @eqx.filter_jit
 def _run_chunk(
     objective, optimizer, static_params, data, state: Checkpoint, perm, stop, num_steps,
-    chunk: int, batch_size: int,
+    chunk: int, batch_size: int, sharding=None,
 ):  # fmt: skip
     """The steady-state chunk: n = min(chunk, stop − step) updates with no per-step guard.
 
@@ -171,7 +174,9 @@ def _run_chunk(
     Returns:
         ``(state', perm', all_finite, (losses, taken, scalars))``, ``taken[i] = i < n``.
     """
-    update, steps_per_epoch = _updater(objective, optimizer, static_params, data, batch_size)
+    update, steps_per_epoch = _updater(
+        objective, optimizer, static_params, data, batch_size, sharding
+    )
     num_data = num_examples(data)
     n = jnp.clip(stop - state.step, 0, chunk)
     _, loss, scalars, _ = jax.eval_shape(update, state, perm)
@@ -205,12 +210,14 @@ def _run_chunk(
 @eqx.filter_jit
 def _run_guarded(
     objective, optimizer, static_params, data, carry: _Carry, num_steps, chunk: int,
-    batch_size: int,
+    batch_size: int, sharding=None,
 ):  # fmt: skip
     """``chunk`` iterations of the guarded update (the replay of a chunk that met a non-finite
     update): an update is applied only while every update so far was finite and step <
     ``num_steps``, so the carry stops at the last finite state. Compiled only when needed."""
-    update, steps_per_epoch = _updater(objective, optimizer, static_params, data, batch_size)
+    update, steps_per_epoch = _updater(
+        objective, optimizer, static_params, data, batch_size, sharding
+    )
     num_data = num_examples(data)
     epoch = carry.state.step // steps_per_epoch
     perm = _epoch_permutation(carry.state.data_key, epoch, num_data)
@@ -278,6 +285,7 @@ class _Settings(NamedTuple):
     chunk: int | None
     progress: bool | None
     fingerprint: dict | None = None
+    sharding: Any = None
 
 
 def _check_settings(data, settings: _Settings) -> _Settings:
@@ -354,14 +362,15 @@ def _chunk(objective, optimizer, static, data, carry: _Carry, stop: int, setting
         perm = _permutation_at(carry.state, num_data, num_data // batch_size)
     state, perm, ok, out = _run_chunk(
         objective, optimizer, static, data, carry.state, perm, jnp.asarray(stop),
-        jnp.asarray(settings.num_steps), chunk, batch_size,
+        jnp.asarray(settings.num_steps), chunk, batch_size, settings.sharding,
     )  # fmt: skip
     if bool(ok):
         return _Carry(state, ok, perm), out
     start = carry._replace(perm=None)
     return _run_guarded(
-        objective, optimizer, static, data, start, jnp.asarray(stop), chunk, batch_size
-    )
+        objective, optimizer, static, data, start, jnp.asarray(stop), chunk, batch_size,
+        settings.sharding,
+    )  # fmt: skip
 
 
 def _next_stop(step: int, limit: int, chunk: int, num_steps: int) -> int:
@@ -463,6 +472,8 @@ def fit(
     on_nonfinite: str = "stop",
     steps_per_call: int | None = None,
     progress: bool | None = None,
+    mesh=None,
+    axis_name: str | None = None,
 ) -> FitResult:
     """Minimise ``objective`` over ``params`` with an optax ``optimizer``.
 
@@ -509,6 +520,12 @@ def fit(
             of it and run fewer steps when steps are slow (about 0.25 s per call, so the
             progress bar moves); how the steps are split into calls changes no result bit.
         progress: show a tqdm bar; default only on a terminal and not when ``CI=true``.
+        mesh: a ``jax.sharding.Mesh`` (Explicit or Auto axes) for data-parallel training:
+            each minibatch is split over its ``axis_name`` axis (``batch_size`` must be a
+            multiple of that axis's size), the parameters are replicated and their gradients
+            summed across devices by XLA. The minibatches and keys are those of ``mesh=None``;
+            the parameters agree to float rounding (the batch mean sums in another order).
+        axis_name: the mesh axis of the batch (default: the mesh's only axis).
 
     Returns:
         [`FitResult`][].
@@ -523,13 +540,17 @@ def fit(
             resume, on_nonfinite, steps_per_call, progress,
         ),
     )  # fmt: skip
+    sharding = batch_sharding(mesh, axis_name, settings.batch_size, "batch_size")
     fingerprint = prepare_checkpoint(checkpoint_path, objective, optimizer, data, batch_size)
-    settings = settings._replace(fingerprint=fingerprint)
-    static = eqx.filter(params, eqx.is_inexact_array, inverse=True)
-    state = _initial_state(objective, optimizer, params, key, settings)
-    carry, losses, history, evals = _drive(
-        objective, optimizer, static, data, _Carry(state, jnp.asarray(True)), settings
-    )
-    if settings.checkpoint_path is not None:
-        save_or_warn(settings.checkpoint_path, carry.state, fingerprint)
-    return _result(carry, static, losses, history, evals, settings.on_nonfinite)
+    settings = settings._replace(fingerprint=fingerprint, sharding=sharding)
+    context, (objective, params, data) = enter(sharding, (objective, params, data))
+    with context:
+        static = eqx.filter(params, eqx.is_inexact_array, inverse=True)
+        state = _initial_state(objective, optimizer, params, key, settings)
+        carry, losses, history, evals = _drive(
+            objective, optimizer, static, data, _Carry(state, jnp.asarray(True)), settings
+        )
+        if settings.checkpoint_path is not None:
+            save_or_warn(settings.checkpoint_path, carry.state, fingerprint)
+        res = _result(carry, static, losses, history, evals, settings.on_nonfinite)
+    return restore(res, mesh, sharding)

@@ -1,0 +1,204 @@
+"""Checks of sharded runs, in a fresh process with several host CPU devices (`test_sharding`).
+
+``python tests/sharding_worker.py devices``: 8 forced host devices, every sharded entry point
+against its unsharded run. ``python tests/sharding_worker.py distributed ID PORT``: process ID
+of two joined by ``jax.distributed.initialize`` on 127.0.0.1:PORT (2 devices each), one AIS
+run sharded across both. Each prints ``ok`` last when every check passed. jax is imported
+only after ``XLA_FLAGS`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _devices(count: int) -> None:
+    os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={count}"
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+
+def _raises(fn, *words) -> None:
+    try:
+        fn()
+    except ValueError as e:
+        assert all(w in str(e) for w in words), str(e)
+        return
+    raise AssertionError(f"no ValueError naming {words}")
+
+
+def _meshes(jax, shape=(4,), names=("chains",)):
+    from jax.sharding import AxisType
+
+    return {
+        kind: jax.make_mesh(shape, names, axis_types=(kind,) * len(shape))
+        for kind in (AxisType.Explicit, AxisType.Auto)
+    }
+
+
+def check_samplers_run(jax, jnp, np):
+    """A float kernel (MALA) on Explicit and Auto meshes: draws within rounding, on the mesh."""
+    import samplers
+
+    def ld(x):
+        return -0.5 * jnp.sum(x**2)
+
+    x0 = jnp.linspace(-1.0, 1.0, 16).reshape(8, 2)
+    kw = dict(num_steps=10, logdensity_fn=ld)
+    ref = samplers.run(jax.random.key(0), samplers.MALA(0.5), x0, **kw)
+    for kind, mesh in _meshes(jax).items():
+        res = samplers.run(jax.random.key(0), samplers.MALA(0.5), x0, mesh=mesh, **kw)
+        np.testing.assert_allclose(res.trace, ref.trace, rtol=1e-6, atol=1e-6)
+        assert res.trace.sharding.mesh.axis_types == (kind,), res.trace.sharding
+        assert res.trace.sharding.spec[0] == "chains" and len(res.trace.sharding.device_set) == 4
+        _raises(
+            lambda m=mesh: samplers.run(
+                jax.random.key(0), samplers.MALA(0.5), x0[:6], mesh=m, **kw
+            ),
+            "num_chains",
+            "(6)",
+            "'chains'",
+            "(4 devices)",
+        )
+        _raises(
+            lambda m=mesh: samplers.run(
+                jax.random.key(0), samplers.MALA(0.5), x0, mesh=m, axis_name="batch", **kw
+            ),
+            "axis_name 'batch'",
+        )
+        with jax.set_mesh(mesh):  # under the user's own mesh context
+            inside = samplers.run(jax.random.key(0), samplers.MALA(0.5), x0, mesh=mesh, **kw)
+        np.testing.assert_allclose(inside.trace, ref.trace, rtol=1e-6, atol=1e-6)
+
+
+def check_sample(jax, jnp, np):
+    """Integer kernels through physebm.sample: bit-identical samples on 8 devices."""
+    from jax.sharding import AxisType
+
+    import physebm
+    from physebm.models.ising import Ising
+
+    key = jax.random.key(3)
+    meshes = _meshes(jax, (8,))
+    kw = dict(key=key, num_chains=8, num_steps=6, beta=0.4, num_burnin=2)
+    for model, kinds in ((Ising((4, 4)), meshes), (Ising((3, 3), periodic=False), [AxisType.Auto])):
+        ref = physebm.sample(model, **kw)  # checkerboard, then Metropolis
+        for mesh in (meshes[kind] for kind in kinds):
+            res = physebm.sample(model, mesh=mesh, **kw)
+            assert res.sampler == ref.sampler
+            assert np.array_equal(res.samples, ref.samples), res.sampler
+            assert len(res.samples.sharding.device_set) == 8
+    two_axes = jax.make_mesh((4, 2), ("chains", "model"))
+    res = physebm.sample(Ising((4, 4)), mesh=two_axes, axis_name="chains", **kw)
+    assert np.array_equal(res.samples, physebm.sample(Ising((4, 4)), **kw).samples)
+    _raises(lambda: physebm.sample(Ising((4, 4)), mesh=two_axes, **kw), "axis_name", "None")
+    bad = dict(kw, num_chains=6)
+    _raises(lambda: physebm.sample(Ising((4, 4)), mesh=two_axes, axis_name="chains", **bad),
+            "num_chains (6)", "'chains' (4 devices)")  # fmt: skip
+
+
+def check_ais(jax, jnp, np):
+    """AIS on the Ising lattice (integer moves): the same chains, log Ẑ within rounding."""
+    from physebm.models.ising import Ising
+    from physebm.partition.ais import ais
+
+    model, kw = Ising((4, 4)), dict(key=jax.random.key(1), num_temperatures=40, num_chains=8)
+    ref = ais(model, 0.4, **kw)
+    for mesh in _meshes(jax).values():
+        res = ais(model, 0.4, mesh=mesh, **kw)
+        assert np.array_equal(res.info["final_samples"], ref.info["final_samples"])
+        np.testing.assert_allclose(res.info["log_weights"], ref.info["log_weights"], atol=1e-5)
+        np.testing.assert_allclose(res.log_z, ref.log_z, atol=1e-5)
+        np.testing.assert_allclose(res.upper, ref.upper, atol=1e-5)  # the reverse check
+        assert len(res.info["log_weights"].sharding.device_set) == 4
+        _raises(lambda m=mesh: ais(model, 0.4, mesh=m, **dict(kw, num_chains=6)), "num_chains")
+
+
+def check_smc(jax, jnp, np):
+    """SMC (a fixed schedule) with each replica's particles over 4 devices: log Ẑ within
+    rounding."""
+    from physebm.models.ising import Ising
+    from physebm.partition.smc import smc
+
+    model = Ising((3, 3), periodic=False)
+    kw = dict(key=jax.random.key(2), num_particles=16, num_replicas=2, num_mcmc_steps=2)
+    kw.update(schedule="linear", num_temperatures=8)
+    ref = smc(model, 0.4, **kw)
+    for mesh in list(_meshes(jax).values())[1:]:  # Auto (Explicit: the other checks)
+        res = smc(model, 0.4, mesh=mesh, **kw)
+        np.testing.assert_allclose(res.info["replica_log_z"], ref.info["replica_log_z"], atol=1e-5)
+        _raises(lambda m=mesh: smc(model, 0.4, mesh=m, **dict(kw, num_particles=6)),
+                "num_particles (6)")  # fmt: skip
+
+
+def check_fit(jax, jnp, np):
+    """Data-parallel fit (batches over 4 devices): the parameters within float rounding."""
+    import optax
+
+    from physebm import objectives as obj
+    from physebm.training import fit
+
+    def energy(params, x):
+        return 0.5 * jnp.sum((x - params["mu"]) ** 2 / params["s"])
+
+    x = jax.random.normal(jax.random.key(0), (32, 2)) + 1.0
+    params = {"mu": jnp.zeros(2), "s": jnp.ones(2)}
+    kw = dict(key=jax.random.key(4), num_steps=20, batch_size=8, progress=False)
+    objective = obj.score_matching(energy)
+    ref = fit(objective, params, x, optax.adam(0.05), **kw)
+    for mesh in list(_meshes(jax).values())[:1]:  # Explicit (Auto: the other checks)
+        res = fit(objective, params, x, optax.adam(0.05), mesh=mesh, **kw)
+        for a, b in zip(jax.tree.leaves(res.params), jax.tree.leaves(ref.params), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(res.losses, ref.losses, rtol=1e-5, atol=1e-6)
+        _raises(
+            lambda m=mesh: fit(
+                objective, params, x, optax.adam(0.05), mesh=m, **dict(kw, batch_size=6)
+            ),
+            "batch_size (6)",
+        )
+
+
+def devices() -> None:
+    _devices(8)
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    assert jax.device_count() == 8, jax.devices()
+    for check in (check_samplers_run, check_sample, check_ais, check_smc, check_fit):
+        check(jax, jnp, np)
+        print(check.__name__, "passed", flush=True)
+
+
+def distributed(process_id: int, port: int) -> None:
+    """One AIS run over the 4 devices of two processes, against each process's own unsharded
+    run (the same key: within float rounding)."""
+    _devices(2)
+    import jax
+    import numpy as np
+
+    jax.distributed.initialize(
+        coordinator_address=f"127.0.0.1:{port}", num_processes=2, process_id=process_id
+    )
+    from physebm.models.ising import Ising
+    from physebm.partition.ais import ais
+
+    assert jax.process_count() == 2 and jax.device_count() == 4, jax.devices()
+    mesh = jax.make_mesh((4,), ("chains",))
+    model, kw = Ising((4, 4)), dict(key=jax.random.key(1), num_temperatures=40, num_chains=8)
+    res = ais(model, 0.4, mesh=mesh, **kw)
+    assert not res.info["log_weights"].is_fully_addressable  # the chains span both processes
+    local = ais(model, 0.4, **kw)
+    print("log_z", float(res.log_z), float(local.log_z), flush=True)
+    np.testing.assert_allclose(float(res.log_z), float(local.log_z), atol=1e-5)
+    np.testing.assert_allclose(float(res.upper), float(local.upper), atol=1e-5)
+    jax.distributed.shutdown()
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "devices":
+        devices()
+    else:
+        distributed(int(sys.argv[2]), int(sys.argv[3]))
+    print("ok", flush=True)
