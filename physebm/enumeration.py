@@ -18,9 +18,15 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
-__all__ = ["DOMAINS", "logsumexp_over_states", "states"]
+from samplers.progress import run_segments, show_progress
+
+__all__ = ["DOMAINS", "PROGRESS_MIN_BLOCKS", "logsumexp_over_states", "states"]
 
 DOMAINS = ("spin", "bits")
+
+PROGRESS_MIN_BLOCKS = 64
+"""Enumerations of at least this many blocks (2^20 states at the default block size) show a
+progress bar when run outside ``jit`` on a terminal (`samplers.progress.show_progress`)."""
 
 
 def _check_domain(domain: str) -> None:
@@ -57,6 +63,7 @@ def logsumexp_over_states(
     num_units: int,
     block_log2: int = 14,
     domain: str = "bits",
+    progress: bool | None = None,
 ) -> jax.Array:
     """log Σ_{x ∈ {0,1}ⁿ} exp(log_weight_fn(x))  (or over x ∈ {−1,+1}ⁿ for ``domain="spin"``).
 
@@ -66,11 +73,16 @@ def logsumexp_over_states(
     log weights. Blocks run sequentially under ``lax.map``, so peak memory is one block; the
     result is logsumexp over blocks of the per-block logsumexp.
 
+    A long enumeration (≥ `PROGRESS_MIN_BLOCKS` blocks) run outside ``jit``/``vmap`` shows a
+    tqdm bar over the blocks when ``progress`` allows it (``None``: on a terminal without
+    ``CI`` set); the blocks then run in a few compiled calls, the same blocks in the same order.
+
     Args:
         log_weight_fn: batch of states (block, n) -> log weights (block,).
         num_units: n (static).
         block_log2: log2 of the block size.
         domain: ``"bits"`` or ``"spin"``: what ``log_weight_fn`` receives.
+        progress: show a bar (see above); ``False`` never.
     """
     _check_domain(domain)
     b = min(num_units, block_log2)
@@ -82,4 +94,31 @@ def logsumexp_over_states(
 
     if num_blocks == 1:
         return one_block(0)
+    if num_blocks >= PROGRESS_MIN_BLOCKS and show_progress(progress):
+        first = one_block(0)  # concrete outside jit/vmap, a tracer inside
+        if not isinstance(first, jax.core.Tracer):
+            return _blocks_with_progress(one_block, num_blocks, first)
     return logsumexp(jax.lax.map(one_block, jnp.arange(num_blocks)))
+
+
+def _blocks_with_progress(one_block, num_blocks: int, first) -> jax.Array:
+    """The per-block log-sums in a few calls of one compiled ``while_loop`` segment."""
+
+    @jax.jit
+    def segment(values, start, stop):
+        def body(carry):
+            values, k = carry
+            return values.at[k].set(one_block(k)), k + 1
+
+        return jax.lax.while_loop(lambda c: c[1] < stop, body, (values, start))[0]
+
+    values = jnp.full(num_blocks, -jnp.inf, jnp.result_type(first)).at[0].set(first)
+    values = run_segments(
+        segment,
+        values,
+        num_blocks,
+        desc="enumeration",
+        unit="block",
+        start=1,
+    )
+    return logsumexp(values)

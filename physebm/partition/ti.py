@@ -49,6 +49,7 @@ from physebm.partition.ais import build_path, sample_base
 from physebm.partition.result import LogZ
 from physebm.validation import check_key
 from samplers.base import check_count as _check_count
+from samplers.progress import is_traced, run_segments, show_progress
 
 __all__ = [
     "TISweep",
@@ -69,12 +70,12 @@ def trapezoid_weights(grid) -> np.ndarray:
     return w
 
 
-@eqx.filter_jit
-def _ti_run(path, move, kernel, grid, x0, key, num_burnin: int, num_samples: int):
+def _ti_point(path, move, static, num_burnin: int, num_samples: int):
+    """``(x, kernel arrays), (t, key) ↦ (x, arrays), (mean (C,), drift (C,), acceptance)``:
+    burn-in and recording at one grid point."""
+
     def d_log_f(t, x):
         return jax.grad(path.log_density, argnums=0)(t, x)
-
-    arrays, static = eqx.partition(kernel, eqx.is_array)  # the scans carry arrays only
 
     def moves(carry, k, t, record: bool):
         x, arrays = carry
@@ -83,8 +84,7 @@ def _ti_run(path, move, kernel, grid, x0, key, num_burnin: int, num_samples: int
             return (x, arrays), (jax.vmap(lambda xi: d_log_f(t, xi))(x), acc)
         return (x, eqx.filter(adapted, eqx.is_array)), acc
 
-    def at_t(carry, inp):
-        t, k = inp
+    def at_t(carry, t, k):
         kb, ks = jax.random.split(k)
         carry, _ = jax.lax.scan(
             lambda c, kk: moves(c, kk, t, False), carry, jax.random.split(kb, num_burnin)
@@ -96,8 +96,52 @@ def _ti_run(path, move, kernel, grid, x0, key, num_burnin: int, num_samples: int
         drift = jnp.mean(d[num_samples - half :], axis=0) - jnp.mean(d[:half], axis=0)
         return carry, (jnp.mean(d, axis=0), drift, jnp.mean(acc))
 
+    return at_t
+
+
+@eqx.filter_jit
+def _ti_start(path, move, kernel, grid, x0, key, num_burnin: int, num_samples: int):
+    """The loop carry before the first grid point: ``(x, kernel arrays, outputs, i = 0)``."""
+    arrays, static = eqx.partition(kernel, eqx.is_array)  # the loop carries arrays only
+    at_t = _ti_point(path, move, static, num_burnin, num_samples)
+    shapes = jax.eval_shape(lambda: at_t((x0, arrays), grid[0], key)[1])
+    n = grid.shape[0]
+    outputs = tuple(jnp.zeros((n, *a.shape), a.dtype) for a in shapes)
+    return (x0, arrays, outputs, jnp.asarray(0))
+
+
+@eqx.filter_jit
+def _ti_segment(path, move, kernel, grid, carry, stop, key, num_burnin: int, num_samples: int):
+    """Grid points carry's i … ``stop`` − 1 of a sweep (a ``while_loop``; traced bounds)."""
+    static = eqx.filter(kernel, eqx.is_array, inverse=True)
+    at_t = _ti_point(path, move, static, num_burnin, num_samples)
     keys = jax.random.split(key, grid.shape[0])
-    (x, arrays), (means, drift, acc) = jax.lax.scan(at_t, (x0, arrays), (grid, keys))
+
+    def body(carry):
+        x, arrays, outputs, i = carry
+        (x, arrays), row = at_t((x, arrays), grid[i], keys[i])
+        outputs = tuple(out.at[i].set(r) for out, r in zip(outputs, row, strict=True))
+        return x, arrays, outputs, i + 1
+
+    return jax.lax.while_loop(lambda c: c[3] < stop, body, carry)
+
+
+def _ti_run(path, move, kernel, grid, x0, key, num_burnin, num_samples, progress, desc):
+    """One sweep along ``grid``: `_ti_segment` once, or in a few calls with a progress bar
+    (`samplers.progress.run_segments`; never when traced) — the same steps either way."""
+    sizes = (num_burnin, num_samples)
+    carry = _ti_start(path, move, kernel, grid, x0, key, *sizes)
+    n = grid.shape[0]
+    if show_progress(progress) and not is_traced((path, kernel, grid, x0, key)):
+
+        def segment(carry, start, stop):
+            return _ti_segment(path, move, kernel, grid, carry, jnp.asarray(stop), key, *sizes)
+
+        carry = run_segments(segment, carry, n, desc=desc, unit="temperature")
+    else:
+        carry = _ti_segment(path, move, kernel, grid, carry, jnp.asarray(n), key, *sizes)
+    x, arrays, (means, drift, acc), _ = carry
+    static = eqx.filter(kernel, eqx.is_array, inverse=True)
     return TISweep(means, drift, acc, x, eqx.combine(arrays, static))
 
 
@@ -135,6 +179,7 @@ def thermodynamic_integration(
     target_acceptance="default",
     data=None,
     check: bool = True,
+    progress: bool | None = False,
 ) -> LogZ:
     """log Z(β) by thermodynamic integration from a normalised base.
 
@@ -156,6 +201,9 @@ def thermodynamic_integration(
             [`ais`][physebm.partition.ais.ais]
             (the step size adapts during burn-in only).
         check: run the backward sweep and the hysteresis test.
+        progress: a tqdm bar per sweep over the grid points; the sweep is then a few calls of
+            one compiled segment, with the same result. ``None`` shows it only on a terminal
+            without ``CI`` set; never inside ``jit``/``vmap``.
 
     Jittable and vmappable over ``key`` and ``beta`` (the runs are `ti_core` and
     `ti_reverse_core`).
@@ -187,11 +235,11 @@ def thermodynamic_integration(
     grid = S.get(schedule, _check_count(num_temperatures, "num_temperatures", 2))
     k_fwd, k_bwd = jax.random.split(key)
     run = (path, move, kernel, jnp.asarray(grid), num_chains, num_burnin, num_samples)
-    forward = ti_core(k_fwd, *run)
+    forward = ti_core(k_fwd, *run, progress=progress)
     backward, start = None, None
     if check:
         target = resolve(model_or_gibbs, beta)
-        backward, start = ti_reverse_core(k_bwd, target, forward, *run)
+        backward, start = ti_reverse_core(k_bwd, target, forward, *run, progress=progress)
     move_cost = getattr(move, "num_steps", 1)
     sweeps = 1 + check
     evaluations = sweeps * len(grid) * (num_burnin + num_samples) * num_chains * (move_cost + 1)
@@ -206,8 +254,19 @@ def thermodynamic_integration(
     return _ti_result(forward, backward, np.asarray(grid), info)
 
 
-def ti_core(key, path, move, kernel, grid, num_chains: int, num_burnin: int, num_samples: int):
-    """The pure core of TI: one forward sweep from ``num_chains`` base draws along ``grid``.
+def ti_core(
+    key,
+    path,
+    move,
+    kernel,
+    grid,
+    num_chains: int,
+    num_burnin: int,
+    num_samples: int,
+    progress: bool | None = False,
+):
+    """The pure core of TI: one forward sweep from ``num_chains`` base draws along ``grid``
+    (``progress``: a bar, as in [`thermodynamic_integration`][]).
 
     Returns:
         a `TISweep` (integrand means and drifts per grid point and chain, acceptance,
@@ -215,10 +274,12 @@ def ti_core(key, path, move, kernel, grid, num_chains: int, num_burnin: int, num
     """
     k_init, k_run = jax.random.split(key)
     x0 = sample_base(path, k_init, num_chains)
-    return _ti_run(path, move, kernel, grid, x0, k_run, num_burnin, num_samples)
+    return _ti_run(path, move, kernel, grid, x0, k_run, num_burnin, num_samples, progress, "ti")
 
 
-def ti_reverse_core(key, target, forward: TISweep, path, move, kernel, grid, *sizes):
+def ti_reverse_core(
+    key, target, forward: TISweep, path, move, kernel, grid, *sizes, progress: bool | None = False
+):
     """The backward sweep of TI along ``grid[::-1]``, from exact samples of ``target`` where
     it has an exact sampler, else from ``forward``'s final states, with ``forward``'s adapted
     kernel; ``sizes`` = (num_chains, num_burnin, num_samples).
@@ -235,7 +296,16 @@ def ti_reverse_core(key, target, forward: TISweep, path, move, kernel, grid, *si
         xs = exact_samples(target.energy, target.beta, k_start, num_chains)
         x0, start = path.from_sample(xs), f"exact samples ({name})"
     sweep = _ti_run(
-        path, move, forward.final_kernel, grid[::-1], x0, k_run, num_burnin, num_samples
+        path,
+        move,
+        forward.final_kernel,
+        grid[::-1],
+        x0,
+        k_run,
+        num_burnin,
+        num_samples,
+        progress,
+        "ti: backward",
     )
     flip = lambda a: a[::-1]  # noqa: E731
     return sweep._replace(

@@ -1,4 +1,4 @@
-"""Progress bars of physebm.sample, samplers.run and AIS: with ``progress=True`` the run is cut
+"""Progress bars of physebm.sample, samplers.run, AIS, TI and enumeration: with ``progress=True`` the run is cut
 into compiled segments with a tqdm bar between them, and its results are bit-identical to the
 run in one call (same steps, same keys); segments of other lengths compile nothing new; inside
 jit the bar is skipped and the result is the same. Deterministic checks (exact equality)."""
@@ -13,7 +13,8 @@ import physebm
 import samplers
 import samplers.progress
 from physebm.models import RBM, Gaussian, Ising
-from physebm.partition import ais
+from physebm.enumeration import logsumexp_over_states
+from physebm.partition import ais, thermodynamic_integration
 
 KEY = jax.random.key(13)
 GAUSS = Gaussian(jnp.array([1.0, -0.5]), jnp.array([[2.0, 0.3], [0.3, 1.0]]))
@@ -78,6 +79,34 @@ def test_ais_with_progress_is_bit_identical(model, beta, short_segments, capsys)
     assert_same(plain.info["final_kernel"], shown.info["final_kernel"])
     err = capsys.readouterr().err
     assert "ais" in err and "ais check: halved schedule" in err
+
+
+def test_ti_with_progress_is_bit_identical(short_segments, capsys):
+    """Both sweeps (the backward one from exact samples of the Ising model)."""
+    kw = dict(key=KEY, num_temperatures=6, num_chains=4, num_samples=6, num_burnin=2)
+    plain = thermodynamic_integration(Ising((4, 4)), 0.44, **kw)
+    shown = thermodynamic_integration(Ising((4, 4)), 0.44, progress=True, **kw)
+    assert float(plain.log_z) == float(shown.log_z) and float(plain.stderr) == float(shown.stderr)
+    for name in ("integrand", "log_z_forward", "log_z_backward", "acceptance_rate"):
+        np.testing.assert_array_equal(np.asarray(plain.info[name]), np.asarray(shown.info[name]))
+    err = capsys.readouterr().err
+    assert "ti:" in err and "ti: backward" in err and "100%" in err
+
+
+def test_enumeration_with_progress_matches_one_call(short_segments, capsys):
+    """64 blocks of 16 states: the bar's segments visit the same blocks as ``lax.map``."""
+    w = jax.random.normal(jax.random.key(3), (10, 10))
+
+    def log_weight(x):
+        return -jnp.einsum("bi,ij,bj->b", x, w, x)
+
+    plain = logsumexp_over_states(log_weight, 10, block_log2=4, progress=False)
+    shown = logsumexp_over_states(log_weight, 10, block_log2=4, progress=True)
+    assert float(plain) == float(shown)
+    assert "enumeration" in capsys.readouterr().err
+    jitted = jax.jit(lambda w: logsumexp_over_states(lambda x: x @ w, 10, 4, progress=True))
+    assert float(jitted(jnp.ones(10))) == pytest.approx(10 * np.log1p(np.e), rel=1e-12)
+    assert "enumeration" not in capsys.readouterr().err  # no bar inside jit
 
 
 def test_segments_compile_once(monkeypatch):
