@@ -7,12 +7,20 @@
 - `physebm.training.checkpoint`: what the loop carries, saved and restored bit for bit.
 """
 
-from physebm.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from physebm.training.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    CheckpointWarning,
+    load_checkpoint,
+    save_checkpoint,
+)
 from physebm.training.loop import FitResult, NonFiniteLossWarning, fit
 from physebm.training.step import StepInfo, Trainer, TrainState, make_step
 
 __all__ = [
     "Checkpoint",
+    "CheckpointError",
+    "CheckpointWarning",
     "FitResult",
     "NonFiniteLossWarning",
     "StepInfo",
