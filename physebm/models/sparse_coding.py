@@ -300,12 +300,20 @@ def sparse_coding_free_energy(
     if method != "laplace" and key is None:
         raise ValueError(f"key is required for method={method!r} (a PRNG key)")
     check_count(num_samples, "num_samples", minimum=2)
+    options = tuple(sorted(estimator_options.items()))
+    return _estimate(model, y, beta, key, method, num_samples, options)
+
+
+@eqx.filter_jit
+def _estimate(model, y, beta, key, method, num_samples, options) -> LogZ:
+    """The estimate of [`sparse_coding_free_energy`][], compiled once per method and options."""
+    options = dict(options)
     mode = sparse_code(model.W, y, model.lam, max_iterations=10_000, tol=1e-12).code
     if method == "laplace":
-        return laplace_free_energy(model.energy, y, beta, z0=mode, **estimator_options)
+        return laplace_free_energy(model.energy, y, beta, z0=mode, **options)
     if method == "variational":
         return variational_free_energy(
-            model.energy, y, beta, key=key, z0=mode, num_samples=num_samples, **estimator_options
+            model.energy, y, beta, key=key, z0=mode, num_samples=num_samples, **options
         )
     prec_chol = jnp.linalg.cholesky(beta * model.W.T @ model.W)
     k = model.num_latent
