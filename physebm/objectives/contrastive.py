@@ -14,7 +14,7 @@ runs k steps and writes them back ([`samplers.advance`][]).
 
 Kernels get the log density x ↦ −βE(sg(θ), x) built from ``energy_fn``, or, with
 ``model_fn(params) -> EnergyModel``, the model's structured target
-``capabilities.kernel_target(model, β)`` (see [`physebm.objectives.structured`][]), so an RBM
+``capabilities.kernel_target(model, β)`` (see `physebm.objectives.structured`), so an RBM
 trains by v → h → v block Gibbs ([`samplers.BlockGibbs`][]) on ``BernoulliRBM(βW, βb, βc)``
 with the free-energy loss β(wmean F(v⁺) − mean F(sg(v⁻))).
 """
@@ -200,7 +200,7 @@ def contrastive_divergence(
         beta: inverse temperature β > 0 (the chains sample exp(−βE)).
         alpha: energy-magnitude regulariser weight α ≥ 0.
         model_fn: ``model_fn(params) -> EnergyModel`` registering
-            ``capabilities.kernel_target`` (see [`physebm.objectives.structured`][]); excludes
+            ``capabilities.kernel_target`` (see `physebm.objectives.structured`); excludes
             ``energy_fn``. Needed by block/coloured Gibbs and checkerboard kernels.
 
     Raises:
@@ -239,7 +239,7 @@ def persistent_contrastive_divergence(
     α(E⁺² + E⁻²). Gradient ≈ β(E_data[∇_θE] − E_{p_θ}[∇_θE]). ``reinit_prob=0`` with
     ``num_chains`` = batch size is Tieleman's PCD.
 
-    With ``model_fn`` (see [`contrastive_divergence`][]) the kernel moves the model's
+    With ``model_fn`` (as in ``contrastive_divergence``) the kernel moves the model's
     structured target; for an RBM the buffer holds ``(v, h)`` pairs (``init_fn`` draws v, h
     starts at 0), each step is h ~ p(h | v) then v ~ p(v | h), and E = F_β(v): the
     Rao–Blackwellised gradient β(E_data[∇F(v)] − E_{p_θ}[∇F(v)]).

@@ -6,10 +6,10 @@ given ``model_fn(params) -> EnergyModel`` hands its kernel
 
     target = capabilities.kernel_target(model_fn(sg(θ)), β)
 
-(for [`physebm.models.RBM`][]: ``samplers.BernoulliRBM(βW, βb, βc)``), and scores examples with
+(for `physebm.models.RBM`: ``samplers.BernoulliRBM(βW, βb, βc)``), and scores examples with
 the model's energy of the data x:
 
-* a latent model (one that registers [`capabilities.analytic_free_energy`][], the RBM) is
+* a latent model (one that registers `capabilities.analytic_free_energy`, the RBM) is
   scored by its free energy F_β(v) = −(1/β) log Σ_h exp(−β E(v, h)), the hidden layer summed
   out: the Rao–Blackwellised gradient β(wmean ∇F(v⁺) − mean ∇F(v⁻)). Its chains live on
   pairs ``(v, h)``: a data point v starts as ``(v, 0)``, and since block Gibbs draws h ~ p(h | v)
