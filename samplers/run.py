@@ -34,7 +34,9 @@ Sharding: pass ``mesh`` (a ``jax.sharding.Mesh``, Explicit or Auto axes) to spre
 over its ``axis_name`` axis (default: its only axis); the number of chains must be a multiple of
 that axis's size (a ``ValueError`` before tracing otherwise). Each chain's draws depend on the
 key only, so integer kernels give bit-identical samples to an unsharded run and float kernels
-agree to rounding (`samplers.sharding`). The result comes back laid out on the mesh.
+agree to rounding (`samplers.sharding`). The result comes back laid out on the mesh. Positions
+already split over a mesh axis (``jax.device_put`` with a ``NamedSharding`` whose spec names an
+axis for the leading, chain axis) need no ``mesh``: that mesh and axis are used.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ import numpy as np
 from samplers.base import check_count, tree_all_finite
 from samplers.kernel import Kernel, check_logdensity
 from samplers.progress import is_traced, run_segments, show_progress
-from samplers.sharding import batch_sharding, constrain, enter, place, restore
+from samplers.sharding import batch_sharding, constrain, enter, inferred, place, restore
 
 __all__ = ["BoundKernel", "RunResult", "default_info_fn", "leading_size", "run", "run_states"]
 
@@ -406,6 +408,8 @@ def run_states(
     if not callable(step_fn):
         raise TypeError("step_fn must be callable (key, state) -> (state, info)")
     num_chains = leading_size(states, "states")
+    if mesh is None:
+        mesh, axis_name = inferred(states)
     sharding = batch_sharding(mesh, axis_name, num_chains, "num_chains (leading axis of states)")
     plan = _plan(num_steps, num_burnin, thin, trace_fn, info_fn, keep_trace, mean, sharding)
     context, (key, states) = enter(plan.sharding, (key, states))
@@ -469,7 +473,8 @@ def run(
         mesh: optional ``jax.sharding.Mesh`` (Explicit or Auto axes) to spread the chains
             over its ``axis_name`` axis; the number of chains must be a multiple of its size.
             Integer kernels give bit-identical results to ``mesh=None``, float kernels agree
-            to rounding.
+            to rounding. Default: the mesh and axis of ``positions`` when they are already
+            split over one along their leading axis (sharded inputs), else no sharding.
         axis_name: mesh axis for chains (default: the mesh's only axis).
         progress: a tqdm bar over the burn-in steps and the kept draws (each ``thin`` steps):
             the run is then a few calls of compiled segments, bit-identical to one call and
@@ -499,6 +504,8 @@ def run(
         )
     num_chains = leading_size(positions, "positions")
     check_count(num_chains, "num_chains (leading axis of positions)")
+    if mesh is None:
+        mesh, axis_name = inferred(positions)
     sharding = batch_sharding(mesh, axis_name, num_chains, "num_chains (leading axis of positions)")
     plan = _plan(num_steps, num_burnin, thin, trace_fn, info_fn, keep_trace, mean, sharding)
     context, (key, algorithm, positions) = enter(plan.sharding, (key, algorithm, positions))

@@ -96,6 +96,20 @@ def on_mesh(sharding):
     return jax.set_mesh(sharding.mesh)
 
 
+def inferred(tree):
+    """``(mesh, axis_name)`` of a batch already laid out over devices: the mesh and the
+    leading-axis name of the first leaf whose ``NamedSharding`` splits its leading axis over
+    one mesh axis; ``(None, None)`` when no leaf is so split (or a leaf is traced)."""
+    for x in jax.tree.leaves(tree):
+        if not isinstance(x, jax.Array) or isinstance(x, jax.core.Tracer) or x.ndim == 0:
+            continue
+        s = x.sharding
+        if isinstance(s, NamedSharding) and len(s.spec) and isinstance(s.spec[0], str):
+            if s.mesh.shape[s.spec[0]] > 1:
+                return s.mesh, s.spec[0]
+    return None, None
+
+
 def _leading(x, sharding):
     return sharding if np.ndim(x) > 0 else sharding.update(spec=PartitionSpec())
 

@@ -66,6 +66,11 @@ def check_samplers_run(jax, jnp, np):
             ),
             "axis_name 'batch'",
         )
+        placed = jax.device_put(x0, jax.sharding.NamedSharding(mesh, jax.P("chains")))
+        given = samplers.run(jax.random.key(0), samplers.MALA(0.5), placed, **kw)  # no mesh=
+        np.testing.assert_allclose(given.trace, ref.trace, rtol=1e-6, atol=1e-6)
+        assert given.trace.sharding.mesh.axis_types == (kind,), given.trace.sharding
+        assert len(given.trace.sharding.device_set) == 4
         with jax.set_mesh(mesh):  # under the user's own mesh context
             inside = samplers.run(jax.random.key(0), samplers.MALA(0.5), x0, mesh=mesh, **kw)
         np.testing.assert_allclose(inside.trace, ref.trace, rtol=1e-6, atol=1e-6)
