@@ -145,13 +145,16 @@ def sparse_code(
     z0 = jnp.zeros((*batch, k), W.dtype) if z0 is None else check_parameter(z0, "z0")
     if z0.shape != (*batch, k):
         raise ValueError(f"z0 must have shape {(*batch, k)} (one code per y), got {z0.shape}")
-    res = _solve(W, y.reshape(-1, d), lam, z0.reshape(-1, k), tol, method, max_iterations)
+    res = _solve(
+        W, y.reshape(-1, d), lam, z0.reshape(-1, k), tol, method, jnp.asarray(max_iterations)
+    )
     return jax.tree.map(lambda a: a.reshape(*batch, *a.shape[1:]), res)
 
 
-@functools.partial(jax.jit, static_argnums=(5, 6))
+@functools.partial(jax.jit, static_argnums=(5,))
 def _solve(W, y, lam, z0, tol, method, max_iterations) -> SparseCodeResult:
-    """ISTA/FISTA on every row of y (vmapped ``while_loop``s)."""
+    """ISTA/FISTA on every row of y (vmapped ``while_loop``s); ``tol`` and ``max_iterations``
+    are traced, so changing them does not recompile."""
     gram = W.T @ W
     lipschitz = jnp.maximum(jnp.linalg.norm(W, ord=2) ** 2, jnp.finfo(W.dtype).tiny)
     step = 1.0 / lipschitz
