@@ -1,0 +1,291 @@
+"""Joint-embedding (Siamese) energies and their contrastive and non-contrastive criteria.
+
+A shared encoder Enc_θ maps both members of a pair to ℝ^d and a comparison C gives the energy
+
+    E(x, y) = C(Enc_θ(x), Enc_θ(y)),   C ∈ {‖a − b‖ ("euclidean"), ‖a − b‖² ("squared"),
+                                            −a·b/(‖a‖‖b‖) ("cosine")}.
+
+[`joint_energy`][] builds it as ``energy_fn(params, x, y)``, so every conditional objective takes
+it; the criteria:
+
+* [`pair_loss`][] (Hadsell, Chopra & LeCun 2006, the square-square loss of LeCun et al. 2006):
+  batch ``(x, y, similar)``, ℓ = s·E² + (1 − s)·max(0, m − E)²: similar pairs pulled together,
+  dissimilar ones pushed past the margin m.
+* InfoNCE: [`physebm.objectives.info_nce`][] with ``joint_energy(..., metric="cosine")`` and
+  β = 1/τ (the other pairs of the batch are the negatives).
+* [`vicreg`][] (Bardes, Ponce & LeCun 2022), non-contrastive: invariance, a variance hinge and a
+  covariance penalty on the two batches of embeddings, with the paper's weights 25/25/1.
+
+Without the variance and covariance terms (``vicreg(variance_weight=0, covariance_weight=0)``, pure
+invariance) nothing stops every input from mapping to one point: [`collapse_diagnostics`][]
+reports the per-dimension spread and the effective rank of a batch of embeddings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from physebm.objectives.base import (
+    Objective,
+    check_choice,
+    check_real,
+    split_weights,
+    weighted_mean,
+)
+
+__all__ = [
+    "METRICS",
+    "CollapseDiagnostics",
+    "JointEnergy",
+    "PairLoss",
+    "VICReg",
+    "VICRegTerms",
+    "collapse_diagnostics",
+    "compare",
+    "joint_energy",
+    "pair_loss",
+    "vicreg",
+    "vicreg_terms",
+]
+
+METRICS = ("euclidean", "squared", "cosine")
+
+
+def _call_params(params, x):
+    return params(x)
+
+
+def _safe_norm(v):
+    """‖v‖ with a zero (not NaN) gradient at v = 0."""
+    sq = jnp.sum(v**2)
+    positive = sq > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, sq, 1.0)), 0.0)
+
+
+def compare(a, b, metric: str) -> jax.Array:
+    """C(a, b): ‖a − b‖, ‖a − b‖² or −a·b/(‖a‖‖b‖) (0 when either is 0)."""
+    a, b = jnp.ravel(a), jnp.ravel(b)
+    if metric == "euclidean":
+        return _safe_norm(a - b)
+    if metric == "squared":
+        return jnp.sum((a - b) ** 2)
+    norms = _safe_norm(a) * _safe_norm(b)
+    return -jnp.dot(a, b) / jnp.where(norms > 0, norms, 1.0)
+
+
+class JointEnergy(eqx.Module):
+    """E(params, x, y) = C(Enc(params, x), Enc(params, y)) with one shared encoder."""
+
+    encoder_fn: Callable = eqx.field(static=True)
+    metric: str = eqx.field(static=True)
+
+    def embed(self, params, x) -> jax.Array:
+        """Enc(params, xᵢ) for every example of the batch ``x``: shape (n, d)."""
+        z = jax.vmap(lambda xi: jnp.ravel(self.encoder_fn(params, xi)))(x)
+        return z
+
+    def __call__(self, params, x, y) -> jax.Array:
+        return compare(self.encoder_fn(params, x), self.encoder_fn(params, y), self.metric)
+
+
+def joint_energy(encoder_fn: Callable | None = None, *, metric: str = "euclidean") -> JointEnergy:
+    """The joint-embedding energy ``energy_fn(params, x, y)`` = C(Enc(x), Enc(y)).
+
+    Args:
+        encoder_fn: ``encoder_fn(params, x) -> embedding`` for ONE input (flattened to ℝ^d);
+            ``None`` calls ``params(x)``.
+        metric: ``"euclidean"`` ‖a − b‖ (Hadsell et al.'s D_W), ``"squared"`` ‖a − b‖²,
+            ``"cosine"`` −cos(a, b) (with β = 1/τ in InfoNCE: the SimCLR/CLIP logits).
+    """
+    if encoder_fn is not None and not callable(encoder_fn):
+        raise TypeError(
+            "encoder_fn must be a callable encoder_fn(params, x) -> embedding (or None), got "
+            f"{type(encoder_fn).__name__}"
+        )
+    return JointEnergy(
+        _call_params if encoder_fn is None else encoder_fn, check_choice(metric, "metric", METRICS)
+    )
+
+
+def _as_joint(energy, name="energy"):
+    if not isinstance(energy, JointEnergy):
+        raise TypeError(f"{name} must be a JointEnergy (from joint_energy), got {energy!r}")
+    return energy
+
+
+class PairLoss(Objective):
+    """L = wmean_i [sᵢ E(xᵢ, yᵢ)² + (1 − sᵢ) max(0, m − E(xᵢ, yᵢ))²]."""
+
+    energy: JointEnergy
+    margin: jax.Array
+
+    def loss(self, params, batch, key, state):
+        data, w = split_weights(batch)
+        if not (isinstance(data, tuple) and len(data) == 3):
+            raise ValueError("pair_loss needs batches (x, y, similar): pairs and 0/1 labels")
+        x, y, similar = data
+        e = jax.vmap(lambda xi, yi: self.energy(params, xi, yi))(x, y)
+        s = jnp.asarray(similar, e.dtype)
+        per = s * e**2 + (1 - s) * jax.nn.relu(self.margin - e) ** 2
+        n_pos, n_neg = jnp.sum(s), jnp.sum(1 - s)
+        aux = {
+            "energy_similar": jnp.sum(s * e) / jnp.maximum(n_pos, 1),
+            "energy_dissimilar": jnp.sum((1 - s) * e) / jnp.maximum(n_neg, 1),
+            "margin_met": jnp.sum((1 - s) * (e >= self.margin)) / jnp.maximum(n_neg, 1),
+        }
+        return weighted_mean(per, w), (state, aux)
+
+
+def pair_loss(energy: JointEnergy, *, margin=1.0) -> PairLoss:
+    """Hadsell et al. (2006) contrastive pair loss on a [`JointEnergy`][].
+
+    Batch ``(x, y, similar)`` with ``similar`` 1 for pairs that should match, 0 otherwise;
+    loss mean_i [sᵢ Eᵢ² + (1 − sᵢ) max(0, m − Eᵢ)²] (the paper's ½ factors dropped: the
+    square-square loss of `physebm.objectives.margin` with E_C = E of a similar pair and E_I of
+    a dissimilar one). Use ``metric="euclidean"`` for the paper's energy D_W = ‖G(x) − G(y)‖.
+    Gradient: 2E∇E on similar pairs; −2(m − E)∇E on dissimilar pairs closer than m; none
+    beyond it.
+    """
+    return PairLoss(_as_joint(energy), check_real(margin, "margin", positive=True))
+
+
+class VICRegTerms(NamedTuple):
+    """s(Z, Z'), v(Z) + v(Z'), c(Z) + c(Z') (unweighted)."""
+
+    invariance: jax.Array
+    variance: jax.Array
+    covariance: jax.Array
+
+
+def vicreg_terms(z, z_prime, *, gamma=1.0, epsilon=1e-4) -> VICRegTerms:
+    """The three VICReg terms of two (n, d) batches of embeddings (formulas in [`vicreg`][])."""
+    n, d = z.shape
+    invariance = jnp.sum((z - z_prime) ** 2) / n
+
+    def variance(a):
+        std = jnp.sqrt(jnp.var(a, axis=0, ddof=1) + epsilon)
+        return jnp.mean(jax.nn.relu(gamma - std))
+
+    def covariance(a):
+        centred = a - jnp.mean(a, axis=0)
+        cov = centred.T @ centred / (n - 1)
+        return (jnp.sum(cov**2) - jnp.sum(jnp.diag(cov) ** 2)) / d
+
+    return VICRegTerms(
+        invariance,
+        variance(z) + variance(z_prime),
+        covariance(z) + covariance(z_prime),
+    )
+
+
+class VICReg(Objective):
+    """L = λ s(Z, Z') + μ[v(Z) + v(Z')] + ν[c(Z) + c(Z')] over the batch (see [`vicreg`][])."""
+
+    encoder_fn: Callable = eqx.field(static=True)
+    invariance_weight: jax.Array
+    variance_weight: jax.Array
+    covariance_weight: jax.Array
+    gamma: jax.Array
+    epsilon: jax.Array
+
+    def loss(self, params, batch, key, state):
+        data, w = split_weights(batch)
+        if w is not None:
+            raise ValueError("vicreg takes no Weighted batches (its terms are batch statistics)")
+        if not (isinstance(data, tuple) and len(data) == 2):
+            raise ValueError("vicreg needs batches (x, y) of two views of the same examples")
+        x, y = data
+        if jnp.shape(jax.tree.leaves(x)[0])[0] < 2:
+            raise ValueError("vicreg needs at least 2 examples per batch (a batch variance)")
+        embed = JointEnergy(self.encoder_fn, "squared").embed
+        z, z_prime = embed(params, x), embed(params, y)
+        t = vicreg_terms(z, z_prime, gamma=self.gamma, epsilon=self.epsilon)
+        value = (
+            self.invariance_weight * t.invariance
+            + self.variance_weight * t.variance
+            + self.covariance_weight * t.covariance
+        )
+        aux = {
+            "invariance": t.invariance,
+            "variance": t.variance,
+            "covariance": t.covariance,
+            "mean_std": jnp.mean(jnp.std(z, axis=0, ddof=1)),
+        }
+        return value, (state, aux)
+
+
+def vicreg(
+    encoder_fn: Callable | None = None,
+    *,
+    invariance_weight=25.0,
+    variance_weight=25.0,
+    covariance_weight=1.0,
+    gamma=1.0,
+    epsilon=1e-4,
+) -> VICReg:
+    """VICReg (Bardes, Ponce & LeCun 2022, eqs. 1–6) on batches ``(x, y)`` of paired views.
+
+    With Z, Z' the (n, d) embeddings Enc(x), Enc(y):
+
+    * invariance s(Z, Z') = (1/n) Σᵢ ‖zᵢ − z'ᵢ‖²;
+    * variance v(Z) = (1/d) Σ_j max(0, γ − √(Var(z_·j) + ε)), Var with 1/(n − 1);
+    * covariance c(Z) = (1/d) Σ_{j≠k} C(Z)²_jk, C(Z) = (1/(n − 1)) Σᵢ (zᵢ − z̄)(zᵢ − z̄)ᵀ;
+
+    L = λ s + μ[v(Z) + v(Z')] + ν[c(Z) + c(Z')], defaults λ = μ = 25, ν = 1, γ = 1, ε = 1e-4 (the
+    paper's). (Its reference code divides s by d as well and halves the variance term; the paper's
+    formulas are used here.) μ = ν = 0 is pure invariance, which collapses.
+
+    Args:
+        encoder_fn: ``encoder_fn(params, x) -> embedding`` for one input; ``None``: ``params(x)``.
+        invariance_weight, variance_weight, covariance_weight: λ, μ, ν ≥ 0.
+        gamma: target standard deviation γ > 0 of each embedding dimension.
+        epsilon: ε > 0 inside the square root (keeps the gradient finite at zero variance).
+    """
+    if encoder_fn is not None and not callable(encoder_fn):
+        raise TypeError(f"encoder_fn must be callable or None, got {type(encoder_fn).__name__}")
+    return VICReg(
+        _call_params if encoder_fn is None else encoder_fn,
+        check_real(invariance_weight, "invariance_weight", nonnegative=True),
+        check_real(variance_weight, "variance_weight", nonnegative=True),
+        check_real(covariance_weight, "covariance_weight", nonnegative=True),
+        check_real(gamma, "gamma", positive=True),
+        check_real(epsilon, "epsilon", positive=True),
+    )
+
+
+class CollapseDiagnostics(NamedTuple):
+    """Spread of a batch of embeddings (n, d).
+
+    Attributes:
+        std: (d,) per-dimension standard deviation (1/(n − 1)).
+        min_std: the smallest of them (→ 0 under dimensional or complete collapse).
+        singular_values: (min(n, d),) of the (centred) embedding matrix, descending.
+        effective_rank: exp(−Σ_k p_k log p_k), p_k = σ_k / Σ σ (Roy & Vetterli 2007): 1 for
+            rank-one embeddings, d for d equal singular values; 0 when every σ is 0.
+    """
+
+    std: jax.Array
+    min_std: jax.Array
+    singular_values: jax.Array
+    effective_rank: jax.Array
+
+
+def collapse_diagnostics(embeddings, *, center: bool = True) -> CollapseDiagnostics:
+    """Per-dimension spread and effective rank of embeddings (n ≥ 2, d); ``center`` subtracts
+    the batch mean before the singular values (a common offset is not spread)."""
+    z = jnp.asarray(embeddings)
+    if z.ndim != 2 or z.shape[0] < 2:
+        raise ValueError(f"embeddings must have shape (n >= 2, d), got {z.shape}")
+    std = jnp.std(z, axis=0, ddof=1)
+    a = z - jnp.mean(z, axis=0) if center else z
+    sv = jnp.linalg.svd(a, compute_uv=False)
+    total = jnp.sum(sv)
+    p = sv / jnp.where(total > 0, total, 1.0)
+    entropy = -jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.where(p > 0, p, 1.0)), 0.0))
+    rank = jnp.where(total > 0, jnp.exp(entropy), 0.0)
+    return CollapseDiagnostics(std, jnp.min(std), sv, rank)
