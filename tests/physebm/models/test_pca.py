@@ -127,3 +127,19 @@ def test_bad_input():
         free_energy_loss(3)
     with pytest.raises(TypeError, match="one free energy per example"):
         free_energy_loss(lambda p, y: jnp.sum(y)).loss(None, jnp.ones((2, 3)), None, ())
+
+
+def test_free_energy_loss_finite_beta_and_weights():
+    """The default route at finite β is the closed-form F_β; a Weighted batch weighs it."""
+    rng = np.random.default_rng(5)
+    model = PCAEnergy(rng.normal(size=(3, 2)))
+    y = rng.normal(size=(4, 3))
+    w = np.array([1.0, 0.0, 2.0, 1.0])
+    f = np.asarray(model.free_energy(y, 2.0))
+    loss, (_, aux) = free_energy_loss(beta=2.0).loss(model, jnp.asarray(y), None, ())
+    assert float(loss) == pytest.approx(f.mean(), abs=1e-12)
+    batch = physebm.objectives.Weighted(jnp.asarray(y), jnp.asarray(w))
+    loss, _ = free_energy_loss(beta=2.0).loss(model, batch, None, ())
+    assert float(loss) == pytest.approx(np.sum(w * f) / w.sum(), abs=1e-12)
+    with pytest.raises(ValueError, match="beta must be > 0"):
+        free_energy_loss(beta=0.0)
