@@ -1,7 +1,8 @@
 """Sparse coding as an energy-based model: E(y, z) = ½‖y − Wz‖² + λ‖z‖₁, z ∈ ℝᵏ.
 
 * F_∞(y) = min_z E(y, z), the Lasso, solved by [`sparse_code`][]: ISTA or FISTA (Beck &
-  Teboulle 2009) with step 1/L, L = ‖W‖₂² (the Lipschitz constant of ∇_z ½‖y − Wz‖²),
+  Teboulle 2009, with O'Donoghue & Candès' gradient restart) with step 1/L, L = ‖W‖₂² (the
+  Lipschitz constant of ∇_z ½‖y − Wz‖²),
 
       z ← S_{λ/L}(z − Wᵀ(Wz − y)/L),   S_τ(v) = sign(v) max(|v| − τ, 0),
 
@@ -178,6 +179,9 @@ def _solve(W, y, lam, z0, tol, method, max_iterations) -> SparseCodeResult:
             t, z, v, mom, _ = c
             new, res = prox_step(v, wty)
             if method == "fista":
+                # gradient restart (O'Donoghue & Candès 2015): drop the momentum when the
+                # step new − z points uphill, (v − new)·(new − z) > 0
+                mom = jnp.where(jnp.dot(v - new, new - z) > 0, 1.0, mom)
                 mom_new = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * mom**2))
                 v = new + ((mom - 1.0) / mom_new) * (new - z)
             else:
