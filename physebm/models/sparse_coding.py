@@ -296,8 +296,8 @@ def sparse_coding_free_energy(
         [`LogZ`][] of log Z_y(β) = −β F_β(y); ``result.info["free_energy"]`` is F̂_β(y).
 
     Raises:
-        ValueError: y not one (d,) vector, β not > 0 and finite, an unknown ``method``, or no
-            ``key`` for a sampling method.
+        ValueError: y not one (d,) vector, β not > 0 and finite, an unknown ``method``, no
+            ``key`` for a sampling method, or an overcomplete W (k > d) for importance sampling.
     """
     if not isinstance(model, SparseCodingEnergy):
         raise TypeError(f"model must be a SparseCodingEnergy, got {type(model).__name__}")
@@ -310,6 +310,11 @@ def sparse_coding_free_energy(
     if method != "laplace" and key is None:
         raise ValueError(f"key is required for method={method!r} (a PRNG key)")
     check_count(num_samples, "num_samples", minimum=2)
+    if method == "importance" and model.num_latent > model.dim:
+        raise ValueError(
+            f"W must have at most as many atoms as data dims for method='importance' (its "
+            f"Gaussian proposal needs W^T W positive definite), got W of shape {model.W.shape}"
+        )
     options = tuple(sorted(estimator_options.items()))
     return _estimate(model, y, beta, key, method, num_samples, options)
 

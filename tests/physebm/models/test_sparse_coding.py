@@ -228,6 +228,8 @@ def test_bad_input():
         physebm.free_energy(model, y, 1.0)
     with pytest.raises(ValueError, match="y must be one data vector"):
         sparse_coding_free_energy(model, y, 1.0, key=jax.random.key(0))
+    with pytest.raises(ValueError, match="W must have at most as many atoms"):
+        sparse_coding_free_energy(model, y[0], 1.0, key=jax.random.key(0))
     with pytest.raises(ValueError, match="key is required"):
         sparse_coding_free_energy(model, y[0], 1.0)
     with pytest.raises(ValueError, match="method must be one of"):
