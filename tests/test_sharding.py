@@ -82,16 +82,28 @@ def test_entry_points_name_the_axis_before_running():
             batch_size=4, mesh=mesh, **bad)  # fmt: skip
 
 
-def test_sharded_runs_on_8_host_devices():
-    """samplers.run (MALA), physebm.sample (checkerboard and Metropolis Ising), ais, smc and
-    fit on 4 or 8 of 8 host devices, Explicit and Auto axes, against their unsharded runs:
-    integer kernels bit for bit, float results within rounding (tolerances 1e-5), clear
-    errors for 6 chains/particles/examples on 4 devices (`sharding_worker`)."""
+def _worker(*args: str) -> None:
     out = subprocess.run(
-        [sys.executable, str(WORKER), "devices"],
+        [sys.executable, str(WORKER), *args],
         env=_env(), capture_output=True, text=True, timeout=600, cwd=ROOT,
     )  # fmt: skip
     assert out.returncode == 0 and out.stdout.rstrip().endswith("ok"), out.stdout + out.stderr
+
+
+def test_sharded_runs_on_8_host_devices():
+    """samplers.run (MALA; a mesh given, sharded input, under ``jax.set_mesh``),
+    physebm.sample (checkerboard Ising on a (4, 2) mesh), ais and fit on 4 or 8 of 8 host
+    devices, Explicit and Auto axes, against their unsharded runs: integer kernels bit for
+    bit, float results within rounding (tolerances 1e-5), clear errors for 6 chains or
+    examples on 4 devices (`sharding_worker`)."""
+    _worker("devices")
+
+
+@pytest.mark.slow
+def test_sharded_smc_on_8_host_devices():
+    """smc with each replica's particles over 4 of 8 host devices: replica log Ẑ within
+    rounding of the unsharded run; 6 particles on 4 devices is a clear error."""
+    _worker("devices-smc")
 
 
 def _free_port() -> int:
