@@ -77,7 +77,7 @@ class ContrastiveDivergence(Objective):
 
     def init(self, params, key):
         if self.model_fn is not None:
-            check_structured_model(self.model_fn, params, self.beta)
+            check_structured_model(self.model_fn, params)
         return super().init(params, key)
 
     def loss(self, params, batch, key, state):
@@ -90,9 +90,10 @@ class ContrastiveDivergence(Objective):
         else:
             energy_fn = model_energy_fn(self.model_fn, self.beta)
             target = model_target(self.model_fn, params, self.beta)
-            start = lift(self.model_fn, params, x)
+            model = self.model_fn(params)
+            start = lift(model, x)
             positions, acceptance = run_chains(self.kernel, target, start, key, self.num_steps)
-            negatives = visible(self.model_fn, params, positions)
+            negatives = visible(model, positions)
         loss, aux = contrast(energy_fn, params, x, w, negatives, self.beta, self.alpha)
         return loss, (state, {**aux, "acceptance_rate": acceptance})
 
@@ -125,8 +126,8 @@ class PersistentContrastiveDivergence(Objective):
             )
         if self.model_fn is None:
             return samplers.init_buffer(positions)
-        check_structured_model(self.model_fn, params, self.beta)
-        return samplers.init_buffer(lift(self.model_fn, params, positions))
+        model = check_structured_model(self.model_fn, params)
+        return samplers.init_buffer(lift(model, positions))
 
     def loss(self, params, batch, key, state: PersistentBuffer):
         x, w = split_weights(batch)
@@ -142,9 +143,10 @@ class PersistentContrastiveDivergence(Objective):
         else:
             energy_fn = model_energy_fn(self.model_fn, self.beta)
             target = model_target(self.model_fn, params, self.beta)
+            model = self.model_fn(params)
 
             def noise_fn(key, num):
-                return lift(self.model_fn, params, self.init_fn(key, num))
+                return lift(model, self.init_fn(key, num))
 
         buffer, negatives, info = samplers.advance(
             key,
@@ -156,7 +158,7 @@ class PersistentContrastiveDivergence(Objective):
             noise_fn=noise_fn,
         )
         if self.model_fn is not None:
-            negatives = visible(self.model_fn, params, negatives)
+            negatives = visible(model, negatives)
         loss, aux = contrast(energy_fn, params, x, w, negatives, self.beta, self.alpha)
         aux = {
             **aux,

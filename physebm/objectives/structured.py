@@ -81,25 +81,36 @@ def check_model_fn(model_fn, energy_fn, kernel) -> Callable | None:
     return model_fn
 
 
-def check_structured_model(model_fn: Callable, params, beta) -> None:
-    """Raise a TypeError unless ``model_fn(params)`` registers a kernel target (before tracing).
+def _registers(capability, model) -> bool:
+    """Whether ``type(model)`` has its own implementation of a singledispatch ``capability``
+    (looked up, not called: no arrays are built)."""
+    return capability.dispatch(type(model)) is not capability.dispatch(object)
+
+
+def check_structured_model(model_fn: Callable, params):
+    """``model_fn(params)``, checked to register a kernel target (before tracing).
 
     A latent model must also have a pair ``(visible_shape, hidden_shape)`` as its event shape.
+
+    Raises:
+        TypeError: no registered ``capabilities.kernel_target``, or a latent model whose
+            event shape is not such a pair.
     """
     model = model_fn(params)
-    if capabilities.kernel_target(model, beta) is None:
+    if not _registers(capabilities.kernel_target, model):
         raise TypeError(
             f"model_fn(params) returned {type(model).__name__}, which registers no "
             "capabilities.kernel_target (a structured target such as samplers.BernoulliRBM); "
             "use energy_fn with a log-density kernel instead"
         )
-    if capabilities.analytic_free_energy(model) is not None:
+    if _registers(capabilities.analytic_free_energy, model):
         shape = getattr(model, "event_shape", None)
         if not (isinstance(shape, tuple) and len(shape) == 2 and isinstance(shape[1], tuple)):
             raise TypeError(
                 f"model_fn(params) returned a latent model {type(model).__name__} whose "
                 f"event_shape {shape!r} is not a pair (visible_shape, hidden_shape)"
             )
+    return model
 
 
 def model_target(model_fn: Callable, params, beta):
@@ -118,24 +129,22 @@ def model_energy_fn(model_fn: Callable, beta) -> Callable:
     return energy_fn
 
 
-def _hidden_shape(model_fn: Callable, params):
-    model = model_fn(params)
-    if capabilities.analytic_free_energy(model) is None:
+def _hidden_shape(model):
+    if not _registers(capabilities.analytic_free_energy, model):
         return None
     return model.event_shape[1]
 
 
-def lift(model_fn: Callable, params, x):
-    """Chain positions for the examples ``x``: ``(x, 0)`` for a latent model, else ``x``."""
-    hidden = _hidden_shape(model_fn, params)
+def lift(model, x):
+    """Chain positions for the examples ``x``: ``(x, 0)`` for a latent ``model``, else ``x``."""
+    hidden = _hidden_shape(model)
     if hidden is None:
         return x
     dtype = jnp.result_type(x)
     return x, jnp.zeros((jnp.shape(x)[0], *hidden), dtype)
 
 
-def visible(model_fn: Callable, params, positions):
-    """The examples of chain positions: ``v`` of ``(v, h)`` for a latent model, else as is."""
-    if _hidden_shape(model_fn, params) is None:
-        return positions
-    return positions[0]
+def visible(model, positions):
+    """The examples of chain positions: ``v`` of ``(v, h)`` for a latent ``model``, else as
+    is."""
+    return positions if _hidden_shape(model) is None else positions[0]
