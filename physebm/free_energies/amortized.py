@@ -20,8 +20,9 @@ p_β(z | y) ∝ exp(−βE(y, z)) every weight equals Z_y, so F_K = F_β for eve
 Here q is a Gaussian [`GaussianBase`][physebm.partition.bases.GaussianBase] N(μ_φ(y), L_φ(y)
 L_φ(y)ᵀ), drawn by reparameterisation z = μ + Lε, so both bounds are differentiable in the
 encoder's and the energy's parameters (the training objective is
-[`physebm.objectives.amortized_variational`][]). With E(y, z) = −log p(y, z) (a VAE's decoder
-plus prior), F₁(y) = −log p(y) and the bounds are the negative ELBO and the negative IWAE bound.
+[`amortized_variational`][physebm.objectives.amortized.amortized_variational]). With
+E(y, z) = −log p(y, z) (a VAE's decoder plus prior), F₁(y) = −log p(y) and the bounds are the
+negative ELBO and the negative IWAE bound.
 
 The functions take ONE y (vmap over a batch) and return plain arrays, so they can be
 differentiated; [`amortized_free_energy`][] wraps the IWAE bound into a [`LogZ`][] with a
@@ -54,7 +55,7 @@ __all__ = [
 
 IWAE_BOUND = (
     "amortised IWAE bound: log Z >= this estimate in expectation (F <= -estimate/beta); the gap "
-    "KL-like term is not estimated"
+    "is not estimated"
 )
 
 

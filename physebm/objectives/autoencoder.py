@@ -11,8 +11,9 @@ with s(x̃) = (r(x̃) − x̃)/σ² and z/σ = (x̃ − x)/σ²,
 
     ½‖s(x̃) + z/σ‖² = ‖r(x̃) − x‖² / (2σ⁴),
 
-so the DAE loss is denoising score matching's loss ([`denoising_score_matching`][]) times 2σ⁴
-on the same noise ([`DenoisingAutoencoder.corrupt`][] draws it exactly as that objective does):
+so the DAE loss is denoising score matching's loss
+([`denoising_score_matching`][physebm.objectives.score_matching.denoising_score_matching]) times
+2σ⁴ on the same noise ([`DenoisingAutoencoder.corrupt`][] draws it exactly as that objective does):
 a trained DAE gives the score estimate s(x) = (r(x) − x)/σ² of the NOISED density.
 
 Reading it as an energy: [`dae_energy`][] is the line integral
@@ -76,8 +77,10 @@ class DenoisingAutoencoder(Objective):
     sigma: jax.Array
 
     def corrupt(self, x, key) -> tuple[jax.Array, jax.Array]:
-        """(x̃, z) with x̃ = x + σz: the noise [`denoising_score_matching`][] draws from ``key``
-        for the same batch (one ``normal`` per example from ``split(split(key)[1], n)``)."""
+        """(x̃, z) with x̃ = x + σz: the noise that
+        [`denoising_score_matching`][physebm.objectives.score_matching.denoising_score_matching]
+        draws from ``key`` for the same batch (one ``normal`` per example from
+        ``split(split(key)[1], n)``)."""
         _, key_noise = jax.random.split(key)
         keys = jax.random.split(key_noise, num_examples(x))
 

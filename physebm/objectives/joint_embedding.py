@@ -11,8 +11,9 @@ it; the criteria:
 * [`pair_loss`][] (Hadsell, Chopra & LeCun 2006, the square-square loss of LeCun et al. 2006):
   batch ``(x, y, similar)``, ℓ = s·E² + (1 − s)·max(0, m − E)²: similar pairs pulled together,
   dissimilar ones pushed past the margin m.
-* InfoNCE: [`physebm.objectives.info_nce`][] with ``joint_energy(..., metric="cosine")`` and
-  β = 1/τ (the other pairs of the batch are the negatives).
+* InfoNCE: [`info_nce`][physebm.objectives.nce.info_nce] with
+  ``joint_energy(..., metric="cosine")`` and β = 1/τ (the other pairs of the batch are the
+  negatives).
 * [`vicreg`][] (Bardes, Ponce & LeCun 2022), non-contrastive: invariance, a variance hinge and a
   covariance penalty on the two batches of embeddings, with the paper's weights 25/25/1.
 

@@ -6,13 +6,11 @@ PPCA: y = Wz + μ + ε, z ~ N(0, I_d), ε ~ N(0, σ²I_D); E(y, z) = −log N(y;
 M = WᵀW + σ²I. For a Gaussian q = N(m, S) the bound E_q[E] − H[q] = −log p(y) + KL(q ‖ post).
 
 Statistical checks (fixed key, α = 2e-5 each, normal stderr over independent groups): the IWAE
-bound one-sided for 4 values of K (z ≤ 4.11), 3 monotonicity differences one-sided, the K = 1
+bound one-sided for 3 values of K (z ≤ 4.11), 2 monotonicity differences one-sided, the K = 1
 mean and the closed-entropy ELBO estimate against the analytic ELBO two-sided (|z| ≤ 4.26):
-9 checks. The training check is an
+7 checks. The training check is an
 allowance (gap below 2e-3 nats after a fixed run; measured gap in the test's comment).
 """
-
-import functools
 
 import equinox as eqx
 import jax
@@ -118,9 +116,17 @@ def test_exact_posterior_gives_the_exact_value_for_every_draw():
     enc = encoder_from(*posterior())
     keys = jax.random.split(KEY, len(Y))
     exact = [neg_log_p(y) for y in Y]
-    for k in (1, 5):
-        one = functools.partial(iwae_free_energy, energy, enc, num_samples=k)
-        f = jax.jit(jax.vmap(lambda y, key, one=one: one(y, key=key)))(jnp.asarray(Y), keys)
+
+    @jax.jit
+    def both_k(y, keys):  # K = 1 and K = 5 in one compilation
+        return [
+            jax.vmap(lambda yi, ki, k=k: iwae_free_energy(energy, enc, yi, key=ki, num_samples=k))(
+                y, keys
+            )
+            for k in (1, 5)
+        ]
+
+    for f in both_k(jnp.asarray(Y), keys):
         np.testing.assert_allclose(f, exact, rtol=0, atol=1e-10)
     np.testing.assert_allclose(
         gaussian_entropy(enc(jnp.asarray(Y[0]))),
@@ -146,19 +152,19 @@ def test_iwae_bound_holds_and_tightens_in_k():
     enc = encoder_from(A_BAD, B_BAD, COV_BAD)
     y = jnp.asarray(Y[1])
     exact = neg_log_p(Y[1])
-    ks = (1, 4, 16, 64)
+    ks = (1, 4, 16)
 
     @eqx.filter_jit
     def estimates(keys):  # one compilation for the four K and the plain ELBO
         elbo = jax.vmap(
             lambda k: variational_free_energy_bound(energy, enc, y, key=k, num_samples=1)
-        )(jax.random.split(keys[-1], 2000))
+        )(jax.random.split(keys[-1], 1000))
         return elbo, [
-            amortized_free_energy(energy, enc, y, key=k, num_samples=n, num_groups=2000)
-            for k, n in zip(keys[:4], ks, strict=True)
+            amortized_free_energy(energy, enc, y, key=k, num_samples=n, num_groups=1000)
+            for k, n in zip(keys[:3], ks, strict=True)
         ]
 
-    elbo, res = estimates(jax.random.split(KEY, 5))
+    elbo, res = estimates(jax.random.split(KEY, 4))
     f = np.array([r.info["free_energy"] for r in res])
     se = np.array([r.stderr for r in res])
     assert_z(exact - f, se, sides=1, what="F_K below -log p(y)")
@@ -166,7 +172,7 @@ def test_iwae_bound_holds_and_tightens_in_k():
     assert f[-1] - exact < f[0] - exact  # power: the gap shrinks (many stderr)
     bound = analytic_bound(A_BAD, B_BAD, COV_BAD, Y[1])
     assert_z(f[0] - bound, se[0], what="F_1 vs ELBO")
-    assert_z(np.mean(elbo) - bound, np.std(elbo, ddof=1) / np.sqrt(2000), what="ELBO estimate")
+    assert_z(np.mean(elbo) - bound, np.std(elbo, ddof=1) / np.sqrt(1000), what="ELBO estimate")
     assert res[0].lower == res[0].log_z and not res[0].reliable
 
 
@@ -178,7 +184,7 @@ def test_objective_is_the_mean_bound_and_trains_to_the_exact_posterior():
     exact = np.mean([neg_log_p(y) for y in np.asarray(data)])
     iwae = amortized_variational(lambda p, y, z: energy(y, z), bound="iwae", num_samples=3)
     params = AmortizedParams({}, encoder_from(*posterior()))
-    loss, (_, aux) = iwae.loss(params, data, KEY, iwae.init(params, KEY))
+    loss, (_, aux) = jax.jit(iwae.loss)(params, data, KEY, ())
     np.testing.assert_allclose(loss, exact, atol=1e-10)
     np.testing.assert_allclose(aux["free_energy_bound"], exact, atol=1e-10)
 

@@ -50,28 +50,33 @@ def test_tweedie_closed_form():
         return jax.scipy.stats.multivariate_normal.logpdf(x, jnp.asarray(MU), cov)
 
     params = {"A": jnp.asarray(A_STAR), "b": jnp.asarray(B_STAR)}
-    for x in np.random.default_rng(2).normal(size=(3, 2)):
-        x = jnp.asarray(x)
-        np.testing.assert_allclose(
-            linear(params, x), x + SIGMA**2 * jax.grad(log_p_sigma)(x), atol=1e-12
+    x = jnp.asarray(np.random.default_rng(2).normal(size=(3, 2)))
+    tweedie, score = jax.jit(
+        jax.vmap(
+            lambda xi: (
+                xi + SIGMA**2 * jax.grad(log_p_sigma)(xi),
+                dae_score(linear, params, xi, sigma=SIGMA),
+            )
         )
-        np.testing.assert_allclose(
-            dae_score(linear, params, x, sigma=SIGMA),
-            -np.linalg.solve(C + SIGMA**2 * np.eye(2), np.asarray(x) - MU),
-            atol=1e-12,
-        )
+    )(x)
+    np.testing.assert_allclose(np.asarray(x) @ A_STAR.T + B_STAR, tweedie, atol=1e-12)
+    dsm_optimum = -(np.asarray(x) - MU) @ np.linalg.inv(C + SIGMA**2 * np.eye(2))
+    np.testing.assert_allclose(score, dsm_optimum, atol=1e-12)
 
 
 def test_loss_is_dsm_loss_times_two_sigma_to_the_fourth():
     """Deterministic: on the same key, DSM with the energy read from the DAE (dae_energy, whose
     gradient is −s for a symmetric A) equals the DAE loss / (2σ⁴), example by example."""
     dae = denoising_autoencoder(linear, sigma=SIGMA)
-    dsm = denoising_score_matching(lambda p, x: dae_energy(linear, p, x, sigma=SIGMA), sigma=SIGMA)
+    dsm = denoising_score_matching(
+        lambda p, x: dae_energy(linear, p, x, sigma=SIGMA, num_nodes=2), sigma=SIGMA
+    )
     m = np.array([[0.3, 0.2], [0.2, 0.5]])
     params = {"A": jnp.asarray(m), "b": jnp.array([0.1, -0.3])}
     x = DATA[:16]
-    l_dae, (_, aux) = jax.jit(dae.loss)(params, x, KEY, ())
-    l_dsm, _ = jax.jit(dsm.loss)(params, x, KEY, ())
+    (l_dae, (_, aux)), (l_dsm, _) = jax.jit(
+        lambda p: (dae.loss(p, x, KEY, ()), dsm.loss(p, x, KEY, ()))
+    )(params)
     np.testing.assert_allclose(l_dsm, l_dae / (2 * SIGMA**4), rtol=1e-12)
     assert aux["reconstruction_error"] == l_dae
     noisy, z = dae.corrupt(x, KEY)
