@@ -137,6 +137,31 @@ def check_smc(jax, jnp, np):
         np.testing.assert_allclose(res.info["replica_log_z"], ref.info["replica_log_z"], atol=1e-5)
         _raises(lambda m=mesh: smc(model, 0.4, mesh=m, **dict(kw, num_particles=6)),
                 "num_particles (6)")  # fmt: skip
+    _smc_is_split(jax, jnp, model)
+
+
+def _smc_is_split(jax, jnp, model):
+    """The compiled sharded SMC holds 8 / 4 = 2 particles per device and communicates."""
+    import importlib
+
+    from physebm.partition._target import default_base
+    from physebm.partition.kernels import resolve_kernel
+    from physebm.partition.paths import GeometricPath
+    from samplers.sharding import batch_sharding
+
+    smc_module = importlib.import_module("physebm.partition.smc")
+    base = default_base(model)
+    kernel, _ = resolve_kernel(None, model, base, "default")
+    path = GeometricPath(model, jnp.asarray(0.4), base)
+    sharding = batch_sharding(jax.make_mesh((4,), ("p",)), None, 8, "num_particles")
+    schedule, config = jnp.linspace(0.0, 1.0, 4), (8, 0.5, 1, 10, None)
+
+    def run(key):
+        return smc_module.smc_core(key, path, kernel, config, 2, schedule, sharding)
+
+    text = jax.jit(run).lower(jax.random.key(0)).compile().as_text()
+    assert "[2,2,8]" in text and "[2,8,8]" not in text  # (replicas, particles, sites) per device
+    assert "all-reduce" in text
 
 
 def check_fit(jax, jnp, np):
