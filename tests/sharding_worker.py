@@ -190,6 +190,30 @@ def check_fit(jax, jnp, np):
             ),
             "batch_size (6)",
         )
+    _fit_batch_is_split(jax, jnp, x, params)
+
+
+def _fit_batch_is_split(jax, jnp, x, params):
+    """Inside the compiled update, each minibatch of 8 is split over the 4 devices."""
+    import optax
+
+    from physebm import objectives as obj
+    from physebm.training import fit
+
+    seen = []
+
+    class Inspect(obj.Objective):
+        def init(self, params, key):
+            return ()
+
+        def loss(self, params, batch, key, state):
+            jax.debug.inspect_array_sharding(batch, callback=seen.append)
+            return jnp.mean((batch - params["mu"]) ** 2), (state, {})
+
+    mesh = jax.make_mesh((4,), ("batch",))
+    kw = dict(key=jax.random.key(0), num_steps=1, batch_size=8, progress=False, mesh=mesh)
+    fit(Inspect(), params, x, optax.sgd(0.1), **kw)
+    assert seen and all(len(s.device_set) == 4 and not s.is_fully_replicated for s in seen), seen
 
 
 def devices(checks) -> None:
