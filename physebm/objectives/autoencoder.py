@@ -93,6 +93,11 @@ class DenoisingAutoencoder(Objective):
 
     def loss(self, params, batch, key, state):
         x, w = split_weights(batch)
+        if not eqx.is_array_like(x) or jnp.ndim(x) < 1:
+            raise TypeError(
+                "batch must be an array of examples, shape (num_examples, ...), for a denoising "
+                f"auto-encoder, got {type(x).__name__}"
+            )
         check_float_data(x, self.float_data)
         noisy, _ = self.corrupt(x, key)
         recon = jax.vmap(lambda xt: _reconstruct(self.reconstruct_fn, params, xt))(noisy)

@@ -187,6 +187,8 @@ def test_bad_input():
     dae = denoising_autoencoder(lambda p, x: x[:1], sigma=0.1)
     with pytest.raises(ValueError, match="shape of x"):
         dae.loss({}, DATA[:4], KEY, ())
+    with pytest.raises(TypeError, match="array of examples"):
+        dae.loss({}, (DATA[:4], DATA[:4]), KEY, ())
     with pytest.raises(TypeError, match="floating point"):
         dae.loss({}, jnp.ones((4, 2), int), KEY, ())
     with pytest.raises(ValueError, match="num_nodes"):
