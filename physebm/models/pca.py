@@ -10,7 +10,8 @@ z*(y) = A⁻¹Wᵀy (least squares) and ‖y − Wz‖² = ‖y − Wz*‖² + (
 The volume of low energy is bounded by the architecture (a k-dimensional subspace, k < d),
 so minimising mean F_∞ over W needs no negative samples: its minimisers span the top-k
 principal subspace of the second-moment matrix of the data (Baldi & Hornik 1989; centre the
-data for PCA), reached through [`physebm.fit`][] with
+data for PCA). (Mean F_β is unbounded below in W: W → cW, c → 0, keeps the distance and sends
+(1/2β) log det WᵀW to −∞; train on F_∞.) F_∞ is minimised through [`physebm.fit`][] with
 [`physebm.objectives.free_energy.free_energy_loss`][].
 """
 
