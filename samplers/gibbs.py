@@ -39,6 +39,7 @@ import numpy as np
 
 from samplers.base import SamplingAlgorithm, check_beta, check_domain
 from samplers.coloring import check_colors, checkerboard_colors, freeze
+from samplers.gaussian_rbm import GaussianBernoulliRBM
 from samplers.kernel import Kernel
 from samplers.targets import BernoulliRBM, PairwiseBinary, bernoulli_from_logit, require_target
 
@@ -221,14 +222,17 @@ def block_gibbs(sample_h_given_v_fn: Callable, sample_v_given_h_fn: Callable) ->
 
 class BlockGibbs(Kernel):
     """Bipartite block Gibbs on a [`BernoulliRBM`][] target, positions
-    ``(v, h)`` of bits: h ~ p(h | v) = σ(c + vᵀW), then v ~ p(v | h) = σ(b + Wh) (one step)."""
+    ``(v, h)`` of bits: h ~ p(h | v) = σ(c + vᵀW), then v ~ p(v | h) = σ(b + Wh) (one step);
+    or on a [`GaussianBernoulliRBM`][samplers.gaussian_rbm.GaussianBernoulliRBM] (real v)."""
 
     def init(self, position, logdensity_fn, rng_key=None) -> BlockGibbsState:
         v, h = position
         return init((v, h))
 
     def step(self, key, state, logdensity_fn):
-        target = require_target(logdensity_fn, BernoulliRBM, "BlockGibbs", HINT)
+        target = logdensity_fn
+        if not isinstance(target, GaussianBernoulliRBM):
+            target = require_target(target, BernoulliRBM, "BlockGibbs", HINT)
         kernel = build_block_kernel()
         return kernel(key, state, target.sample_h_given_v, target.sample_v_given_h)
 
