@@ -49,6 +49,7 @@ __all__ = [
     "collapse_diagnostics",
     "compare",
     "joint_energy",
+    "linear_probe_accuracy",
     "pair_loss",
     "vicreg",
     "vicreg_terms",
@@ -290,3 +291,36 @@ def collapse_diagnostics(embeddings, *, center: bool = True) -> CollapseDiagnost
     entropy = -jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.where(p > 0, p, 1.0)), 0.0))
     rank = jnp.where(total > 0, jnp.exp(entropy), 0.0)
     return CollapseDiagnostics(std, jnp.min(std), sv, rank)
+
+
+def linear_probe_accuracy(
+    train_embeddings, train_labels, test_embeddings, test_labels, *, ridge=1e-3
+):
+    """Test accuracy of a ridge-regression linear probe on frozen embeddings.
+
+    With Z̄ = [Z, 1] (train embeddings and a bias column) and one-hot targets Y (classes
+    0..K−1, K = max label + 1), B = (Z̄ᵀZ̄ + λI)⁻¹Z̄ᵀY (λ = ``ridge`` · n, the bias
+    unpenalised); a test point is assigned argmax_k [z, 1]·B_k. A closed form: no optimiser,
+    no randomness.
+
+    Raises:
+        ValueError: embeddings that are not (n, d) with one integer label per row.
+    """
+    ridge = check_real(ridge, "ridge", nonnegative=True)
+    parts = []
+    for z, y, name in (
+        (train_embeddings, train_labels, "train"),
+        (test_embeddings, test_labels, "test"),
+    ):
+        z, y = jnp.asarray(z), jnp.asarray(y)
+        if z.ndim != 2 or y.shape != (z.shape[0],) or not jnp.issubdtype(y.dtype, jnp.integer):
+            raise ValueError(
+                f"{name}_embeddings must be (n, d) and {name}_labels (n,) integers, got "
+                f"{z.shape} and {y.shape} {y.dtype}"
+            )
+        parts.append((jnp.concatenate([z, jnp.ones((z.shape[0], 1), z.dtype)], axis=1), y))
+    (a, y), (a_test, y_test) = parts
+    num_classes = int(jnp.maximum(jnp.max(y), jnp.max(y_test))) + 1
+    penalty = ridge * a.shape[0] * jnp.eye(a.shape[1]).at[-1, -1].set(0.0)
+    b = jnp.linalg.solve(a.T @ a + penalty, a.T @ jax.nn.one_hot(y, num_classes, dtype=a.dtype))
+    return jnp.mean(jnp.argmax(a_test @ b, axis=1) == y_test)
