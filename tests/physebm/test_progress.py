@@ -14,7 +14,7 @@ import samplers
 import samplers.progress
 from physebm.models import RBM, Gaussian, Ising
 from physebm.enumeration import logsumexp_over_states
-from physebm.partition import ais, thermodynamic_integration
+from physebm.partition import ais, smc, thermodynamic_integration
 
 KEY = jax.random.key(13)
 GAUSS = Gaussian(jnp.array([1.0, -0.5]), jnp.array([[2.0, 0.3], [0.3, 1.0]]))
@@ -91,6 +91,17 @@ def test_ti_with_progress_is_bit_identical(short_segments, capsys):
         np.testing.assert_array_equal(np.asarray(plain.info[name]), np.asarray(shown.info[name]))
     err = capsys.readouterr().err
     assert "ti:" in err and "ti: backward" in err and "100%" in err
+
+
+def test_smc_with_progress_is_bit_identical(short_segments, capsys):
+    """The replicas' steps in segments after the adaptive pilot."""
+    kw = dict(key=KEY, num_particles=32, num_replicas=4)
+    plain = smc(Ising((4, 4)), 0.44, **kw)
+    shown = smc(Ising((4, 4)), 0.44, progress=True, **kw)
+    for name in ("replica_log_z", "num_steps", "acceptance_rate", "tempering_schedule"):
+        np.testing.assert_array_equal(np.asarray(plain.info[name]), np.asarray(shown.info[name]))
+    assert float(plain.log_z) == float(shown.log_z)
+    assert "smc" in capsys.readouterr().err
 
 
 def test_enumeration_with_progress_matches_one_call(short_segments, capsys):
