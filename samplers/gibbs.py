@@ -223,7 +223,7 @@ def block_gibbs(sample_h_given_v_fn: Callable, sample_v_given_h_fn: Callable) ->
 class BlockGibbs(Kernel):
     """Bipartite block Gibbs on a [`BernoulliRBM`][] target, positions
     ``(v, h)`` of bits: h ~ p(h | v) = σ(c + vᵀW), then v ~ p(v | h) = σ(b + Wh) (one step);
-    or on a [`GaussianBernoulliRBM`][samplers.gaussian_rbm.GaussianBernoulliRBM] (real v)."""
+    or on a ``samplers.gaussian_rbm.GaussianBernoulliRBM`` (real v, the same two draws)."""
 
     def init(self, position, logdensity_fn, rng_key=None) -> BlockGibbsState:
         v, h = position

@@ -155,7 +155,7 @@ class GaussianBernoulliRBM(EnergyModel):
         """log Z(β) = log Σ_h ∫ exp(−β E(v, h)) dv = logsumexp_h(−β F_β(h)), 2^{n_h} terms.
 
         Differentiable in β and in W, b, c, σ. Enumerates h in blocks of 2^14
-        ([`physebm.enumeration.logsumexp_over_states`][]).
+        (``physebm.enumeration.logsumexp_over_states``).
         """
         beta = check_beta(beta)
         return enumeration.logsumexp_over_states(
