@@ -92,14 +92,13 @@ def test_gradients_by_finite_differences():
     flat, unravel = ravel_pytree({"W": w})
     cases = [
         (pair_loss(joint_energy(linear), margin=3.0), (x, y, similar)),
-        (pair_loss(joint_energy(linear, metric="cosine"), margin=0.5), (x, y, similar)),
         (info_nce(joint_energy(linear, metric="cosine"), beta=2.0), (x, y)),
         (vicreg(linear, gamma=2.0), (x, y)),
     ]
     h = 1e-6
 
     @jax.jit
-    def central_and_autodiff(u):  # one compilation for the four losses
+    def central_and_autodiff(u):  # one compilation for the three losses
         out = []
         for obj, batch in cases:
 
