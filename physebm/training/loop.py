@@ -391,7 +391,9 @@ def _drive(objective, optimizer, static, data, carry: _Carry, settings: _Setting
         desc="fit",
         unit="step",
     )
-    limit, first = min(settings.chunk, FIRST_CALL_STEPS), True
+    # Without a bar nothing is gained by short calls: each costs a few ms of dispatch.
+    limit = min(settings.chunk, FIRST_CALL_STEPS) if settings.progress else settings.chunk
+    first = True
     try:
         while step < num_steps and bool(carry.ok):
             start_time = time.perf_counter()
@@ -406,7 +408,7 @@ def _drive(objective, optimizer, static, data, carry: _Carry, settings: _Setting
             bar.update(new_step - step)
             if take.any():
                 bar.set_postfix(loss=f"{losses[-1][-1]:.4g}")
-            if not first:  # the first call's time includes the compilation
+            if settings.progress and not first:  # the first call's time includes compiling
                 limit = next_limit(
                     limit, settings.chunk, new_step - step, time.perf_counter() - start_time
                 )
@@ -517,8 +519,9 @@ def fit(
             ``"raise"`` (``FloatingPointError``).
         steps_per_call: the most steps one compiled call runs (default: the largest divisor
             ≤ 1000 of the eval/checkpoint periods, 1000 without them). Calls end on multiples
-            of it and run fewer steps when steps are slow (about 0.25 s per call, so the
-            progress bar moves); how the steps are split into calls changes no result bit.
+            of it; with a progress bar they run fewer steps when steps are slow (about 0.25 s
+            per call, so the bar moves). How the steps are split into calls changes no result
+            bit.
         progress: show a tqdm bar; default only on a terminal and not when ``CI=true``.
         mesh: a ``jax.sharding.Mesh`` (Explicit or Auto axes) for data-parallel training:
             each minibatch is split over its ``axis_name`` axis (``batch_size`` must be a
