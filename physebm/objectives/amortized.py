@@ -117,7 +117,7 @@ def amortized_variational(
         beta: inverse temperature β > 0.
 
     Returns:
-        An [`AmortizedVariational`][] over ``params = AmortizedParams(energy, encoder)``; its
+        An `AmortizedVariational` over ``params = AmortizedParams(energy, encoder)``; its
         aux ``free_energy_bound`` is the batch mean of the bound.
     """
     for fn, name in ((energy_fn, "energy_fn"), (encoder_fn, "encoder_fn")):

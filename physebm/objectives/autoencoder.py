@@ -13,7 +13,7 @@ with s(x̃) = (r(x̃) − x̃)/σ² and z/σ = (x̃ − x)/σ²,
 
 so the DAE loss is denoising score matching's loss
 ([`denoising_score_matching`][physebm.objectives.score_matching.denoising_score_matching]) times
-2σ⁴ on the same noise ([`DenoisingAutoencoder.corrupt`][] draws it exactly as that objective does):
+2σ⁴ on the same noise (`DenoisingAutoencoder.corrupt` draws it exactly as that objective does):
 a trained DAE gives the score estimate s(x) = (r(x) − x)/σ² of the NOISED density.
 
 Reading it as an energy: [`dae_energy`][] is the line integral

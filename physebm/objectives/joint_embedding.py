@@ -144,7 +144,7 @@ class PairLoss(Objective):
 
 
 def pair_loss(energy: JointEnergy, *, margin=1.0) -> PairLoss:
-    """Hadsell et al. (2006) contrastive pair loss on a [`JointEnergy`][].
+    """Hadsell et al. (2006) contrastive pair loss on a `JointEnergy` (from `joint_energy`).
 
     Batch ``(x, y, similar)`` with ``similar`` 1 for pairs that should match, 0 otherwise;
     loss mean_i [sᵢ Eᵢ² + (1 − sᵢ) max(0, m − Eᵢ)²] (the paper's ½ factors dropped: the
