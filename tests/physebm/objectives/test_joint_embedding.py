@@ -231,6 +231,8 @@ def test_vicreg_on_distorted_digits_keeps_a_linear_probe():
         )
     (diag_v, acc_v), (diag_i, acc_i) = results["vicreg"], results["invariance"]
     # measured: VICReg min std 0.69, effective rank 2.1, probe 0.425 (chance 0.1); pure
-    # invariance min std 1e-21, probe 0.1
+    # invariance min std 1e-21, probe 0.1. (Raw pixels probe at 0.99; with the default weights the
+    # linear encoder keeps a low-rank code, unchanged at 3000 steps; covariance_weight=10 gives
+    # effective rank 4.1 and a probe of 0.80.)
     assert diag_v.min_std > 0.5 and acc_v > 0.3, results
     assert diag_i.min_std < 1e-2 and acc_i < 0.2, results
