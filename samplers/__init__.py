@@ -20,9 +20,10 @@ kernels). Any log density of ±1 spins / {0,1} bits: [`FlipMetropolis`][],
 [`HeatBath`][], [`GibbsWithGradients`][]. Structured targets ([`samplers.targets`][],
 callable log densities carrying structure): [`Checkerboard`][] on [`PeriodicIsing2D`][],
 [`ColoredGibbs`][] and [`ColoredMetropolis`][] on [`PairwiseBinary`][],
-[`BlockGibbs`][] on [`BernoulliRBM`][]. Composite: [`ReplicaExchange`][] (target
-``beta -> logdensity_fn``, e.g. [`Tempered`][]; swap acceptance and round trips by
-[`replica_exchange_report`][], ladders by [`equal_rejection_ladder`][]). Any blackjax
+[`BlockGibbs`][] on [`BernoulliRBM`][] or [`GaussianBernoulliRBM`][]. Composite:
+[`ReplicaExchange`][] (target ``beta -> logdensity_fn``, e.g. [`Tempered`][]; swap
+acceptance and round trips by [`replica_exchange_report`][], ladders by
+[`equal_rejection_ladder`][]). Any blackjax
 algorithm: [`Blackjax`][] (an algorithm class and its parameters), [`FromFactory`][]
 (a factory such as ``functools.partial(blackjax.mala, step_size=0.1)``); [`as_kernel`][]
 accepts either.
@@ -50,6 +51,7 @@ from samplers.adaptation import adapt_step_size, window_adaptation
 from samplers.base import SamplingAlgorithm
 from samplers.coloring import checkerboard_colors, greedy_coloring
 from samplers.flips import HeatBath, HeatBathInfo, HeatBathState
+from samplers.gaussian_rbm import GaussianBernoulliRBM
 from samplers.gibbs import (
     BlockGibbs,
     ColoredGibbs,
@@ -113,6 +115,7 @@ __all__ = [
     "ColoredMetropolis",
     "FlipMetropolis",
     "FromFactory",
+    "GaussianBernoulliRBM",
     "GibbsWithGradients",
     "HeatBath",
     "HeatBathInfo",

@@ -22,6 +22,9 @@ DOCS = ROOT / "docs"
 # Pages whose examples run in a few seconds; the others (training, AIS, long chains) are slow.
 FAST_PAGES = ["concepts.md", "guides/diagnostics.md"]
 SLOW_PAGES = [
+    "guides/rbm.md",
+    "guides/gaussian-rbm.md",
+    "guides/latent_linear.md",
     "guides/devices.md",
     "index.md",
     "guides/free-energy.md",

@@ -19,6 +19,7 @@ from physebm.objectives.contrastive import (
     contrastive_divergence,
     persistent_contrastive_divergence,
 )
+from physebm.objectives.free_energy import FreeEnergyLoss, free_energy_loss
 from physebm.objectives.likelihood import enumerate_states, maximum_likelihood
 from physebm.objectives.margin import LOSSES as MARGIN_LOSSES
 from physebm.objectives.margin import margin_objective, most_offending
@@ -41,6 +42,7 @@ from physebm.objectives.score_matching import (
 __all__ = [
     "MARGIN_LOSSES",
     "EmptyState",
+    "FreeEnergyLoss",
     "NCEParams",
     "Noise",
     "Objective",
@@ -49,6 +51,7 @@ __all__ = [
     "contrastive_divergence",
     "denoising_score_matching",
     "enumerate_states",
+    "free_energy_loss",
     "from_build_kernel",
     "gaussian_noise",
     "info_nce",

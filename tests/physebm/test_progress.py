@@ -1,7 +1,8 @@
-"""Progress bars of physebm.sample, samplers.run, AIS, TI and enumeration: with ``progress=True`` the run is cut
-into compiled segments with a tqdm bar between them, and its results are bit-identical to the
-run in one call (same steps, same keys); segments of other lengths compile nothing new; inside
-jit the bar is skipped and the result is the same. Deterministic checks (exact equality)."""
+"""Progress bars of physebm.sample, samplers.run, AIS, TI, SMC and enumeration: with
+``progress=True`` the run is cut into compiled segments with a tqdm bar between them, and its
+results are bit-identical to the run in one call (same steps, same keys); segments of other
+lengths compile nothing new; inside jit the bar is skipped and the result is the same.
+Deterministic checks (exact equality)."""
 
 import jax
 import jax.numpy as jnp
@@ -12,8 +13,8 @@ from test_compile_once import count_compilations
 import physebm
 import samplers
 import samplers.progress
-from physebm.models import RBM, Gaussian, Ising
 from physebm.enumeration import logsumexp_over_states
+from physebm.models import RBM, Gaussian, Ising
 from physebm.partition import ais, smc, thermodynamic_integration
 
 KEY = jax.random.key(13)
