@@ -7,6 +7,13 @@ p_θ(x) = exp(−β E_θ(x)) / Z_θ; every loss is minimised; negatives pass thr
 """
 
 from physebm.objectives import margin
+from physebm.objectives.amortized import AmortizedParams, amortized_variational
+from physebm.objectives.autoencoder import (
+    dae_asymmetry,
+    dae_energy,
+    dae_score,
+    denoising_autoencoder,
+)
 from physebm.objectives.base import (
     EmptyState,
     Objective,
@@ -20,6 +27,13 @@ from physebm.objectives.contrastive import (
     persistent_contrastive_divergence,
 )
 from physebm.objectives.free_energy import FreeEnergyLoss, free_energy_loss
+from physebm.objectives.joint_embedding import (
+    collapse_diagnostics,
+    joint_energy,
+    linear_probe_accuracy,
+    pair_loss,
+    vicreg,
+)
 from physebm.objectives.likelihood import enumerate_states, maximum_likelihood
 from physebm.objectives.margin import LOSSES as MARGIN_LOSSES
 from physebm.objectives.margin import margin_objective, most_offending
@@ -40,6 +54,7 @@ from physebm.objectives.score_matching import (
 )
 
 __all__ = [
+    "AmortizedParams",
     "MARGIN_LOSSES",
     "EmptyState",
     "FreeEnergyLoss",
@@ -47,14 +62,22 @@ __all__ = [
     "Noise",
     "Objective",
     "Weighted",
+    "amortized_variational",
     "as_kernel",
+    "collapse_diagnostics",
     "contrastive_divergence",
+    "dae_asymmetry",
+    "dae_energy",
+    "dae_score",
+    "denoising_autoencoder",
     "denoising_score_matching",
     "enumerate_states",
     "free_energy_loss",
     "from_build_kernel",
     "gaussian_noise",
     "info_nce",
+    "joint_energy",
+    "linear_probe_accuracy",
     "margin",
     "margin_objective",
     "maximum_likelihood",
@@ -62,10 +85,12 @@ __all__ = [
     "most_offending",
     "nce",
     "nce_params",
+    "pair_loss",
     "persistent_contrastive_divergence",
     "ranking_nce",
     "ratio_matching",
     "run_chains",
     "score_matching",
     "sliced_score_matching",
+    "vicreg",
 ]
