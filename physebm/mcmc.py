@@ -134,6 +134,14 @@ def _initial_positions(key, energy, choice, num_chains, init, event_shape):
         return _random_positions(
             key, energy.event_shape, domain_of(energy), num_chains, choice.position_dtype
         )
+    if event_shape is not None and not is_shape(event_shape):  # parts, e.g. real v, bits h
+        base = capabilities.default_base(energy)
+        if base is None:
+            raise ValueError(
+                f"{type(energy).__name__}'s position has parts {event_shape} and no default "
+                "base is registered to start from: pass init (one position or num_chains)"
+            )
+        return base.sample(key, num_chains)
     if event_shape is None:
         raise ValueError("a continuous energy needs init (positions) or event_shape to start from")
     return jax.random.normal(key, (num_chains, *tuple(event_shape)))

@@ -168,6 +168,16 @@ def test_block_gibbs_reproduces_exact_moments():
     check_moments(v, h, model, BETA)
 
 
+def test_sample_starts_from_the_default_base_without_init():
+    """No init: the chains start from the registered base N(b, σ²) × uniform bits."""
+    model = model_of(2)
+    res = physebm.sample(
+        model, key=jax.random.key(2), num_chains=4000, num_steps=1, num_burnin=30, beta=BETA
+    )
+    v, h = (x[:, -1] for x in res.samples)
+    check_moments(v, h, model, BETA)
+
+
 def test_exact_sampler_reproduces_exact_moments():
     model = model_of(2)
     sampler = capabilities.exact_sampler(model)
