@@ -118,3 +118,45 @@ def check_ising_exact_mle_recovers_J(out, printed):
     assert abs(out["J_hat"] - out["J_true"]) < critical_value(ALPHA) * out["stderr"], out
     assert 0.001 < out["stderr"] < 0.005  # 1 / sqrt(n β² Var B), Var B ≈ 1.9 per bond here
     assert "exact MLE" in printed
+
+
+@smoke("pca_and_sparse_coding", ["--quick"])
+def check_pca_and_sparse_coding(out, printed):
+    assert np.max(out["pca"]["angles"]) < 1e-3  # the fit spans numpy's top-2 SVD subspace
+    assert abs(out["pca"]["fit_loss"] - out["pca"]["svd_loss"]) < 1e-6 * out["pca"]["svd_loss"]
+    for method in ("fista", "ista"):  # orthonormal W: the Lasso is the soft threshold
+        assert out["soft_threshold"][method]["max_error"] < 1e-8
+    for row in out["lista"]:  # the trained encoder beats the T ISTA steps it started from
+        assert row["lista_gap"] < row["ista_gap"], row
+        assert row["ista_iters"] is not None and row["ista_iters"] > row["T"], row
+    assert "principal angles" in printed
+
+
+@smoke("vae_ppca", ["--quick"])
+def check_vae_ppca_bounds(out, printed):
+    assert out["max_exact_gap"] < 1e-10  # the exact posterior: F_K = -log p(y) for every draw
+    (m1, s1), _, (m16, s16) = out["gaps"]["mean-field"].values()
+    q = critical_value(ALPHA)
+    # the K = 1 gap is KL(q || posterior) (averaged over y), the K = 16 one smaller
+    assert abs(m1 - out["mean_field_kl"]) < q * s1 + 0.02 * out["mean_field_kl"], (m1, s1)
+    assert m16 < m1 - q * np.hypot(s1, s16) / 2
+    for m, s in out["gaps"]["ELBO-trained"].values():  # a bound: never below -log p beyond noise
+        assert m > -q * s
+    assert out["gaps"]["ELBO-trained"][1][0] < m1  # training beats the mean-field family
+
+
+@smoke("dae_vincent", ["--quick"])
+def check_dae_vincent(out, printed):
+    assert abs(out["loss_ratio"] - 1) < 1e-10  # DAE loss = 2 sigma^4 DSM loss, same noise
+    assert out["energy_error"] < 1e-10 and out["score_grad_error"] < 1e-10
+    # sampling error with n = 4000: O(1/sqrt(n)) ~ 0.016 per entry, a few of them
+    assert out["A_error"] < 0.1 and out["dae_score_vs_optimum"] < 0.2
+    assert out["dsm_vs_optimum"] < 0.1 and out["dae_score_vs_dsm"] < 0.2
+
+
+@smoke("joint_embedding_digits", ["--quick"])
+def check_joint_embedding_collapse(out, printed):
+    rows = out["rows"]
+    assert rows["invariance only"]["min_std"] < 1e-3  # pure invariance collapses
+    assert rows["VICReg"]["min_std"] > 0.3  # the variance hinge keeps every dimension spread
+    assert out["raw_probe_accuracy"] > 0.5
