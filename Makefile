@@ -46,7 +46,7 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q -m ""
 
 test-slow: $(STAMP)
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m slow
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
