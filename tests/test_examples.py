@@ -37,7 +37,14 @@ def load(name):
     return module
 
 
-@pytest.mark.parametrize("name", NAMES)
+# Examples whose smoke check takes 10-20 s each (mostly compilation): run with the slow tests,
+# which CI runs too, to keep the default suite within its time.
+SLOW_EXAMPLES = {"pca_and_sparse_coding", "vae_ppca", "dae_vincent", "joint_embedding_digits"}
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_EXAMPLES else n for n in NAMES]
+)
 def test_example(name, capsys):
     if name not in CHECKS:
         pytest.fail(f"examples/{name}.py has no smoke check: add one with @smoke in {__file__}")
