@@ -27,6 +27,7 @@ def tiny_run():
     return run_comparison(Settings(objectives=("pcd", "hinge"), **TINY), log=lambda m: None)
 
 
+@pytest.mark.slow  # a 40 s demo-pipeline run or a subprocess: with the slow tests, which CI runs
 def test_quadrature_and_ais_agree(tiny_run):
     for r in tiny_run["results"]:
         # |AIS − quadrature| within 4 combined standard errors (two-sided rate 6e-5)
@@ -36,6 +37,7 @@ def test_quadrature_and_ais_agree(tiny_run):
         assert r.heldout_ll_ais == pytest.approx(r.heldout_ll_quad, abs=5 * r.log_z_ais_stderr)
 
 
+@pytest.mark.slow  # a 40 s demo-pipeline run or a subprocess: with the slow tests, which CI runs
 def test_healthy_chains_have_small_rhat(tiny_run):
     # The maximum-likelihood model is compact (its negatives shaped it); its replica-exchange
     # chains mix: R-hat < 1.01 on positions and energy with a bulk ESS over 400.
@@ -46,6 +48,7 @@ def test_healthy_chains_have_small_rhat(tiny_run):
         assert np.isfinite(r.chain_summary.max_rhat)
 
 
+@pytest.mark.slow  # a 40 s demo-pipeline run or a subprocess: with the slow tests, which CI runs
 def test_report_files(tiny_run, tmp_path):
     import functools
 
@@ -302,6 +305,7 @@ def test_staged_output_goes_elsewhere_if_out_fills_meanwhile(tmp_path, capsys):
     assert "the results are in" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a 40 s demo-pipeline run or a subprocess: with the slow tests, which CI runs
 def test_sigint_to_the_command_in_a_subprocess(tmp_path):
     """``python -m physebm.cli compare --dataset digits`` (a one-step RBM run) gets a real
     SIGINT once its staging folder appears: exit code 130, no staging folder left, and
