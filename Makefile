@@ -28,18 +28,16 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(VENV)/bin/physebm demo --overwrite
 
-# Three pytest runs (partition, the rest of physebm, samplers and the top-level tests): one
-# process compiling every test's programs crashed inside XLA's CPU compiler after ~950 tests.
-# The last two run over TEST_WORKERS processes (pytest-xdist, a test file per process): the
-# suite is bound by compilation, one core per process. The partition tests run in one process,
-# where their session fixtures share compiled estimators across files (two workers were slower).
+# Three pytest runs (partition, the rest of physebm, samplers and the top-level tests), each
+# over TEST_WORKERS processes (pytest-xdist, a test file per process): one process compiling
+# every test's programs crashed inside XLA's CPU compiler after ~950 tests, and the suite is
+# bound by compilation, one core per process.
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	@for part in "-p no:xdist tests/physebm/partition" \
-	    "-n $(TEST_WORKERS) --dist loadfile tests/physebm --ignore=tests/physebm/partition" \
-	    "-n $(TEST_WORKERS) --dist loadfile tests --ignore=tests/physebm"; do \
-	  $(PY) -m pytest -q $$part; rc=$$?; \
+	@for part in "tests/physebm/partition" "tests/physebm --ignore=tests/physebm/partition" \
+	    "tests --ignore=tests/physebm"; do \
+	  $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $$part; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests in $$part" >&2; exit 1; fi; \
 	  if [ $$rc -ne 0 ]; then exit $$rc; fi; \
 	done
