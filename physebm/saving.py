@@ -55,6 +55,11 @@ def _is_leaf_array(x) -> bool:
     return isinstance(x, jax.Array | np.ndarray | np.generic)
 
 
+def _array_leaves(tree) -> list:
+    """The array leaves of ``tree`` in ``jax.tree.leaves`` order (the file's leaf order)."""
+    return [x for x in jax.tree.leaves(tree, is_leaf=_is_leaf_array) if _is_leaf_array(x)]
+
+
 def _type_path(cls) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
@@ -130,12 +135,11 @@ def save(path, tree, *, overwrite: bool = False):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ValueError(f"path {path!r}: its folder {folder!r} does not exist (create it first)")
-    if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"{path!r} exists; pass overwrite=True to replace it")
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be a bool, got {overwrite!r}")
-    leaves = jax.tree.leaves(tree, is_leaf=_is_leaf_array)
-    arrays = [x for x in leaves if _is_leaf_array(x)]
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path!r} exists; pass overwrite=True to replace it")
+    arrays = _array_leaves(tree)
     index = {}
     for i, x in enumerate(arrays):
         index.setdefault(id(x), i)
@@ -241,8 +245,7 @@ def load(path, *, like=None):
                 "the freshly initialised parameters"
             )
         return _decode(header["structure"], leaves)
-    template = jax.tree.leaves(like, is_leaf=_is_leaf_array)
-    template = [x for x in template if _is_leaf_array(x)]
+    template = _array_leaves(like)
     if len(template) != len(leaves):
         raise SaveError(
             f"{path!r} holds {len(leaves)} arrays but like= has {len(template)}: it was saved "

@@ -67,8 +67,7 @@ def _out_path(path) -> Path:
 def _reduced(dt: xr.DataTree, max_sites: int, with_energy: bool) -> xr.DataTree:
     """Posterior with each variable cut to ≤ max_sites sites (flattened), plus the model
     energy ``sample_stats.model_energy`` (as ``model_energy``)."""
-    if isinstance(max_sites, bool) or not isinstance(max_sites, int) or max_sites < 1:
-        raise ValueError(f"max_sites must be an int >= 1, got {max_sites!r}")
+    _check_max_sites(max_sites)
     post = dt["posterior"].to_dataset()
     data = {}
     dims = {}
@@ -86,6 +85,11 @@ def _reduced(dt: xr.DataTree, max_sites: int, with_energy: bool) -> xr.DataTree:
     import arviz_base
 
     return arviz_base.from_dict({"posterior": data}, dims=dims)
+
+
+def _check_max_sites(max_sites) -> None:
+    if isinstance(max_sites, bool) or not isinstance(max_sites, int) or max_sites < 1:
+        raise ValueError(f"max_sites must be an int >= 1, got {max_sites!r}")
 
 
 def _has_stat(dt: xr.DataTree, name: str) -> bool:
@@ -204,8 +208,8 @@ def save_chain_plots(trace, out_dir, *, prefix: str = "", max_sites: int = 4) ->
     """
     dt = _as_tree(trace)
     out = Path(out_dir)
-    _out_path(out / f"{prefix}trace.png")  # check the folder before drawing anything
-    _reduced(dt, max_sites, True)
+    _out_path(out / f"{prefix}trace.png")  # check the folder and max_sites before drawing
+    _check_max_sites(max_sites)
     paths = {
         "trace": save_figure(trace_figure(dt, max_sites=max_sites), out / f"{prefix}trace.png"),
         "rank": save_figure(rank_figure(dt, max_sites=max_sites), out / f"{prefix}rank.png"),

@@ -89,6 +89,8 @@ def test_refusals(tmp_path):
     path = physebm.save(tmp_path / "a.npz", {"w": jnp.ones(3)})
     with pytest.raises(FileExistsError, match="overwrite=True"):
         physebm.save(path, {"w": jnp.zeros(3)})
+    with pytest.raises(TypeError, match="overwrite must be a bool"):
+        physebm.save(path, {"w": jnp.zeros(3)}, overwrite="yes")
     physebm.save(path, {"w": jnp.zeros(3)}, overwrite=True)
     assert float(physebm.load(path)["w"].sum()) == 0.0
     with pytest.raises(ValueError, match="must end in .npz"):
