@@ -1,5 +1,6 @@
 """Sparse coding as an energy-based model: the Lasso F_∞, dictionary learning, LISTA, F_β."""
 
+import itertools
 import math
 
 import jax
@@ -112,6 +113,51 @@ def test_dictionary_learning_one_atom_against_brute_force():
     angle = np.arctan2(w[1], w[0]) % np.pi
     assert abs(angle - best) < 1e-3, (angle, best)
     assert res.losses[-1] < res.losses[0]
+
+
+def _matched_abs_cos(W, W_true):
+    """|cos| between each true atom and its learned partner, under the permutation (brute force
+    over all k!) that maximises their sum: the match up to permutation and sign."""
+    c = np.abs(np.asarray(W).T @ np.asarray(W_true))
+    k = c.shape[0]
+    perm = max(itertools.permutations(range(k)), key=lambda p: sum(c[p[j], j] for j in range(k)))
+    return np.array([c[perm[j], j] for j in range(k)])
+
+
+def test_dictionary_learning_recovers_a_multi_atom_dictionary():
+    """y = W*z + 0.01ε with a unit-norm W* (d = 8, k = 4, coherence max|w_iᵀw_j| = 0.35) and
+    codes of 1 or 2 active atoms, |z_i| ~ U(1, 2) with random signs; dictionary learning from a
+    random V₀ recovers every atom up to permutation and sign. Measured: min |cos| 0.99985 and
+    loss 1.10 → 0.2179 (the same optimum, to 1e-10 in the loss, from 8 other random V₀;
+    1 − |cos| ~ 1e-4 is the bias of λ and the noise); this V₀ itself matches at min |cos| 0.22.
+    With 300 steps instead of 1000 one of those 8 starts was still on a plateau (min |cos|
+    0.70); starting from k data examples is already within |cos| 0.9999 of some atoms."""
+    rng = np.random.default_rng(14)
+    d, k, n = 8, 4, 256
+    W_true = rng.normal(size=(d, k))
+    W_true /= np.linalg.norm(W_true, axis=0)
+    assert np.max(np.abs(W_true.T @ W_true - np.eye(k))) < 0.4  # well-separated atoms
+    codes = np.zeros((n, k))
+    for row in codes:
+        active = rng.choice(k, rng.integers(1, 3), replace=False)
+        row[active] = rng.choice([-1.0, 1.0], active.size) * rng.uniform(1, 2, active.size)
+    y = codes @ W_true.T + 0.01 * rng.normal(size=(n, d))
+    V0 = rng.normal(size=(d, k))
+    res = physebm.fit(
+        dictionary_learning_loss(0.1),
+        jnp.asarray(V0),
+        jnp.asarray(y),
+        optax.adam(0.05),
+        key=jax.random.key(0),
+        num_steps=1000,
+        batch_size=n,
+        progress=False,
+    )
+    learned = _matched_abs_cos(unit_columns(res.params), W_true)
+    start = _matched_abs_cos(unit_columns(jnp.asarray(V0)), W_true)
+    assert np.min(learned) > 0.999, learned
+    assert np.min(start) < 0.9, start  # the check can fail: a random dictionary is far off
+    assert res.losses[-1] < 0.5 * res.losses[0]
 
 
 def test_lista_starts_as_ista_and_training_saves_iterations():
