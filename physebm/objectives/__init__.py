@@ -28,6 +28,7 @@ from physebm.objectives.contrastive import (
 )
 from physebm.objectives.free_energy import FreeEnergyLoss, free_energy_loss
 from physebm.objectives.joint_embedding import (
+    barlow_twins,
     collapse_diagnostics,
     joint_energy,
     linear_probe_accuracy,
@@ -64,6 +65,7 @@ __all__ = [
     "Weighted",
     "amortized_variational",
     "as_kernel",
+    "barlow_twins",
     "collapse_diagnostics",
     "contrastive_divergence",
     "dae_asymmetry",

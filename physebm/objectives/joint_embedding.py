@@ -16,9 +16,13 @@ it; the criteria:
   negatives).
 * [`vicreg`][] (Bardes, Ponce & LeCun 2022), non-contrastive: invariance, a variance hinge and a
   covariance penalty on the two batches of embeddings, with the paper's weights 25/25/1.
+* [`barlow_twins`][] (Zbontar, Jing, Misra, LeCun & Deny 2021), non-contrastive: the
+  cross-correlation matrix of the two batch-standardised embeddings pushed towards the
+  identity, (1 − C_ii)² on its diagonal and λ C_ij² off it.
 
 Without the variance and covariance terms (``vicreg(variance_weight=0, covariance_weight=0)``, pure
-invariance) nothing stops every input from mapping to one point: [`collapse_diagnostics`][]
+invariance) nothing stops every input from mapping to one point (Barlow Twins' diagonal term
+rules it out: a constant embedding has C = 0 and pays d): [`collapse_diagnostics`][]
 reports the per-dimension spread and the effective rank of a batch of embeddings.
 """
 
@@ -41,11 +45,15 @@ from physebm.objectives.base import (
 
 __all__ = [
     "METRICS",
+    "BarlowTwins",
+    "BarlowTwinsTerms",
     "CollapseDiagnostics",
     "JointEnergy",
     "PairLoss",
     "VICReg",
     "VICRegTerms",
+    "barlow_twins",
+    "barlow_twins_terms",
     "collapse_diagnostics",
     "compare",
     "joint_energy",
@@ -156,6 +164,26 @@ def pair_loss(energy: JointEnergy, *, margin=1.0) -> PairLoss:
     return PairLoss(_as_joint(energy), check_real(margin, "margin", positive=True))
 
 
+def _two_view_embeddings(encoder_fn, params, batch, name):
+    """(Enc(x), Enc(y)), each (n, d), of a batch ``(x, y)`` of two views (n ≥ 2, unweighted)."""
+    data, w = split_weights(batch)
+    if w is not None:
+        raise ValueError(f"{name} takes no Weighted batches (its terms are batch statistics)")
+    if not (isinstance(data, tuple) and len(data) == 2):
+        raise ValueError(f"{name} needs batches (x, y) of two views of the same examples")
+    x, y = data
+    if jnp.shape(jax.tree.leaves(x)[0])[0] < 2:
+        raise ValueError(f"{name} needs at least 2 examples per batch (a batch variance)")
+    embed = JointEnergy(encoder_fn, "squared").embed
+    return embed(params, x), embed(params, y)
+
+
+def _check_encoder(encoder_fn):
+    if encoder_fn is not None and not callable(encoder_fn):
+        raise TypeError(f"encoder_fn must be callable or None, got {type(encoder_fn).__name__}")
+    return _call_params if encoder_fn is None else encoder_fn
+
+
 class VICRegTerms(NamedTuple):
     """s(Z, Z'), v(Z) + v(Z'), c(Z) + c(Z') (unweighted)."""
 
@@ -196,16 +224,7 @@ class VICReg(Objective):
     epsilon: jax.Array
 
     def loss(self, params, batch, key, state):
-        data, w = split_weights(batch)
-        if w is not None:
-            raise ValueError("vicreg takes no Weighted batches (its terms are batch statistics)")
-        if not (isinstance(data, tuple) and len(data) == 2):
-            raise ValueError("vicreg needs batches (x, y) of two views of the same examples")
-        x, y = data
-        if jnp.shape(jax.tree.leaves(x)[0])[0] < 2:
-            raise ValueError("vicreg needs at least 2 examples per batch (a batch variance)")
-        embed = JointEnergy(self.encoder_fn, "squared").embed
-        z, z_prime = embed(params, x), embed(params, y)
+        z, z_prime = _two_view_embeddings(self.encoder_fn, params, batch, "vicreg")
         t = vicreg_terms(z, z_prime, gamma=self.gamma, epsilon=self.epsilon)
         value = (
             self.invariance_weight * t.invariance
@@ -248,14 +267,91 @@ def vicreg(
         gamma: target standard deviation γ > 0 of each embedding dimension.
         epsilon: ε > 0 inside the square root (keeps the gradient finite at zero variance).
     """
-    if encoder_fn is not None and not callable(encoder_fn):
-        raise TypeError(f"encoder_fn must be callable or None, got {type(encoder_fn).__name__}")
     return VICReg(
-        _call_params if encoder_fn is None else encoder_fn,
+        _check_encoder(encoder_fn),
         check_real(invariance_weight, "invariance_weight", nonnegative=True),
         check_real(variance_weight, "variance_weight", nonnegative=True),
         check_real(covariance_weight, "covariance_weight", nonnegative=True),
         check_real(gamma, "gamma", positive=True),
+        check_real(epsilon, "epsilon", positive=True),
+    )
+
+
+class BarlowTwinsTerms(NamedTuple):
+    """Σ_i (1 − C_ii)² and Σ_{i≠j} C_ij² of the cross-correlation C (unweighted)."""
+
+    invariance: jax.Array
+    redundancy: jax.Array
+
+
+def barlow_twins_terms(z, z_prime, *, epsilon=1e-5) -> BarlowTwinsTerms:
+    """The two Barlow Twins terms of two (n, d) batches of embeddings.
+
+    Ẑ_·i = (Z_·i − mean Z_·i) / √(Var Z_·i + ε) (Var with 1/n), likewise Ẑ'; C = ẐᵀẐ'/n;
+    invariance Σ_i (1 − C_ii)², redundancy Σ_{i≠j} C_ij² (see [`barlow_twins`][]).
+    """
+    n = z.shape[0]
+
+    def standardise(a):
+        centred = a - jnp.mean(a, axis=0)
+        return centred / jnp.sqrt(jnp.mean(centred**2, axis=0) + epsilon)
+
+    c = standardise(z).T @ standardise(z_prime) / n
+    diag = jnp.diag(c)
+    return BarlowTwinsTerms(jnp.sum((1 - diag) ** 2), jnp.sum(c**2) - jnp.sum(diag**2))
+
+
+class BarlowTwins(Objective):
+    """L = Σ_i (1 − C_ii)² + λ Σ_{i≠j} C_ij² over the batch (see [`barlow_twins`][])."""
+
+    encoder_fn: Callable = eqx.field(static=True)
+    redundancy_weight: jax.Array
+    epsilon: jax.Array
+
+    def loss(self, params, batch, key, state):
+        z, z_prime = _two_view_embeddings(self.encoder_fn, params, batch, "barlow_twins")
+        t = barlow_twins_terms(z, z_prime, epsilon=self.epsilon)
+        aux = {
+            "invariance": t.invariance,
+            "redundancy": t.redundancy,
+            "mean_std": jnp.mean(jnp.std(z, axis=0, ddof=1)),
+        }
+        return t.invariance + self.redundancy_weight * t.redundancy, (state, aux)
+
+
+def barlow_twins(
+    encoder_fn: Callable | None = None, *, redundancy_weight=5e-3, epsilon=1e-5
+) -> BarlowTwins:
+    """Barlow Twins (Zbontar, Jing, Misra, LeCun & Deny 2021, eq. 1) on batches ``(x, y)``.
+
+    With Z, Z' the (n, d) embeddings Enc(x), Enc(y), each column standardised over the batch,
+
+        Ẑ_·i = (Z_·i − mean Z_·i) / √(Var Z_·i + ε)   (Var with 1/n, as batch normalisation),
+
+    and the d × d cross-correlation C = Ẑᵀ Ẑ' / n,
+
+        L = Σ_i (1 − C_ii)² + λ Σ_i Σ_{j≠i} C_ij².
+
+    The first (invariance) term makes the two views' standardised embeddings agree; the second
+    (redundancy reduction) decorrelates the dimensions. L = 0 (up to ε) exactly when C = I:
+    identical views whose standardised columns are orthonormal. A collapsed (constant)
+    embedding has Ẑ = 0, C = 0 and L = d, so unlike pure invariance it is not a minimum.
+    Defaults: λ = 5e-3 and ε = 1e-5 (the paper's, and its code's batch normalisation).
+
+    Args:
+        encoder_fn: ``encoder_fn(params, x) -> embedding`` for one input; ``None``: ``params(x)``.
+        redundancy_weight: λ ≥ 0 on the off-diagonal term.
+        epsilon: ε > 0 added to each batch variance (keeps the gradient finite at zero
+            variance).
+
+    Raises:
+        TypeError: an ``encoder_fn`` that is not callable, or a non-numeric weight.
+        ValueError: a negative ``redundancy_weight`` or an ``epsilon`` ≤ 0; at loss time, a
+            batch that is not a pair ``(x, y)``, a ``Weighted`` batch or fewer than 2 examples.
+    """
+    return BarlowTwins(
+        _check_encoder(encoder_fn),
+        check_real(redundancy_weight, "redundancy_weight", nonnegative=True),
         check_real(epsilon, "epsilon", positive=True),
     )
 
