@@ -6,7 +6,8 @@
 - Labelled 2-D data for conditional EBMs / classifiers: [`blobs`][] -> ``(x, y)``.
 - Binarised digits: [`digits`][] -> ``(images, labels)``, 8×8 images with pixels in {0, 1}
   (bits, not spins), made from hand-drawn templates ([`digit_templates`][]) by random
-  shifts, stroke thickening and pixel flips.
+  shifts, stroke thickening and pixel flips; [`distort_digits`][] draws random views of given
+  images (shifts, thickening/thinning, flips), the paired views of a joint-embedding model.
 
 Every generator takes ``key`` and ``num_samples`` first and is deterministic given the key.
 [`load`][] picks one by name and returns a [`Dataset`][]; closed-form data densities are
@@ -37,6 +38,7 @@ __all__ = [
     "checkerboard",
     "digit_templates",
     "digits",
+    "distort_digits",
     "eight_gaussians",
     "list_datasets",
     "load",
@@ -336,6 +338,97 @@ def _digit_chunk(key, labels, flip_prob, thicken_prob, s: int):
         return jnp.where(flips, 1.0 - img, img)
 
     return jax.vmap(one)(jax.random.split(key, labels.shape[0]), templates[labels])
+
+
+def distort_digits(
+    key,
+    images,
+    *,
+    max_shift: int = 1,
+    flip_prob: float = 0.05,
+    thicken_prob: float = 0.0,
+    thin_prob: float = 0.0,
+) -> jax.Array:
+    """A random view of each image of a batch: shift, thicken or thin, then flip pixels.
+
+    Image i (pixels x ∈ [0, 1], e.g. bits from [`digits`][]) independently gets, in order:
+
+    1. a translation by (dy, dx) ~ U{−s..s}² (s = ``max_shift``) with zero fill, not wrap:
+       ``x'[r, c] = x[r − dy, c − dx]``, 0 where ``(r − dy, c − dx)`` is outside the image;
+    2. with probability ``thicken_prob`` a 3×3 max filter (dilation,
+       ``x''[r, c] = max_{|a|,|b| ≤ 1} x'[r + a, c + b]``), else with probability ``thin_prob``
+       a 3×3 min filter (erosion, the same with min), else nothing; pixels outside the image
+       count as 0 in both (erosion removes every stroke narrower than 3 pixels);
+    3. each pixel flipped, ``x ↦ 1 − x``, independently with probability ``flip_prob``.
+
+    ``max_shift=0, flip_prob=0`` (and no thickening/thinning) is the identity. Jittable: ``key``
+    and ``images`` may be traced; the other arguments are Python numbers (compile-time constants).
+
+    Args:
+        key: JAX PRNG key; the view of image i depends only on the key and i, not on the other
+            images.
+        images: batch ``(n, h, w)`` of images, or ``(n, 64)`` of flattened 8×8 images; real
+            (float, int or bool) pixels.
+        max_shift: largest translation s in pixels in each direction, an integer in
+            [0, min(h, w) − 1].
+        flip_prob: per-pixel flip probability in [0, 1].
+        thicken_prob: probability of the 3×3 max filter, in [0, 1].
+        thin_prob: probability of the 3×3 min filter, in [0, 1], with
+            ``thicken_prob + thin_prob ≤ 1``.
+
+    Returns:
+        The views, of the shape and dtype of ``images``.
+
+    Raises:
+        ValueError: for images not ``(n, h, w)`` or ``(n, 64)``, or an argument out of range.
+        TypeError: for a bad key, a non-real image dtype, or a non-numeric argument.
+    """
+    key = _check_key(key)
+    x = jnp.asarray(images)
+    if not any(jnp.issubdtype(x.dtype, t) for t in (jnp.floating, jnp.integer, jnp.bool_)):
+        raise TypeError(f"images must hold real pixels (float, int or bool), got {x.dtype}")
+    if x.ndim == 3 and x.shape[1] >= 1 and x.shape[2] >= 1:
+        stack = x
+    elif x.ndim == 2 and x.shape[1] == DIGIT_SHAPE[0] * DIGIT_SHAPE[1]:
+        stack = x.reshape(x.shape[0], *DIGIT_SHAPE)
+    else:
+        raise ValueError(
+            f"images must have shape (n, h, w) or (n, 64) (flattened 8x8), got {x.shape}"
+        )
+    h, w = stack.shape[1:]
+    s = _check_count(max_shift, "max_shift", minimum=0)
+    if s > min(h, w) - 1:
+        raise ValueError(f"max_shift must be <= min(h, w) - 1 = {min(h, w) - 1}, got {s}")
+    flip_prob = _check_real(flip_prob, "flip_prob", high=1.0)
+    thicken_prob = _check_real(thicken_prob, "thicken_prob", high=1.0)
+    thin_prob = _check_real(thin_prob, "thin_prob", high=1.0)
+    if thicken_prob + thin_prob > 1.0:
+        raise ValueError(f"thicken_prob + thin_prob must be <= 1, got {thicken_prob} + {thin_prob}")
+    work = stack.astype(x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else jnp.float32)
+    out = _distort_chunk(key, work, s, flip_prob, thicken_prob, thin_prob)
+    return out.reshape(x.shape).astype(x.dtype)
+
+
+@functools.partial(jax.jit, static_argnums=(2,))
+def _distort_chunk(key, images, s: int, flip_prob, thicken_prob, thin_prob):
+    h, w = images.shape[1:]
+
+    def one(k, img):
+        k1, k2, k3 = jax.random.split(k, 3)
+        dy, dx = jax.random.randint(k1, (2,), -s, s + 1)
+        img = jax.lax.dynamic_slice(jnp.pad(img, s), (s - dy, s - dx), (h, w))
+        border = jnp.pad(img, 1)  # zeros outside the image
+        windows = jnp.stack([border[a : a + h, b : b + w] for a in range(3) for b in range(3)])
+        u = jax.random.uniform(k2)
+        img = jnp.where(
+            u < thicken_prob,
+            jnp.max(windows, axis=0),
+            jnp.where(u < thicken_prob + thin_prob, jnp.min(windows, axis=0), img),
+        )
+        flips = jax.random.bernoulli(k3, flip_prob, (h, w))
+        return jnp.where(flips, 1 - img, img)
+
+    return jax.vmap(one)(jax.random.split(key, images.shape[0]), images)
 
 
 # ---------------------------------------------------------------- registry

@@ -191,3 +191,101 @@ def test_errors():
         ds.list_datasets("images")
     with pytest.raises(TypeError, match="unexpected keyword"):
         ds.load("checkerboard", KEY, 10, noise=0.1)
+
+
+def _one_pixel(n, r, c):
+    return jnp.zeros((n, 8, 8), jnp.float32).at[:, r, c].set(1.0)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.int32, jnp.bool_])
+def test_distort_digits_shapes_dtypes_and_identity(dtype):
+    imgs, _ = ds.digits(KEY, 20)
+    imgs = imgs.astype(dtype)
+    for batch in (imgs, imgs.reshape(20, 64)):
+        # no shift, no flips, no thickening: every image comes back unchanged
+        same = ds.distort_digits(KEY, batch, max_shift=0, flip_prob=0.0)
+        assert same.shape == batch.shape and same.dtype == batch.dtype
+        np.testing.assert_array_equal(same, batch)
+        view = ds.distort_digits(KEY, batch, max_shift=1, flip_prob=0.1, thicken_prob=0.3)
+        assert view.shape == batch.shape and view.dtype == batch.dtype
+        assert set(np.unique(np.asarray(view, dtype=float))) <= {0.0, 1.0}
+    assert ds.distort_digits(KEY, jnp.zeros((0, 8, 8))).shape == (0, 8, 8)
+
+
+def test_distort_digits_shift_moves_one_pixel_with_zero_fill():
+    n = 300
+    centre = ds.distort_digits(KEY, _one_pixel(n, 3, 4), max_shift=1, flip_prob=0.0)
+    # the view of image i depends on (key, i) only, so the corner pixel gets the same shifts
+    corner = ds.distort_digits(KEY, _one_pixel(n, 0, 0), max_shift=1, flip_prob=0.0)
+    seen = set()
+    for a, b in zip(np.asarray(centre), np.asarray(corner), strict=True):
+        assert a.sum() == 1.0  # an inner pixel is moved, never lost
+        (r,), (c,) = np.nonzero(a)
+        dy, dx = int(r) - 3, int(c) - 4
+        assert abs(dy) <= 1 and abs(dx) <= 1
+        seen.add((dy, dx))
+        expected = np.zeros((8, 8))
+        if dy >= 0 and dx >= 0:
+            expected[dy, dx] = 1.0  # zero fill: a shift off the edge loses the pixel (no wrap)
+        np.testing.assert_array_equal(b, expected)
+    # each of the 9 shifts has probability 1/9: one missing in 300 draws has chance < 9·(8/9)^300
+    assert len(seen) == 9
+    two = ds.distort_digits(KEY, _one_pixel(n, 3, 4), max_shift=2, flip_prob=0.0)
+    assert {tuple(np.argwhere(np.asarray(v))[0] - (3, 4)) for v in two} == {
+        (dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+    }  # 25 shifts, a missing one has chance < 25·(24/25)^300 ≈ 1e-4 (fixed key: exact here)
+
+
+def test_distort_digits_thicken_thin_and_flip_rate():
+    dot = _one_pixel(4, 3, 4)
+    block = np.zeros((8, 8))
+    block[2:5, 3:6] = 1.0
+    thick = ds.distort_digits(KEY, dot, max_shift=0, flip_prob=0.0, thicken_prob=1.0)
+    np.testing.assert_array_equal(thick, np.broadcast_to(block, (4, 8, 8)))  # 3x3 max filter
+    thin = ds.distort_digits(KEY, thick, max_shift=0, flip_prob=0.0, thin_prob=1.0)
+    np.testing.assert_array_equal(thin, dot)  # 3x3 min filter keeps only the block's centre
+    # a 1-pixel stroke disappears under erosion; the image border counts as 0
+    np.testing.assert_array_equal(
+        ds.distort_digits(KEY, jnp.ones((2, 8, 8)), max_shift=0, flip_prob=0.0, thin_prob=1.0)[0],
+        np.pad(np.ones((6, 6)), 1),
+    )
+    # flips of an all-zero batch ~ Binomial(1000·64, p) ones; 5-sd bound (false failure ~6e-7)
+    p, m = 0.1, 1000 * 64
+    rate = float(jnp.mean(ds.distort_digits(KEY, jnp.zeros((1000, 64)), flip_prob=p)))
+    assert abs(rate - p) < 5 * math.sqrt(p * (1 - p) / m)
+
+
+def test_distort_digits_deterministic_and_jittable():
+    imgs, _ = ds.digits(KEY, 50, flatten=True)
+    kw = {"flip_prob": 0.05, "thicken_prob": 0.2, "thin_prob": 0.1}
+    a = ds.distort_digits(jax.random.key(5), imgs, **kw)
+    np.testing.assert_array_equal(a, ds.distort_digits(jax.random.key(5), imgs, **kw))
+    assert not np.array_equal(a, ds.distort_digits(jax.random.key(6), imgs, **kw))
+    jitted = jax.jit(lambda k, x: ds.distort_digits(k, x, **kw))
+    np.testing.assert_array_equal(jitted(jax.random.key(5), imgs), a)
+
+
+def test_distort_digits_errors():
+    x = jnp.zeros((3, 8, 8))
+    with pytest.raises(TypeError, match="key must be a JAX PRNG key"):
+        ds.distort_digits(0, x)
+    with pytest.raises(ValueError, match=r"images must have shape \(n, h, w\) or \(n, 64\)"):
+        ds.distort_digits(KEY, jnp.zeros((3, 63)))
+    with pytest.raises(ValueError, match="images must have shape"):
+        ds.distort_digits(KEY, jnp.zeros(64))
+    with pytest.raises(TypeError, match="images must hold real pixels"):
+        ds.distort_digits(KEY, jnp.zeros((3, 8, 8), jnp.complex64))
+    with pytest.raises(ValueError, match="max_shift must be <= min"):
+        ds.distort_digits(KEY, x, max_shift=8)
+    with pytest.raises(ValueError, match="max_shift must be >= 0"):
+        ds.distort_digits(KEY, x, max_shift=-1)
+    with pytest.raises(TypeError, match="max_shift must be an int"):
+        ds.distort_digits(KEY, x, max_shift=1.5)
+    with pytest.raises(ValueError, match="flip_prob must be finite"):
+        ds.distort_digits(KEY, x, flip_prob=1.5)
+    with pytest.raises(ValueError, match="thicken_prob must be finite"):
+        ds.distort_digits(KEY, x, thicken_prob=-0.1)
+    with pytest.raises(TypeError, match="thin_prob must be a real number"):
+        ds.distort_digits(KEY, x, thin_prob="0.1")
+    with pytest.raises(ValueError, match="thicken_prob \\+ thin_prob must be <= 1"):
+        ds.distort_digits(KEY, x, thicken_prob=0.6, thin_prob=0.6)
