@@ -28,6 +28,14 @@ import optax
 import samplers
 from physebm import objectives as O
 from physebm.cli._format import table
+from physebm.cli.digits_families import (
+    EMBEDDINGS,
+    FAMILY_METHODS,
+    DigitsData,
+    available,
+    raw_pixel_probe,
+    run_family,
+)
 from physebm.cli.experiment2d import check_training_numbers
 from physebm.cli.output import check_output, staged
 from physebm.datasets import digits
@@ -74,49 +82,159 @@ def build(name: str, num_visible: int):
     )
 
 
-def run_digits(args) -> int:
-    names = (
-        ("cd1", "pcd", "exact")
-        if args.objectives is None
-        else tuple(o.strip() for o in args.objectives.split(",") if o.strip())
-    )
-    unknown = [n for n in names if n not in OBJECTIVES_RBM]
+DEFAULT_OBJECTIVES = ("cd1", "pcd", "exact", *FAMILY_METHODS)
+
+
+def parse_objectives(spec: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``--objectives`` for digits: (RBM objectives, other families), each in the given order.
+
+    ``None``: every RBM objective but ``cd10`` and every family method; ``"rbm"`` and
+    ``"families"`` stand for those two groups.
+    """
+    if spec is None:
+        names = DEFAULT_OBJECTIVES
+    else:
+        names = ()
+        for o in (o.strip() for o in spec.split(",")):
+            group = {"rbm": ("cd1", "pcd", "exact"), "families": tuple(FAMILY_METHODS)}
+            names += group.get(o, (o,) if o else ())
+    choices = [*OBJECTIVES_RBM, *FAMILY_METHODS]
+    unknown = [n for n in names if n not in choices]
     if unknown or not names:
         raise ValueError(
-            f"--objectives for digits must be a subset of {list(OBJECTIVES_RBM)}, "
-            f"got unknown {unknown or '[]'}"
+            f"--objectives for digits must be a subset of {choices} (or the groups 'rbm', "
+            f"'families'), got unknown {unknown or '[]'}"
         )
+    names = tuple(dict.fromkeys(names))
+    missing = [n for n in names if n in FAMILY_METHODS and not available(n)]
+    if missing:
+        raise ValueError(f"--objectives {missing} need a newer physebm (not built in here)")
+    return (
+        tuple(n for n in names if n in OBJECTIVES_RBM),
+        tuple(n for n in names if n in FAMILY_METHODS),
+    )
+
+
+RBM_COLUMNS = [
+    "objective",
+    "held-out LL (exact)",
+    "held-out LL (AIS)",
+    "log Z (exact)",
+    "log Z (AIS)",
+    "AIS-exact (sd)",
+    "train s",
+]
+FAMILY_COLUMNS = [
+    "method",
+    "family",
+    "recon. error",
+    "F_inf",
+    "held-out LL",
+    "probe acc.",
+    "eff. rank",
+    "train s",
+]
+
+
+def run_digits(args) -> int:
+    rbm_names, family_names = parse_objectives(args.objectives)
     check_training_numbers(args.steps, args.batch_size, args.num_train, args.learning_rate)
     check_output(args.out, args.overwrite)
+    data = load_digits(args.seed, args.num_train)
     result = compare_rbms(
-        names,
+        rbm_names,
         num_steps=args.steps,
         num_train=args.num_train,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         seed=args.seed,
+        data=data,
+    )
+    families = compare_families(
+        family_names,
+        data,
+        num_steps=args.steps,
+        batch_size=args.batch_size,
+        seed=args.seed,
     )
     with staged(args.out, args.overwrite) as stage:
         write_digits_report(
-            stage.path, result["models"], result["train"], result["num_hidden"], args.steps
+            stage.path,
+            result["models"],
+            result["train"],
+            result["num_hidden"],
+            args.steps,
+            families=families,
         )
-    print(
-        table(
-            [
-                "objective",
-                "held-out LL (exact)",
-                "held-out LL (AIS)",
-                "log Z (exact)",
-                "log Z (AIS)",
-                "AIS-exact (sd)",
-                "train s",
-            ],
-            result["rows"],
-            ".4f",
-        )
-    )
+    if rbm_names:
+        print(table(RBM_COLUMNS, result["rows"], ".4f"))
+    if family_names:
+        print(f"\nThe other energy-based families (raw-pixel probe {families['raw_probe']:.3f}):")
+        print(table(FAMILY_COLUMNS, family_rows(families["results"]), ".4f"))
     print(f"\nreport: {stage.final / 'report.md'}")
     return 0
+
+
+def load_digits(seed: int, num_train: int, num_test: int = 1000) -> DigitsData:
+    """The training and held-out digits of a comparison (the keys `compare_rbms` uses)."""
+    k_train, k_test, *_ = jax.random.split(jax.random.key(seed), 5)
+    train, train_labels = digits(k_train, num_train, flatten=True)
+    test, test_labels = digits(k_test, num_test, flatten=True)
+    return DigitsData(train.astype(float), train_labels, test.astype(float), test_labels)
+
+
+def compare_families(names, data: DigitsData, *, num_steps, batch_size=256, seed=0) -> dict:
+    """Train and score each method of `FAMILY_METHODS` in ``names`` on ``data``.
+
+    Returns ``{"results": [FamilyResult, ...], "raw_probe": accuracy of a linear probe on the
+    raw pixels}``. Every method trains with Adam for ``num_steps`` steps on batches of
+    ``batch_size``: learning rate 1e-2 for PCA, K-means, the dictionary and the VAE, 1e-3 for
+    the DAE, and a cosine decay from 3e-3 for the joint embeddings.
+    """
+    key = jax.random.fold_in(jax.random.key(seed), 14)
+    results = []
+    for i, name in enumerate(names):
+        lr = 1e-2 if name in ("pca", "kmeans", "sparse", "vae") else 1e-3
+        if name in EMBEDDINGS:
+            lr = optax.cosine_decay_schedule(3e-3, num_steps)
+        results.append(
+            run_family(
+                name,
+                data,
+                num_steps=num_steps,
+                batch_size=batch_size,
+                lr=lr,
+                key=jax.random.fold_in(key, i),
+            )
+        )
+    return {
+        "results": results,
+        "raw_probe": raw_pixel_probe(data) if names else None,
+        "test_labels": data.test_labels,
+    }
+
+
+def _cell(value, fmt=".3f", stderr=None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:{fmt}}" + ("" if stderr is None else f" ± {stderr:{fmt}}")
+
+
+def family_rows(results) -> list[list]:
+    """One row of `FAMILY_COLUMNS` per `FamilyResult`."""
+    return [
+        [
+            r.name,
+            r.family,
+            _cell(r.reconstruction),
+            _cell(r.free_energy),
+            _cell(r.log_likelihood, ".2f", r.log_likelihood_stderr),
+            _cell(r.probe_accuracy),
+            _cell(r.effective_rank, ".1f"),
+            f"{r.seconds:.1f}",
+        ]
+        for r in results
+    ]
 
 
 def compare_rbms(
@@ -132,13 +250,16 @@ def compare_rbms(
     out: Path | None = None,
     ais_temperatures=2000,
     ais_chains=128,
+    data: DigitsData | None = None,
 ) -> dict:
     """Train an RBM with each objective and score it by exact and AIS log-likelihood; with
-    ``out``, write the report there (the command stages it: `physebm.cli.output`)."""
+    ``out``, write the report there (the command stages it: `physebm.cli.output`); ``data``
+    (`load_digits` of the same seed) replaces the digits drawn here."""
     key = jax.random.key(seed)
-    k_train, k_test, k_init, k_fit, k_ais = jax.random.split(key, 5)
-    train = digits(k_train, num_train, flatten=True)[0].astype(float)
-    test = digits(k_test, num_test, flatten=True)[0].astype(float)
+    _, _, k_init, k_fit, k_ais = jax.random.split(key, 5)
+    if data is None:
+        data = load_digits(seed, num_train, num_test)
+    train, test = data.train, data.test
     nv = train.shape[1]
     p0 = _initial_rbm_params(k_init, train, num_hidden)
     rows, models = [], {}
@@ -210,10 +331,77 @@ def _score_rbm(name, params, test, seconds, key, ais_temperatures, ais_chains):
     return row, model
 
 
-def write_digits_report(out: Path, models: dict, train, num_hidden: int, num_steps: int) -> None:
+def write_digits_report(
+    out: Path,
+    models: dict,
+    train,
+    num_hidden: int,
+    num_steps: int,
+    families: dict | None = None,
+) -> None:
+    """``report.md``, ``results.json`` and the figures of a digits comparison into ``out``."""
     from physebm.cli.figures import _pyplot
 
     plt = _pyplot()
+    results = [] if families is None else families["results"]
+    if models:
+        _rbm_samples_figure(plt, out, models, train, num_hidden)
+    atoms = [r for r in results if r.atoms is not None]
+    if atoms:
+        _atoms_figure(plt, out, atoms)
+    embeddings = [r for r in results if r.embedding is not None]
+    if embeddings:
+        _embeddings_figure(plt, out, embeddings, families["test_labels"])
+    data = {k: {kk: vv for kk, vv in v.items() if kk != "params"} for k, v in models.items()}
+    data = {"rbm": data, "families": {r.name: r.summary() for r in results}}
+    if families is not None:
+        data["raw_pixel_probe_accuracy"] = families["raw_probe"]
+    (out / "results.json").write_text(json.dumps(data, indent=2))
+    lines = ["# physebm: energy-based models on binarised 8×8 digits", ""]
+    if models:
+        lines += [
+            f"RBMs: 64 visible × {num_hidden} hidden bits, {num_steps} Adam steps per "
+            "objective. Held-out LL with log Z exact (2^hidden terms) and from AIS.",
+            "",
+            "| objective | held-out LL (exact) | held-out LL (AIS) | AIS − exact (sd) |",
+            "|---|---|---|---|",
+        ]
+        for name, m in models.items():
+            lines.append(
+                f"| {name} | {m['heldout_ll_exact']:.4f} | {m['heldout_ll_ais']:.4f} ± "
+                f"{m['log_z_ais_stderr']:.4f} | {m['ais_minus_exact_in_sd']:+.2f} |"
+            )
+        lines += ["", "![samples](digits_samples.png)", ""]
+    if results:
+        lines += _families_section(results, families["raw_probe"], num_steps)
+    (out / "report.md").write_text("\n".join(lines))
+
+
+def _families_section(results, raw_probe: float, num_steps: int) -> list[str]:
+    lines = [
+        "## The other energy-based families",
+        "",
+        f"Same training and held-out digits, {num_steps} Adam steps each (see "
+        "`physebm.cli.digits_families`). Reconstruction: mean ‖x − x̂‖² per held-out digit. "
+        "F_∞: mean min_z E(x, z). Held-out LL: nats per digit, a lower bound from a density "
+        "fitted to dequantised digits x + u (comparable with the RBMs' exact LL), ± its Monte "
+        f"Carlo error. Probe: linear-probe test accuracy (raw pixels: {raw_probe:.3f}).",
+        "",
+        "| method | family | reconstruction | F_∞ | held-out LL | probe | eff. rank | "
+        "check | train s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r, row in zip(results, family_rows(results), strict=True):
+        cells = row[:-1] + [r.check, row[-1]]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    if any(r.atoms is not None for r in results):
+        lines += ["", "![components, centres and atoms](digits_atoms.png)"]
+    if any(r.embedding is not None for r in results):
+        lines += ["", "![embeddings](digits_embeddings.png)"]
+    return [*lines, ""]
+
+
+def _rbm_samples_figure(plt, out, models, train, num_hidden) -> None:
     fig, axes = plt.subplots(len(models), 1, figsize=(8, 1.3 * len(models)), squeeze=False)
     for ax, (name, m) in zip(axes[:, 0], models.items(), strict=True):
         res = samplers.run(
@@ -234,21 +422,32 @@ def write_digits_report(out: Path, models: dict, train, num_hidden: int, num_ste
     fig.tight_layout()
     fig.savefig(out / "digits_samples.png", dpi=110)
     plt.close(fig)
-    data = {k: {kk: vv for kk, vv in v.items() if kk != "params"} for k, v in models.items()}
-    (out / "results.json").write_text(json.dumps(data, indent=2))
-    lines = [
-        "# physebm: RBMs on binarised 8×8 digits",
-        "",
-        f"64 visible × {num_hidden} hidden bits, {num_steps} Adam steps per objective. "
-        "Held-out LL with log Z exact (2^hidden terms) and from AIS.",
-        "",
-        "| objective | held-out LL (exact) | held-out LL (AIS) | AIS − exact (sd) |",
-        "|---|---|---|---|",
-    ]
-    for name, m in models.items():
-        lines.append(
-            f"| {name} | {m['heldout_ll_exact']:.4f} | {m['heldout_ll_ais']:.4f} ± "
-            f"{m['log_z_ais_stderr']:.4f} | {m['ais_minus_exact_in_sd']:+.2f} |"
-        )
-    lines += ["", "![samples](digits_samples.png)", ""]
-    (out / "report.md").write_text("\n".join(lines))
+
+
+def _atoms_figure(plt, out, results) -> None:
+    """One row per method: its PCA components, K-means centres or dictionary atoms (≤ 16)."""
+    fig, axes = plt.subplots(len(results), 1, figsize=(8, 1.3 * len(results)), squeeze=False)
+    for ax, r in zip(axes[:, 0], results, strict=True):
+        a = np.asarray(r.atoms)[:16].reshape(-1, 8, 8)
+        scale = np.abs(a).max(axis=(1, 2), keepdims=True)
+        a = a / np.where(scale > 0, scale, 1.0)
+        ax.imshow(np.concatenate(list(a), axis=1), cmap="RdBu_r", vmin=-1, vmax=1)
+        ax.set_title(f"{r.name}: {r.description}", fontsize=8)
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(out / "digits_atoms.png", dpi=110)
+    plt.close(fig)
+
+
+def _embeddings_figure(plt, out, results, labels) -> None:
+    """Held-out embeddings on their first two principal axes, coloured by digit."""
+    fig, axes = plt.subplots(1, len(results), figsize=(3 * len(results), 3), squeeze=False)
+    for ax, r in zip(axes[0], results, strict=True):
+        e = np.asarray(r.embedding)
+        sc = ax.scatter(e[:, 0], e[:, 1], c=np.asarray(labels), cmap="tab10", s=3)
+        ax.set_title(f"{r.name}: probe {r.probe_accuracy:.2f}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(sc, ax=axes[0].tolist(), label="digit", shrink=0.8)
+    fig.savefig(out / "digits_embeddings.png", dpi=110)
+    plt.close(fig)
