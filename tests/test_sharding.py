@@ -90,6 +90,7 @@ def _worker(*args: str) -> None:
     assert out.returncode == 0 and out.stdout.rstrip().endswith("ok"), out.stdout + out.stderr
 
 
+@pytest.mark.slow  # default-suite time: with the slow tests (CI runs them)
 def test_sharded_runs_on_8_host_devices():
     """samplers.run (MALA; a mesh given, sharded input, under ``jax.set_mesh``),
     physebm.sample (checkerboard Ising on a (4, 2) mesh), ais and fit on 4 or 8 of 8 host

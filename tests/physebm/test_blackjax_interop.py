@@ -34,6 +34,7 @@ def rmh_kernel(sigma=0.7):
     return samplers.Blackjax(blackjax.rmh, proposal_generator=functools.partial(walk, sigma=sigma))
 
 
+@pytest.mark.slow  # default-suite time: with the slow tests (CI runs them)
 def test_rmh_in_ais_ti_and_smc(gaussian):
     """3 checks at α = 2e-5: blackjax.rmh with a Gaussian random-walk proposal (σ = 0.7)."""
     model, beta, exact = gaussian

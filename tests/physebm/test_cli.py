@@ -121,6 +121,7 @@ def test_unknown_command_and_choice_exit_with_usage(capsys):
     assert "invalid choice" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # an 18 s training run: with the slow tests, which CI runs
 def test_digits_rbm_exact_and_ais_agree(tmp_path):
     from physebm.cli.digits import compare_rbms
 
@@ -160,15 +161,16 @@ def listing(folder):
 
 
 @pytest.fixture
-def fake_training(monkeypatch, tiny_run):
-    """``compare``/``demo`` with the tiny run in place of the training (the output is real)."""
+def fake_training(monkeypatch, request):
+    """``compare``/``demo`` with the tiny run in place of the training (the output is real);
+    the tiny run (a 40 s fixture) is made only when a test gets as far as training."""
     from physebm.cli import compare
 
     calls = []
 
     def run_comparison(settings, log=print):
         calls.append(settings)
-        return tiny_run
+        return request.getfixturevalue("tiny_run")
 
     monkeypatch.setattr(compare, "run_comparison", run_comparison)
     return calls
@@ -213,6 +215,7 @@ def test_out_that_is_a_file_is_refused(capsys, tmp_path, fake_training):
     assert "is a file, not a folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a 40 s demo-pipeline run or a subprocess: with the slow tests, which CI runs
 def test_output_is_written_in_full_and_rerun_needs_overwrite(capsys, tmp_path, fake_training):
     out = tmp_path / "a" / "b"
     assert main(["compare", "--out", str(out)]) == 0
@@ -230,6 +233,7 @@ def test_output_is_written_in_full_and_rerun_needs_overwrite(capsys, tmp_path, f
     assert len(fake_training) == 2
 
 
+@pytest.mark.slow  # a 40 s demo-pipeline run or a subprocess: with the slow tests, which CI runs
 def test_demo_rerun_with_overwrite(capsys, tmp_path, fake_training):
     """What ``make demo`` does (``physebm demo --overwrite``), twice in a row."""
     out = tmp_path / "physebm-out"
@@ -239,6 +243,7 @@ def test_demo_rerun_with_overwrite(capsys, tmp_path, fake_training):
         assert (out / "report.md").exists() and os.listdir(tmp_path) == ["physebm-out"]
 
 
+@pytest.mark.slow  # a 40 s demo-pipeline run or a subprocess: with the slow tests, which CI runs
 @pytest.mark.parametrize("previous", [False, True])
 def test_sigint_mid_write_leaves_no_mix(previous, capsys, tmp_path, fake_training, monkeypatch):
     """A real SIGINT while the figures are written: the old folder is untouched (or there is
@@ -265,6 +270,7 @@ def test_sigint_mid_write_leaves_no_mix(previous, capsys, tmp_path, fake_trainin
     assert os.listdir(tmp_path) == (["out"] if previous else [])
 
 
+@pytest.mark.slow  # a 40 s demo-pipeline run or a subprocess: with the slow tests, which CI runs
 def test_exception_mid_write_removes_the_staging_folder(tmp_path, fake_training, monkeypatch):
     from physebm.cli import figures
 

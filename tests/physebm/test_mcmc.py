@@ -236,6 +236,7 @@ def test_replica_exchange_target_rung_matches_exact_ising_4x4():
     assert 0.0 < rep.round_trip_rate <= 6 / (2 * 5)  # ≤ one trip per label per 2(K − 1) steps
 
 
+@pytest.mark.slow  # default-suite time: with the slow tests (CI runs them)
 def test_replica_exchange_samples_the_rung_of_beta():
     """The same key and ladder sample the same replicas whatever β: the draws are the rung with
     β_k = β (the last draw is the final state of rung k), the coldest rung without β."""

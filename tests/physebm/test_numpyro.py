@@ -136,6 +136,7 @@ def test_batched_factor_in_a_plate_and_observed_site_agree():
     assert float(lp_site) == pytest.approx(expected, rel=1e-12)
 
 
+@pytest.mark.slow  # default-suite time: with the slow tests (CI runs them)
 def test_beta_posterior_by_nuts_matches_quadrature():
     """β ~ Gamma(4, 4) with 20 exact Ising(4×4) draws at β* = 0.4: NUTS on the normalised
     likelihood −β ΣE(sᵢ) − n log Z(β) against quadrature of prior × likelihood on a grid

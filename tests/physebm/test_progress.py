@@ -94,6 +94,7 @@ def test_ti_with_progress_is_bit_identical(short_segments, capsys):
     assert "ti:" in err and "ti: backward" in err and "100%" in err
 
 
+@pytest.mark.slow  # default-suite time: with the slow tests (CI runs them)
 def test_smc_with_progress_is_bit_identical(short_segments, capsys):
     """The replicas' steps in segments after the adaptive pilot."""
     kw = dict(key=KEY, num_particles=32, num_replicas=4)

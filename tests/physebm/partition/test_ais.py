@@ -36,6 +36,7 @@ from physebm.partition.weights import EstimatorWarning
 KEY = jax.random.key(20240601)
 
 
+@pytest.mark.slow  # default-suite time: with the slow tests (CI runs them)
 def test_gaussian_mala_and_hmc(gaussian):
     """2 checks at α = 2e-5."""
     model, beta, exact = gaussian
@@ -122,6 +123,7 @@ def test_blackjax_factories_without_a_wrapper(gaussian):
     within(w, exact)
 
 
+@pytest.mark.slow  # default-suite time: with the slow tests (CI runs them)
 def test_non_multilinear_models(small_bm, curie_weiss):
     """2 checks at α = 2e-5."""
     for model, beta, exact in (small_bm, curie_weiss):

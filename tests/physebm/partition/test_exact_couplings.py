@@ -79,7 +79,14 @@ def test_grad_in_coupling_and_field_matches_central_differences(case, point):
         assert grad[1] == 0.0  # structurally zero field: h is not a parameter of the route
 
 
-@pytest.mark.parametrize("shape", [(4, 4), (2, 4), (2, 3)])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        (4, 4),
+        pytest.param((2, 4), marks=pytest.mark.slow),
+        pytest.param((2, 3), marks=pytest.mark.slow),
+    ],
+)
 def test_kaufman_first_and_second_derivatives_in_J_equal_enumeration(shape):
     Js = np.array([-0.9, -1e-9, 0.0, 1e-9, 0.3, 0.9])
     if shape[0] % 2 or shape[1] % 2:
@@ -137,6 +144,7 @@ def _log_z_16(J):
     return exact(Ising((16, 16), J=J), 1.0).log_z
 
 
+@pytest.mark.slow  # default-suite time: with the slow tests (CI runs them)
 def test_vmap_over_a_batch_of_couplings_of_either_sign():
     Js = jnp.array([-1.2, -0.3, 0.0, 1e-10, 0.2, 0.44, 1.5])
     log_z = jax.vmap(_log_z_16)(Js)
@@ -183,6 +191,7 @@ def test_zero_field_is_a_static_flag_set_at_construction():
         jax.jit(lambda h: exact(Ising((16, 16), h=h), BETA, method="kaufman").log_z)(0.0)
 
 
+@pytest.mark.slow  # default-suite time: with the slow tests (CI runs them)
 def test_curvature_in_J_is_finite_at_high_temperature_on_large_tori():
     # ∂² log Z/∂J² = β² Var B per bond is size-independent at high temperature (correlation
     # length ≪ L); on a 64x64 torus the ρ → 1 limit of Kaufman's zero mode once overflowed.

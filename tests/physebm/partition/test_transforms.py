@@ -28,7 +28,15 @@ ESTIMATORS = {
 }
 
 
-@pytest.mark.parametrize("name", ["ais", "importance", "ti", "smc"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ais",
+        "importance",
+        pytest.param("ti", marks=pytest.mark.slow),
+        pytest.param("smc", marks=pytest.mark.slow),
+    ],
+)
 def test_jit_matches_eager(name):
     run = ESTIMATORS[name]
     key = jax.random.key(11)
@@ -84,6 +92,7 @@ def test_traced_result_keeps_static_notes_and_array_info():
     assert res.info["log_weights"].shape == (4,)
 
 
+@pytest.mark.slow  # default-suite time: with the slow tests (CI runs them)
 def test_real_valued_defaults_under_jit():
     """The default base N(0, I) and the default MALA step of a real-valued model are built from
     concrete values, so the estimators jit and vmap with their defaults (exact comparison)."""
