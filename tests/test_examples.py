@@ -39,7 +39,14 @@ def load(name):
 
 # Examples whose smoke check takes 10-20 s each (mostly compilation): run with the slow tests,
 # which CI runs too, to keep the default suite within its time.
-SLOW_EXAMPLES = {"pca_and_sparse_coding", "vae_ppca", "dae_vincent", "joint_embedding_digits"}
+SLOW_EXAMPLES = {
+    "pca_and_sparse_coding",
+    "vae_ppca",
+    "dae_vincent",
+    "joint_embedding_digits",
+    "ising_beta_inference",
+    "conditional_classifier",
+}
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,7 @@ def test_ising_16x16_energy_per_spin_matches_exact(beta):
     assert abs(e.mean() - exact) < Z * mcse, (e.mean(), exact, mcse)
 
 
+@pytest.mark.slow  # default-suite time: with the slow tests (CI runs them)
 def test_default_kernels():
     key = jax.random.key(1)
     kw = dict(key=key, num_chains=2, num_steps=2)

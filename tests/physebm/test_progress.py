@@ -56,6 +56,7 @@ def test_sample_with_progress_is_bit_identical(model, kwargs, short_segments, ca
     assert "sample" in err and "100%" in err
 
 
+@pytest.mark.slow  # default-suite time: with the slow tests (CI runs them)
 def test_run_means_without_trace(short_segments):
     kw = dict(num_steps=40, logdensity_fn=lambda x: -0.5 * jnp.sum(x**2), num_burnin=7, thin=2)
     for keep_trace, mean in ((False, None), (True, True)):

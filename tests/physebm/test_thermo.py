@@ -89,6 +89,7 @@ def test_gaussian_equipartition():
 GRID = 601  # one β-array length for the lattice tests below: one compilation per lattice size
 
 
+@pytest.mark.slow  # default-suite time: with the slow tests (CI runs them)
 def test_ising_heat_capacity_peak_approaches_beta_c():
     """Finite-size scaling on the L × L torus: the peak of C/N sits at β_c − a/L (a ≈ 0.15 for
     the torus) and its height grows like (8 K_c²/π) ln L (Ferdinand & Fisher 1969)."""
