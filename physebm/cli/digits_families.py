@@ -46,6 +46,7 @@ from physebm.objectives.amortized import AmortizedParams, amortized_variational
 from physebm.objectives.autoencoder import denoising_autoencoder
 from physebm.objectives.free_energy import free_energy_loss
 from physebm.objectives.joint_embedding import (
+    barlow_twins,
     collapse_diagnostics,
     joint_energy,
     linear_probe_accuracy,
@@ -121,17 +122,9 @@ class FamilyResult:
         return {k: getattr(self, k) for k in keys}
 
 
-def available(name: str) -> bool:
-    """Barlow Twins needs ``joint_embedding.barlow_twins``; every other method is built in."""
-    if name != "barlow":
-        return name in FAMILY_METHODS
-    from physebm.objectives import joint_embedding
-
-    return hasattr(joint_embedding, "barlow_twins")
-
-
-def run_family(name: str, data: DigitsData, *, num_steps: int, batch_size: int, lr: float, key):
-    """Train ``name`` (a key of `FAMILY_METHODS`) on ``data.train`` and score it."""
+def run_family(name: str, data: DigitsData, *, num_steps: int, batch_size: int, lr, key):
+    """Train ``name`` (a key of `FAMILY_METHODS`) on ``data.train`` and score it; ``lr`` is
+    Adam's learning rate (a number or an optax schedule)."""
     print(f"[{name}] {FAMILY_METHODS[name][1]}", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     train = dict(num_steps=num_steps, batch_size=min(batch_size, data.train.shape[0]), lr=lr)
@@ -455,8 +448,6 @@ def _vicreg(data, key, **train):
 
 
 def _barlow(data, key, **train):
-    from physebm.objectives.joint_embedding import barlow_twins
-
     k_views, k_fit = jax.random.split(key)
     objective = barlow_twins(_encoder, redundancy_weight=0.1)
     return _embed_fit(objective, _views(k_views, data.train), data, k_fit, **train)
