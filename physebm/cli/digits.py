@@ -81,7 +81,8 @@ def build(name: str, num_visible: int):
     )
 
 
-DEFAULT_OBJECTIVES = ("cd1", "pcd", "exact", *FAMILY_METHODS)
+DEFAULT_RBM = ("cd1", "pcd", "exact")
+DEFAULT_OBJECTIVES = (*DEFAULT_RBM, *FAMILY_METHODS)
 
 
 def parse_objectives(spec: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -93,10 +94,10 @@ def parse_objectives(spec: str | None) -> tuple[tuple[str, ...], tuple[str, ...]
     if spec is None:
         names = DEFAULT_OBJECTIVES
     else:
+        groups = {"rbm": DEFAULT_RBM, "families": tuple(FAMILY_METHODS)}
         names = ()
         for o in (o.strip() for o in spec.split(",")):
-            group = {"rbm": ("cd1", "pcd", "exact"), "families": tuple(FAMILY_METHODS)}
-            names += group.get(o, (o,) if o else ())
+            names += groups.get(o, (o,) if o else ())
     choices = [*OBJECTIVES_RBM, *FAMILY_METHODS]
     unknown = [n for n in names if n not in choices]
     if unknown or not names:
@@ -185,11 +186,12 @@ def compare_families(names, data: DigitsData, *, num_steps, batch_size=256, seed
     Returns ``{"results": [FamilyResult, ...], "raw_probe": accuracy of a linear probe on the
     raw pixels}``. Every method trains with Adam for ``num_steps`` steps on batches of
     ``batch_size``: learning rate 1e-2 for PCA, K-means, the dictionary and the VAE, 1e-3 for
-    the DAE, and a cosine decay from 3e-3 for the joint embeddings.
+    the DAE, and a cosine decay from 3e-3 for the joint embeddings. A method's key depends on
+    its name, not on its place in ``names``.
     """
     key = jax.random.fold_in(jax.random.key(seed), 14)
     results = []
-    for i, name in enumerate(names):
+    for name in names:
         lr = 1e-2 if name in ("pca", "kmeans", "sparse", "vae") else 1e-3
         if name in EMBEDDINGS:
             lr = optax.cosine_decay_schedule(3e-3, num_steps)
@@ -200,7 +202,7 @@ def compare_families(names, data: DigitsData, *, num_steps, batch_size=256, seed
                 num_steps=num_steps,
                 batch_size=batch_size,
                 lr=lr,
-                key=jax.random.fold_in(key, i),
+                key=jax.random.fold_in(key, list(FAMILY_METHODS).index(name)),
             )
         )
     return {
