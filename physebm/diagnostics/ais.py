@@ -33,9 +33,10 @@ class AISSummary:
         num_chains: number of weighted chains (particles).
         log_z: the estimator's ``log_z`` when summarising a [`LogZ`][], else
             ``log((1/n) Σ w_i)`` of the log-weights.
-        stderr: the estimator's ``stderr`` when summarising a [`LogZ`][] (for AIS
-            the delta method), else the delta-method standard error
-            ``sqrt((n/ESS − 1)/(n − 1))`` ([`physebm.diagnostics.log_mean_exp_stderr`][]).
+        stderr: the estimator's ``stderr`` when summarising a [`LogZ`][], else the AIS rule
+            max(δ, √(log(1 + (e^{σ̂²} − 1)/n))) with δ the delta-method standard error
+            ``sqrt((n/ESS − 1)/(n − 1))`` ([`physebm.diagnostics.log_mean_exp_stderr`][])
+            and σ̂² the log-weights' variance ([`physebm.partition.weights.annealed_stderr`][]).
         weight_ess: ``(Σw)²/Σw²``.
         ess_fraction: ``weight_ess / num_chains``.
         log_weight_var: sample variance of the finite log-weights (bias of log Ẑ ≈ var/(2n)).
@@ -133,7 +134,7 @@ def summarize_ais(
             1,
         )
     log_z = stats["log_z"] if estimate["log_z"] is None else estimate["log_z"]
-    se = stats["stderr"] if e > 0 else math.inf
+    se = float(weights.annealed_stderr(stats)) if e > 0 else math.inf
     se = se if estimate["stderr"] is None else estimate["stderr"]
     reliable = estimate["reliable"] and len(msgs) == len(estimate["warnings"])
     return AISSummary(n, log_z, se, e, e / n, var, dropped, tuple(msgs), reliable)

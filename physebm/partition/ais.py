@@ -9,10 +9,19 @@ with T_k leaving f_{t_k} invariant. Then E[w] = Z, and over N chains
 
     log Ẑ = log (1/N) Σ_n w_n       (stochastic lower bound: E[log Ẑ] ≤ log Z),
 
-with the delta-method stderr sd(w)/(√N mean(w)) over the N independent chains and the
-second-order bias estimate E[log Ẑ] − log Z ≈ −stderr²/2. Heavy-tailed weights make the
-sample stderr too small; the reliability checks (ESS, Pareto k̂, batch agreement, a halved
-schedule, a reverse run from exact samples) flag that instead of inflating the error bar. The
+with the stderr
+
+    stderr = max(sd(w) / (√N mean(w)),  √(log(1 + (e^{σ̂²} − 1) / N))),   σ̂² = Var[log w],
+
+the delta method over the N independent chains with the sample variance of w, and the error
+under a log-normal fitted to the log-weights (Gaussian work distributions, Gore, Ritort &
+Bustamante 2003; the mean of N log-normals as a log-normal, Fenton 1960; σ̂² over the
+log-weights inside Tukey's lower fence, see `weights`). A run that has not sampled the upper
+tail of w has a small sample sd(w) and a low log Ẑ together; σ̂² does not depend on the tail,
+so the second term keeps its z from being over-dispersed on the low side. The bias estimate
+is E[log Ẑ] − log Z ≈ −stderr²/2. Heavy tails beyond that are flagged by the reliability
+checks (ESS on the sample and on N e^{−σ̂²}, Pareto k̂, batch agreement, a halved schedule, a
+reverse run from exact samples), not absorbed into the error bar. The
 mean log-weight E[log w] = log Z − KL ≈ log Z − Var[log w]/2 is a looser lower bound;
 Var[log w] and this Jensen gap both fall like 1/K.
 
@@ -47,7 +56,7 @@ from physebm.partition.importance import log_z_from_log_weights
 from physebm.partition.kernels import resolve_kernel
 from physebm.partition.paths import GeometricPath, Move, choose_base, default_path
 from physebm.partition.result import LogZ
-from physebm.partition.weights import weight_statistics
+from physebm.partition.weights import annealed_stderr, weight_statistics
 from physebm.validation import check_key
 from samplers.base import check_count as _check_count
 from samplers.progress import is_traced, run_segments, show_progress
@@ -327,11 +336,14 @@ def ais(
         axis_name: the mesh axis of the chains (default: the mesh's only axis).
 
     Returns:
-        [`LogZ`][] (method ``"ais"``): ``log_z`` = log Ẑ = log mean(w) with the
-        delta-method stderr sd(w)/(√N mean(w)) (Neal 2001), ``lower`` = log Ẑ (a stochastic
+        [`LogZ`][] (method ``"ais"``): ``log_z`` = log Ẑ = log mean(w) with stderr
+        max(sd(w)/(√N mean(w)), √(log(1 + (e^{σ̂²} − 1)/N))), σ̂² = Var[log w] (the delta
+        method, and the log-normal error from the log-weights' variance;
+        ``info["stderr_delta"]`` is the first alone), ``lower`` = log Ẑ (a stochastic
         lower bound: E[log Ẑ] ≤ log Z), ``upper`` the reverse-AIS estimate where exact target
         samples exist and ``check`` is on (a stochastic upper bound), else +∞.
-        ``reliable`` is False when a check fails: dropped (NaN) weights, weight ESS < 10,
+        ``reliable`` is False when a check fails: dropped (NaN) weights, weight ESS < 10
+        (the sample ESS or the log-normal N e^{−σ̂²}),
         Pareto k̂ > 0.7, batch disagreement of 4 groups of chains, log Ẑ moving under a
         halved schedule, or a forward/reverse gap (see
         [`physebm.partition.assemble.from_log_weights`][]); each check has a false-alarm
@@ -385,7 +397,12 @@ def _forward_result(log_w, info: AISInfo, sched, path, move, desc) -> LogZ:
         num_energy_evaluations=_evaluations(
             path, move, info.final_kernel, _num_units(info.final_samples), num_chains, k
         ),
-        stderr_source="delta method (Neal 2001)",
+        stderr_source=(
+            "max of the delta method over the N chains (Neal 2001) and the log-normal "
+            "error sqrt(log(1 + (exp(var log w) - 1)/N)) (Fenton 1960; Gore, Ritort & "
+            "Bustamante 2003)"
+        ),
+        annealed=True,
         warnings=tuple(notes),
     )
     res.info["jensen_gap_estimate"] = 0.5 * res.info["log_weight_variance"]
@@ -416,8 +433,9 @@ def _check_forward(
         "ais check: halved schedule", sharding,
     )  # fmt: skip
     half = weight_statistics(log_w_half)
+    half_stderr = annealed_stderr(half)
     diff = res.log_z - half["log_z"]
-    sigma = jnp.sqrt(res.stderr**2 + half["stderr"] ** 2)
+    sigma = jnp.sqrt(res.stderr**2 + half_stderr**2)
     checks = [
         assemble.Check(
             ~(jnp.abs(diff) <= assemble.CHECK_Z * sigma),
@@ -428,7 +446,7 @@ def _check_forward(
             ),
         )
     ]
-    info = {"log_z_half_schedule": half["log_z"], "stderr_half_schedule": half["stderr"]}
+    info = {"log_z_half_schedule": half["log_z"], "stderr_half_schedule": half_stderr}
     upper = res.upper
     name = exact_sampler_name(target.energy)
     if name is not None:
@@ -441,7 +459,7 @@ def _check_forward(
         rev = weight_statistics(log_w_rev)
         upper = -rev["log_z"]
         gap = upper - res.log_z
-        sigma_gap = jnp.sqrt(res.stderr**2 + rev["stderr"] ** 2)
+        sigma_gap = jnp.sqrt(res.stderr**2 + annealed_stderr(rev) ** 2)
         checks.append(
             assemble.Check(
                 ~(gap <= assemble.CHECK_Z * sigma_gap),
@@ -544,10 +562,15 @@ def reverse_ais(
 
 
 def _reverse_result(log_w_rev, info: dict, exact_start: bool) -> LogZ:
-    """log Z_rev = −log mean(w_rev) with the delta-method stderr; its bias is +stderr²/2
+    """log Z_rev = −log mean(w_rev) with the forward run's stderr rule (max of the delta
+    method and its log-normal form, on the reverse weights); its bias is +stderr²/2
     (the mirror of the forward estimate's), and it bounds log Z from above in expectation."""
     inner = log_z_from_log_weights(
-        log_w_rev, "reverse_ais", stderr_source="delta method on the reverse weights", **info
+        log_w_rev,
+        "reverse_ais",
+        stderr_source=("max of the delta method and the log-normal error on the reverse weights"),
+        annealed=True,
+        **info,
     )
     inner.info["jensen_gap_estimate"] = 0.5 * inner.info["log_weight_variance"]
     inner.info["bias_estimate"] = -inner.info["bias_estimate"]

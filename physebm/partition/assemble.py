@@ -119,10 +119,16 @@ def weight_checks(
     num_samples: int,
     what: str = "weights",
     max_pareto_k: float = W.MAX_RELIABLE_PARETO_K,
+    annealed: bool = False,
 ) -> list[Check]:
     """Checks on importance/AIS weights: none dropped (NaN/+inf), ESS ≥ ``MIN_RELIABLE_ESS``,
-    Pareto k̂ ≤ ``max_pareto_k`` (default ``MAX_RELIABLE_PARETO_K``)."""
-    ess, k, dropped = stats["ess"], stats["pareto_k"], stats["num_dropped"]
+    Pareto k̂ ≤ ``max_pareto_k`` (default ``MAX_RELIABLE_PARETO_K``).
+
+    With ``annealed=True`` the ESS checked is min(ESS, N e^{−σ̂²}): the sample ESS and the
+    one of a log-normal fitted to the log-weights (see [`weights`][physebm.partition.weights]),
+    which does not overstate the ESS of a run that missed the upper tail of w."""
+    k, dropped = stats["pareto_k"], stats["num_dropped"]
+    ess = jnp.minimum(stats["ess"], stats["ess_lognormal"]) if annealed else stats["ess"]
     return [
         Check(
             dropped > 0,
@@ -205,10 +211,14 @@ def from_log_weights(
     checks: tuple | list = (),
     info: dict | None = None,
     max_pareto_k: float = W.MAX_RELIABLE_PARETO_K,
+    annealed: bool = False,
 ) -> LogZ:
     """A [`LogZ`][] from i.i.d. unbiased log-weights (E[w] = Z).
 
-    log Ẑ = log mean(w), with the delta-method stderr sd(w)/(√N mean(w)) (``weights``);
+    log Ẑ = log mean(w), with the delta-method stderr sd(w)/(√N mean(w)) (``weights``), or
+    with ``annealed=True`` (AIS weights, whose log is a sum of many increments) the larger of
+    it and the log-normal error √(log(1 + (e^{σ̂²} − 1)/N)) ([`annealed_stderr`][
+    physebm.partition.weights.annealed_stderr]), and the ESS check on min(ESS, N e^{−σ̂²});
     ``lower`` is log Ẑ itself (E[log Ẑ] ≤ log Z by Jensen, a stochastic lower bound). The
     bias estimate is the second-order delta method, E[log Ẑ] − log Z ≈ −stderr²/2
     (``info["bias_estimate"]``). NaN/+∞ log-weights are dropped and counted, and outside a
@@ -220,20 +230,27 @@ def from_log_weights(
     stats = dict(W.weight_statistics(log_w))
     stats["pareto_k"] = W.pareto_k(log_w)
     n = int(log_w.shape[0])
-    on_weights = weight_checks(stats, n, max_pareto_k=max_pareto_k)
+    on_weights = weight_checks(stats, n, max_pareto_k=max_pareto_k, annealed=annealed)
     if not is_traced(log_w) and int(stats["num_dropped"]):  # never averaged in silently
         failed = [jnp.asarray(c.failed, bool) for c in on_weights]
         message = "; ".join(_failed_messages(on_weights, failed))
         warnings.warn(message, W.EstimatorWarning, stacklevel=2)
     all_checks = on_weights + batch_check(log_w) + list(checks)
+    stderr = W.annealed_stderr(stats) if annealed else stats["stderr"]
     extras = {k: v for k, v in stats.items() if k not in ("log_z", "stderr")}
-    extras.update(bias_estimate=-0.5 * stats["stderr"] ** 2, stderr_source="delta method")
+    extras.update(
+        bias_estimate=-0.5 * stderr**2,
+        stderr_delta=stats["stderr"],
+        stderr_source=(
+            "max of the delta method and the log-normal error" if annealed else "delta method"
+        ),
+    )
     extras.update(info or {})
     extras.update(num_samples=n, log_weights=log_w)
     log_z = stats["log_z"]
     return finish(
         log_z,
-        stats["stderr"],
+        stderr,
         method=method,
         lower=log_z,
         checks=all_checks,

@@ -27,9 +27,14 @@ __all__ = ["bidirectional_ais", "combine", "disagreement_warning"]
 
 def disagreement_warning(lower: LogZ, upper: LogZ, num_sigma: float = 3.0) -> str | None:
     """A warning when forward (lower) and reverse (upper) estimates disagree beyond
-    ``num_sigma`` combined standard errors, else None."""
+    ``num_sigma`` combined standard errors, else None.
+
+    The standard errors are the delta-method ones (``info["stderr_delta"]`` where the result
+    has it): the log-normal term of the AIS stderr overstates the error of bimodal
+    log-weights (chains in a mode the other direction never reaches), exactly when the gap
+    must be seen; a false alarm costs a rerun, a missed mode a wrong answer."""
     gap = float(upper.log_z - lower.log_z)
-    sigma = float(jnp.sqrt(lower.stderr**2 + upper.stderr**2))
+    sigma = float(jnp.sqrt(_delta(lower) ** 2 + _delta(upper) ** 2))
     if abs(gap) > num_sigma * sigma:
         return (
             f"forward and reverse AIS disagree: gap {gap:.4g} nats > {num_sigma:g} x "
@@ -90,6 +95,11 @@ def bidirectional_ais(
     return combine(fwd, rev)
 
 
+def _delta(result: LogZ):
+    """The delta-method stderr of an AIS result (its ``stderr`` when it has no other)."""
+    return result.info.get("stderr_delta", result.stderr)
+
+
 def combine(forward: LogZ, reverse: LogZ) -> LogZ:
     """The BDMC estimate from a forward and a reverse AIS result: BAR on their reduced works
     W_F = −log w_fwd and W_R = −log w_rev (non-finite works dropped), bracketed by both."""
@@ -133,7 +143,7 @@ def _combine_traced(forward: LogZ, reverse: LogZ, w_f, w_r) -> LogZ:
     w_r = jnp.where(jnp.isnan(w_r) | (w_r == -jnp.inf), big, w_r)
     delta_f, stderr, _ = _bar_solve(w_f, w_r)
     gap = reverse.log_z - forward.log_z
-    sigma = jnp.sqrt(forward.stderr**2 + reverse.stderr**2)
+    sigma = jnp.sqrt(_delta(forward) ** 2 + _delta(reverse) ** 2)
     checks = [
         assemble.Check(forward.reliable == jnp.asarray(False), "forward AIS unreliable"),
         assemble.Check(reverse.reliable == jnp.asarray(False), "reverse AIS unreliable"),

@@ -39,10 +39,14 @@ def log_z_from_log_weights(log_w, method: str = "importance", **extra) -> LogZ:
     """A [`LogZ`][] from i.i.d. unbiased log-weights (E[w] = Z): log-mean-exp, delta-method
     stderr, ESS, Pareto k̂ and batch-agreement checks (see
     [`physebm.partition.assemble.from_log_weights`][]; ``extra`` goes to ``info``, an
-    ``extra["warnings"]`` tuple to the result's notes, ``extra["checks"]`` to its checks)."""
+    ``extra["warnings"]`` tuple to the result's notes, ``extra["checks"]`` to its checks;
+    ``extra["annealed"]`` selects the AIS stderr)."""
     notes = tuple(extra.pop("warnings", ()))
     checks = list(extra.pop("checks", ()))
-    return assemble.from_log_weights(log_w, method, notes=notes, checks=checks, info=extra)
+    annealed = bool(extra.pop("annealed", False))
+    return assemble.from_log_weights(
+        log_w, method, notes=notes, checks=checks, info=extra, annealed=annealed
+    )
 
 
 @eqx.filter_jit

@@ -6,6 +6,25 @@ For N i.i.d. importance (or AIS) log-weights ``log_w`` with E[w] = Z,
     stderr(log Ẑ) ≈ sd(w) / (√N · mean(w))        (delta method),
     ESS = (Σ w)² / Σ w².
 
+For annealed weights (AIS, reverse AIS), whose log-weight is a sum of K increments and close to
+normal (Gaussian work distributions; Gore, Ritort & Bustamante 2003), the error is also
+evaluated under a log-normal fitted to the log-weights by their sample variance σ̂², taken
+over the log-weights inside Tukey's lower fence Q₁ − 1.5 (Q₃ − Q₁) (Tukey 1977): a chain far
+below the rest (stuck at a barrier, log w = −300) has a zero weight, adds nothing to Ẑ or to
+Var(w), and must not inflate σ̂² (only the lower fence: a high log-weight is the tail that
+matters). Then
+Var(w)/E[w]² = e^{σ̂²} − 1, and the mean of N such weights is itself close to log-normal with
+the same first two moments (Fenton 1960), so
+
+    stderr_lognormal = √(log(1 + (e^{σ̂²} − 1) / N)),    ESS_lognormal = N e^{−σ̂²}.
+
+The first is the delta method √((e^{σ̂²} − 1)/N) while that is small, and stays finite (about
+√(σ̂² − log N)) when the weights are hopelessly spread.
+
+σ̂² is estimated from the bulk of the log-weights, not from the few largest weights, so it does not
+collapse when a run has not sampled the upper tail of w — the runs whose sample sd(w), and so
+the plain delta-method stderr, are too small (see [`annealed_stderr`][]).
+
 NaN and +∞ log-weights are invalid: they are dropped and counted (``num_dropped``), never
 averaged. A log-weight of −∞ is a valid zero weight.
 """
@@ -38,8 +57,10 @@ def weight_statistics(log_w) -> dict:
     Returns:
         A dict of arrays: ``log_z`` (log-mean-exp of the valid weights), ``stderr`` (delta
         method, with the N − 1 sample variance), ``ess``, ``num_valid``, ``num_dropped``,
-        ``mean_log_weight`` (E[log w] ≤ log Z by Jensen), ``log_weight_variance`` (over the
-        finite weights) and ``max_normalized_weight``.
+        ``mean_log_weight`` (E[log w] ≤ log Z by Jensen), ``log_weight_variance`` σ̂² (over
+        the finite weights), ``fenced_log_weight_variance`` σ̂² (over those inside Tukey's
+        lower fence), ``max_normalized_weight``, and the log-normal ``stderr_lognormal``
+        = √(log(1 + (e^{σ̂²} − 1)/N)) and ``ess_lognormal`` = N e^{−σ̂²}.
     """
     log_w = jnp.asarray(log_w)
     if log_w.ndim != 1:
@@ -62,6 +83,11 @@ def _weight_statistics(log_w) -> dict:
     nf = jnp.maximum(jnp.sum(finite), 1)
     mean_lw = jnp.sum(jnp.where(finite, log_w, 0.0)) / nf
     var_lw = jnp.sum(jnp.where(finite, (log_w - mean_lw) ** 2, 0.0)) / jnp.maximum(nf - 1, 1)
+    q1, q3 = jnp.nanpercentile(jnp.where(finite, log_w, jnp.nan), jnp.array([25.0, 75.0]))
+    inside = finite & (log_w >= q1 - 1.5 * (q3 - q1))  # Tukey's lower fence
+    ni = jnp.maximum(jnp.sum(inside), 1)
+    mean_in = jnp.sum(jnp.where(inside, log_w, 0.0)) / ni
+    var_in = jnp.sum(jnp.where(inside, (log_w - mean_in) ** 2, 0.0)) / jnp.maximum(ni - 1, 1)
     return {
         "log_z": log_z,
         "stderr": stderr,
@@ -70,8 +96,32 @@ def _weight_statistics(log_w) -> dict:
         "num_dropped": log_w.shape[0] - n,
         "mean_log_weight": mean_lw,
         "log_weight_variance": var_lw,
+        "fenced_log_weight_variance": var_in,
         "max_normalized_weight": jnp.exp(jnp.max(lw) - lse),
+        # log(1 + (e^v − 1)/N) as softplus(log(e^v − 1) − log N): no overflow for large v
+        "stderr_lognormal": jnp.sqrt(
+            jnp.logaddexp(0.0, var_in + jnp.log(-jnp.expm1(-var_in)) - jnp.log(n))
+        ),
+        "ess_lognormal": n * jnp.exp(-var_in),
     }
+
+
+def annealed_stderr(stats: dict):
+    """The stderr of log Ẑ for annealed (AIS) weights from [`weight_statistics`][]:
+
+        stderr = max(sd(w) / (√N mean(w)), √(log(1 + (e^{σ̂²} − 1) / N))),
+
+    the larger of the delta method with the sample variance of w and the log-normal error
+    from the log-weights' (Tukey-fenced) variance σ̂² (Fenton–Wilkinson; see the module
+    docstring). The first needs no shape assumption but is biased low when the run missed
+    the upper tail of w (and then log Ẑ is low too, so z is over-dispersed on the low side);
+    the second needs log w ≈ normal (a sum of K increments)
+    but not the tail. Under log-normal weights with N = 32 the z of the first alone covers
+    ±3σ in 97.7 % of runs at σ² = 1 and 94.6 % at σ² = 2, that of the max in 98.8 % and
+    98.4 %, with sd(z) 1.22 → 1.04 and 1.39 → 1.00 (20,000 simulated runs each,
+    ``python benchmarks/lognormal_stderr.py``); at N = 128: 99.1 → 99.6 % and 97.4 → 99.5 %.
+    """
+    return jnp.maximum(stats["stderr"], stats["stderr_lognormal"])
 
 
 def pareto_k(log_w):

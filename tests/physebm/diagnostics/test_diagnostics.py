@@ -127,7 +127,11 @@ def test_log_mean_exp_stderr_hand_computed():
     assert float(dg.log_mean_exp_stderr(lw)) == pytest.approx(expected, rel=1e-12)
     s = dg.summarize_ais(lw, warn=False)
     assert s.log_z == pytest.approx(math.log(2.5) - 7.0, rel=1e-12)
-    assert s.stderr == pytest.approx(expected, rel=1e-12)
+    # the AIS rule: max(delta method, log-normal error sqrt(log(1 + (e^var - 1)/N))); all four
+    # log-weights are inside Tukey's lower fence (Q1 - 1.5 IQR = -7.46 < -7)
+    lognormal = math.sqrt(math.log1p(math.expm1(np.var(lw, ddof=1)) / 4))
+    assert lognormal > expected
+    assert s.stderr == pytest.approx(lognormal, rel=1e-12)
     assert s.weight_ess == pytest.approx(10.0 / 3.0, rel=1e-12)
     assert s.log_weight_var == pytest.approx(np.var(lw, ddof=1), rel=1e-12)
 
@@ -178,8 +182,14 @@ def test_summarize_ais_agrees_with_the_ais_result():
         assert s.reliable == res.reliable and s.warnings[: len(res.warnings)] == res.warnings
     assert float(dg.weight_ess(lw)) == pytest.approx(float(res.info["ess"]), rel=1e-12)
     delta = float(dg.log_mean_exp_stderr(lw))
-    assert delta == pytest.approx(float(res.stderr), rel=1e-12)  # AIS reports the delta method
-    assert dg.summarize_ais(np.asarray(lw), warn=False).stderr == pytest.approx(delta, rel=1e-12)
+    assert delta == pytest.approx(float(res.info["stderr_delta"]), rel=1e-12)
+    lwa = np.asarray(lw)
+    q1, q3 = np.percentile(lwa, [25, 75])
+    fenced = lwa[lwa >= q1 - 1.5 * (q3 - q1)]  # Tukey's lower fence
+    lognormal = np.sqrt(np.log1p(np.expm1(np.var(fenced, ddof=1)) / lwa.size))
+    assert float(res.stderr) == pytest.approx(max(delta, lognormal), rel=1e-12)
+    raw = dg.summarize_ais(np.asarray(lw), warn=False)  # the same rule from bare log-weights
+    assert raw.stderr == pytest.approx(float(res.stderr), rel=1e-12)
 
 
 def test_logz_to_datatree_keeps_the_verdict():
