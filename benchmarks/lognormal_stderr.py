@@ -19,28 +19,26 @@ and a small sd(w) — and its coverage falls below 99 % from σ² ≈ 0.5 at N =
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
-from scipy.special import logsumexp
+
+jax.config.update("jax_enable_x64", True)
+
+from physebm.partition import weights  # noqa: E402
 
 RUNS = 20_000
 
 
 def z_scores(log_w: np.ndarray) -> dict[str, np.ndarray]:
-    """z of log-mean-exp under each stderr, for log-weights of shape (runs, N) with log Z = 0."""
-    n = log_w.shape[1]
-    log_z = logsumexp(log_w, axis=1) - np.log(n)
-    r = np.exp(log_w - log_z[:, None])
-    delta = np.sqrt(np.sum((r - 1.0) ** 2, axis=1) / (n - 1) / n)
-    q1, q3 = np.percentile(log_w, [25, 75], axis=1, keepdims=True)
-    inside = log_w >= q1 - 1.5 * (q3 - q1)  # Tukey's lower fence, as in weights.py
-    k = inside.sum(axis=1)
-    mean = np.where(inside, log_w, 0.0).sum(axis=1) / k
-    var = np.where(inside, (log_w - mean[:, None]) ** 2, 0.0).sum(axis=1) / (k - 1)
-    lognormal = np.sqrt(np.log1p(np.expm1(var) / n))
+    """z of log Ẑ under each stderr, for log-weights of shape (runs, N) with log Z = 0, from the
+    library's own ``weights.weight_statistics`` and ``weights.annealed_stderr``."""
+    stats = jax.vmap(weights.weight_statistics)(jnp.asarray(log_w))
+    log_z = np.asarray(stats["log_z"])
     return {
-        "delta": log_z / delta,
-        "lognormal": log_z / lognormal,
-        "max": log_z / np.maximum(delta, lognormal),
+        "delta": log_z / np.asarray(stats["stderr"]),
+        "lognormal": log_z / np.asarray(stats["stderr_lognormal"]),
+        "max": log_z / np.asarray(weights.annealed_stderr(stats)),
     }
 
 

@@ -11,7 +11,7 @@ with T_k leaving f_{t_k} invariant. Then E[w] = Z, and over N chains
 
 with the stderr
 
-    stderr = max(sd(w) / (√N mean(w)),  √(log(1 + (e^{σ̂²} − 1) / N))),   σ̂² = Var[log w],
+    stderr = max(sd(w) / (√N mean(w)),  √(log(1 + (e^{σ̂²} − 1) / N))),
 
 the delta method over the N independent chains with the sample variance of w, and the error
 under a log-normal fitted to the log-weights (Gaussian work distributions, Gore, Ritort &
@@ -337,8 +337,8 @@ def ais(
 
     Returns:
         [`LogZ`][] (method ``"ais"``): ``log_z`` = log Ẑ = log mean(w) with stderr
-        max(sd(w)/(√N mean(w)), √(log(1 + (e^{σ̂²} − 1)/N))), σ̂² = Var[log w] (the delta
-        method, and the log-normal error from the log-weights' variance;
+        max(sd(w)/(√N mean(w)), √(log(1 + (e^{σ̂²} − 1)/N))), σ̂² the variance of the
+        log-weights inside Tukey's lower fence (the delta method, and the log-normal error;
         ``info["stderr_delta"]`` is the first alone), ``lower`` = log Ẑ (a stochastic
         lower bound: E[log Ẑ] ≤ log Z), ``upper`` the reverse-AIS estimate where exact target
         samples exist and ``check`` is on (a stochastic upper bound), else +∞.
@@ -568,7 +568,7 @@ def _reverse_result(log_w_rev, info: dict, exact_start: bool) -> LogZ:
     inner = log_z_from_log_weights(
         log_w_rev,
         "reverse_ais",
-        stderr_source=("max of the delta method and the log-normal error on the reverse weights"),
+        stderr_source="max of the delta method and the log-normal error on the reverse weights",
         annealed=True,
         **info,
     )

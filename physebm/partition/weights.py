@@ -12,9 +12,8 @@ evaluated under a log-normal fitted to the log-weights by their sample variance 
 over the log-weights inside Tukey's lower fence Q₁ − 1.5 (Q₃ − Q₁) (Tukey 1977): a chain far
 below the rest (stuck at a barrier, log w = −300) has a zero weight, adds nothing to Ẑ or to
 Var(w), and must not inflate σ̂² (only the lower fence: a high log-weight is the tail that
-matters). Then
-Var(w)/E[w]² = e^{σ̂²} − 1, and the mean of N such weights is itself close to log-normal with
-the same first two moments (Fenton 1960), so
+matters). Then Var(w)/E[w]² = e^{σ̂²} − 1, and the mean of N such weights is itself close
+to log-normal with the same first two moments (Fenton 1960), so
 
     stderr_lognormal = √(log(1 + (e^{σ̂²} − 1) / N)),    ESS_lognormal = N e^{−σ̂²}.
 
@@ -57,10 +56,11 @@ def weight_statistics(log_w) -> dict:
     Returns:
         A dict of arrays: ``log_z`` (log-mean-exp of the valid weights), ``stderr`` (delta
         method, with the N − 1 sample variance), ``ess``, ``num_valid``, ``num_dropped``,
-        ``mean_log_weight`` (E[log w] ≤ log Z by Jensen), ``log_weight_variance`` σ̂² (over
-        the finite weights), ``fenced_log_weight_variance`` σ̂² (over those inside Tukey's
-        lower fence), ``max_normalized_weight``, and the log-normal ``stderr_lognormal``
-        = √(log(1 + (e^{σ̂²} − 1)/N)) and ``ess_lognormal`` = N e^{−σ̂²}.
+        ``mean_log_weight`` (E[log w] ≤ log Z by Jensen), ``log_weight_variance`` (the
+        sample variance of the finite log-weights), ``fenced_log_weight_variance`` σ̂² (that
+        of the finite log-weights inside Tukey's lower fence), ``max_normalized_weight``, and
+        the log-normal ``stderr_lognormal`` = √(log(1 + (e^{σ̂²} − 1)/N)) and
+        ``ess_lognormal`` = N e^{−σ̂²}.
     """
     log_w = jnp.asarray(log_w)
     if log_w.ndim != 1:
@@ -115,10 +115,10 @@ def annealed_stderr(stats: dict):
     from the log-weights' (Tukey-fenced) variance σ̂² (Fenton–Wilkinson; see the module
     docstring). The first needs no shape assumption but is biased low when the run missed
     the upper tail of w (and then log Ẑ is low too, so z is over-dispersed on the low side);
-    the second needs log w ≈ normal (a sum of K increments)
-    but not the tail. Under log-normal weights with N = 32 the z of the first alone covers
-    ±3σ in 97.7 % of runs at σ² = 1 and 94.6 % at σ² = 2, that of the max in 98.8 % and
-    98.4 %, with sd(z) 1.22 → 1.04 and 1.39 → 1.00 (20,000 simulated runs each,
+    the second needs log w ≈ normal (a sum of K increments) but not the tail. Under
+    log-normal weights with N = 32 the z of the first alone covers ±3σ in 97.7 % of runs at
+    σ² = 1 and 94.6 % at σ² = 2, that of the max in 98.8 % and 98.4 %, with sd(z)
+    1.22 → 1.04 and 1.39 → 1.00 (20,000 simulated runs each,
     ``python benchmarks/lognormal_stderr.py``); at N = 128: 99.1 → 99.6 % and 97.4 → 99.5 %.
     """
     return jnp.maximum(stats["stderr"], stats["stderr_lognormal"])
