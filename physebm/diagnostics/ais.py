@@ -36,7 +36,8 @@ class AISSummary:
         stderr: the estimator's ``stderr`` when summarising a [`LogZ`][], else the AIS rule
             max(δ, √(log(1 + (e^{σ̂²} − 1)/n))) with δ the delta-method standard error
             ``sqrt((n/ESS − 1)/(n − 1))`` ([`physebm.diagnostics.log_mean_exp_stderr`][])
-            and σ̂² the log-weights' variance ([`physebm.partition.weights.annealed_stderr`][]).
+            and σ̂² the Tukey-fenced log-weights' variance
+            (``physebm.partition.weights.annealed_stderr``).
         weight_ess: ``(Σw)²/Σw²``.
         ess_fraction: ``weight_ess / num_chains``.
         log_weight_var: sample variance of the finite log-weights (bias of log Ẑ ≈ var/(2n)).

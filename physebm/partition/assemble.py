@@ -217,8 +217,8 @@ def from_log_weights(
 
     log Ẑ = log mean(w), with the delta-method stderr sd(w)/(√N mean(w)) (``weights``), or
     with ``annealed=True`` (AIS weights, whose log is a sum of many increments) the larger of
-    it and the log-normal error √(log(1 + (e^{σ̂²} − 1)/N)) ([`annealed_stderr`][
-    physebm.partition.weights.annealed_stderr]), and the ESS check on min(ESS, N e^{−σ̂²});
+    it and the log-normal error √(log(1 + (e^{σ̂²} − 1)/N)) (``weights.annealed_stderr``),
+    and the ESS check on min(ESS, N e^{−σ̂²});
     ``lower`` is log Ẑ itself (E[log Ẑ] ≤ log Z by Jensen, a stochastic lower bound). The
     bias estimate is the second-order delta method, E[log Ẑ] − log Z ≈ −stderr²/2
     (``info["bias_estimate"]``). NaN/+∞ log-weights are dropped and counted, and outside a

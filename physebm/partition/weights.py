@@ -22,7 +22,7 @@ The first is the delta method √((e^{σ̂²} − 1)/N) while that is small, and
 
 σ̂² is estimated from the bulk of the log-weights, not from the few largest weights, so it does not
 collapse when a run has not sampled the upper tail of w — the runs whose sample sd(w), and so
-the plain delta-method stderr, are too small (see [`annealed_stderr`][]).
+the plain delta-method stderr, are too small (see ``annealed_stderr``).
 
 NaN and +∞ log-weights are invalid: they are dropped and counted (``num_dropped``), never
 averaged. A log-weight of −∞ is a valid zero weight.
