@@ -570,6 +570,7 @@ def _reverse_result(log_w_rev, info: dict, exact_start: bool) -> LogZ:
         "reverse_ais",
         stderr_source="max of the delta method and the log-normal error on the reverse weights",
         annealed=True,
+        exact_start=exact_start,
         **info,
     )
     inner.info["jensen_gap_estimate"] = 0.5 * inner.info["log_weight_variance"]

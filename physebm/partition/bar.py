@@ -110,11 +110,10 @@ def _bar_solve(w_F, w_R):
     log_f_f = jax.nn.log_sigmoid(-(w_F + m - df))
     log_f_r = jax.nn.log_sigmoid(-(w_R - m + df))
 
-    def rel_var(log_f, n):  # (⟨f²⟩/⟨f⟩² − 1)/n = 1/ESS − 1/n, ESS = (Σf)²/Σf²
-        return 1.0 / weights.weight_statistics(log_f)["ess"] - 1.0 / n
-
-    var = rel_var(log_f_f, n_f) + rel_var(log_f_r, n_r)
-    return df, jnp.sqrt(jnp.maximum(var, 0.0)), iters
+    # (⟨f²⟩/⟨f⟩² − 1)/n = 1/ESS − 1/n per direction, ESS = (Σf)²/Σf² of the Fermi weights
+    ess = (weights.weight_statistics(log_f_f)["ess"], weights.weight_statistics(log_f_r)["ess"])
+    var = 1.0 / ess[0] - 1.0 / n_f + 1.0 / ess[1] - 1.0 / n_r
+    return df, jnp.sqrt(jnp.maximum(var, 0.0)), iters, ess
 
 
 def bar(w_F, w_R) -> LogZ:
@@ -139,7 +138,7 @@ def bar(w_F, w_R) -> LogZ:
         ValueError: empty, non-1-D, or NaN work values.
     """
     w_F, w_R = _as_work(w_F, "w_F"), _as_work(w_R, "w_R")
-    df, se, iters = _bar_solve(w_F, w_R)
+    df, se, iters, _ = _bar_solve(w_F, w_R)
     n_f, n_r = int(w_F.shape[0]), int(w_R.shape[0])
     warns = [
         f"only {n} {name} work values: the asymptotic stderr is not trustworthy"

@@ -19,15 +19,19 @@ import jax.numpy as jnp
 
 from physebm.partition import assemble
 from physebm.partition.ais import ais, reverse_ais
-from physebm.partition.bar import BAR_STDERR_SOURCE, _bar_solve, bar
+from physebm.partition.bar import BAR_STDERR_SOURCE, _bar_solve
 from physebm.partition.result import LogZ
+from physebm.partition.weights import MIN_RELIABLE_ESS
 
 __all__ = ["bidirectional_ais", "combine", "disagreement_warning"]
 
 
-def disagreement_warning(lower: LogZ, upper: LogZ, num_sigma: float = 3.0) -> str | None:
-    """A warning when forward (lower) and reverse (upper) estimates disagree beyond
-    ``num_sigma`` combined standard errors, else None.
+def disagreement_warning(
+    lower: LogZ, upper: LogZ, num_sigma: float = assemble.CHECK_Z
+) -> str | None:
+    """A warning when the reverse (upper) estimate exceeds the forward (lower) one by more
+    than ``num_sigma`` combined standard errors (one-sided: the gap of annealing that lags
+    behind the path, e.g. a missed mode, is positive), else None.
 
     The standard errors are the delta-method ones (``info["stderr_delta"]`` where the result
     has it): the log-normal term of the AIS stderr overstates the error of bimodal
@@ -35,14 +39,18 @@ def disagreement_warning(lower: LogZ, upper: LogZ, num_sigma: float = 3.0) -> st
     must be seen; a false alarm costs a rerun, a missed mode a wrong answer."""
     gap = float(upper.log_z - lower.log_z)
     sigma = float(jnp.sqrt(_delta(lower) ** 2 + _delta(upper) ** 2))
-    if abs(gap) > num_sigma * sigma:
-        return (
-            f"forward and reverse AIS disagree: gap {gap:.4g} nats > {num_sigma:g} x "
-            f"combined stderr {sigma:.3g}; the chains are not equilibrated along the path "
-            "(metastability / missed modes): do not trust the error bar, add temperatures or "
-            "better transitions"
-        )
+    if not gap <= num_sigma * sigma:
+        return _disagreement_message(gap, num_sigma, sigma)
     return None
+
+
+def _disagreement_message(gap, num_sigma, sigma) -> str:
+    return (
+        f"forward and reverse AIS disagree: gap {float(gap):.4g} nats > {num_sigma:.3g} x "
+        f"combined stderr {float(sigma):.3g}; the chains are not equilibrated along the path "
+        "(metastability / missed modes): do not trust the error bar, add temperatures or "
+        "better transitions"
+    )
 
 
 def bidirectional_ais(
@@ -102,61 +110,84 @@ def _delta(result: LogZ):
 
 def combine(forward: LogZ, reverse: LogZ) -> LogZ:
     """The BDMC estimate from a forward and a reverse AIS result: BAR on their reduced works
-    W_F = −log w_fwd and W_R = −log w_rev (non-finite works dropped), bracketed by both."""
+    W_F = −log w_fwd and W_R = −log w_rev, bracketed by both.
+
+    Non-finite works are dropped outside a transformation; under jit/vmap (fixed shapes) a
+    NaN or −∞ work counts as a zero weight (+∞ work). ``reliable`` rests on what BAR needs,
+    not on the one-sided estimators' own checks (their ESS and k̂ judge log-mean-exp, not
+    BAR, whose Fermi weights are bounded): no NaN/+∞ log-weights in either direction; the
+    gap log Ẑ_rev − log Ẑ_fwd ≤ ``CHECK_Z`` combined delta-method stderrs (the check that
+    catches missed modes; `disagreement_warning`); overlap, the ESS of BAR's Fermi weights
+    f = σ(±(W − M + ΔF)) in each direction ≥ ``MIN_RELIABLE_ESS`` (the ESS that sets BAR's
+    asymptotic stderr); a finite BAR solution; ≥ 8 chains each way and a reverse run started
+    from exact (or user-given) samples."""
     w_f = -forward.info["log_weights"]
     w_r = -reverse.info["log_weights"]
-    if assemble.is_traced(w_f, w_r, forward.log_z, reverse.log_z):
-        return _combine_traced(forward, reverse, w_f, w_r)
-    res = bar(w_f[jnp.isfinite(w_f)], w_r[jnp.isfinite(w_r)])
-    warns = list(forward.warnings) + list(reverse.warnings) + list(res.warnings)
-    disagreement = disagreement_warning(forward, reverse)
-    if disagreement:
-        warns.append(disagreement)
-    info = {
-        "forward": forward,
-        "reverse": reverse,
-        "gap": float(reverse.log_z - forward.log_z),
-        "initial_samples": reverse.info["initial_samples"],
-        "disagreement": disagreement is not None,
-        "num_energy_evaluations": forward.info["num_energy_evaluations"]
-        + reverse.info["num_energy_evaluations"],
-        "stderr_source": res.info["stderr_source"],
-    }
-    return LogZ(
-        res.log_z,
-        res.stderr,
-        forward.log_z,
-        reverse.log_z,
-        "bdmc",
-        reliable=not warns,
-        warnings=warns,
-        info=info,
-    )
-
-
-def _combine_traced(forward: LogZ, reverse: LogZ, w_f, w_r) -> LogZ:
-    """`combine` under jit/vmap: a non-finite work counts as a zero weight (+∞ work)
-    instead of being dropped (shapes must stay fixed); the disagreement check runs as a
-    traced boolean (one-sided, ``CHECK_Z`` combined stderrs)."""
-    big = jnp.inf
-    w_f = jnp.where(jnp.isnan(w_f) | (w_f == -jnp.inf), big, w_f)
-    w_r = jnp.where(jnp.isnan(w_r) | (w_r == -jnp.inf), big, w_r)
-    delta_f, stderr, _ = _bar_solve(w_f, w_r)
+    traced = assemble.is_traced(w_f, w_r, forward.log_z, reverse.log_z)
+    if traced:
+        w_f = jnp.where(jnp.isnan(w_f) | (w_f == -jnp.inf), jnp.inf, w_f)
+        w_r = jnp.where(jnp.isnan(w_r) | (w_r == -jnp.inf), jnp.inf, w_r)
+    else:
+        w_f, w_r = w_f[jnp.isfinite(w_f)], w_r[jnp.isfinite(w_r)]
+    delta_f, stderr, _, (ess_f, ess_r) = _bar_solve(w_f, w_r)
     gap = reverse.log_z - forward.log_z
     sigma = jnp.sqrt(_delta(forward) ** 2 + _delta(reverse) ** 2)
+    dropped = forward.info["num_dropped"] + reverse.info["num_dropped"]
+    ess = jnp.minimum(ess_f, ess_r)
     checks = [
-        assemble.Check(forward.reliable == jnp.asarray(False), "forward AIS unreliable"),
-        assemble.Check(reverse.reliable == jnp.asarray(False), "reverse AIS unreliable"),
-        assemble.Check(~(gap <= assemble.CHECK_Z * sigma), "forward and reverse AIS disagree"),
-        assemble.Check(~(jnp.isfinite(delta_f) & jnp.isfinite(stderr)), "non-finite BAR"),
+        assemble.Check(dropped > 0, lambda: f"{int(dropped)} NaN/+inf log-weights were dropped"),
+        assemble.Check(
+            ~(gap <= assemble.CHECK_Z * sigma),
+            lambda: _disagreement_message(gap, assemble.CHECK_Z, sigma),
+        ),
+        assemble.Check(
+            ~(ess >= MIN_RELIABLE_ESS),
+            lambda: (
+                f"forward and reverse works barely overlap (BAR ESS {float(ess_f):.3g} "
+                f"forward, {float(ess_r):.3g} reverse, < {MIN_RELIABLE_ESS:g}): the BAR "
+                "stderr is not trustworthy; add temperatures or chains"
+            ),
+        ),
+        assemble.Check(
+            ~(jnp.isfinite(delta_f) & jnp.isfinite(stderr)),
+            "the BAR estimate or its stderr is not finite: the works do not overlap",
+        ),
     ]
-    info = {"gap": gap, "stderr_source": BAR_STDERR_SOURCE}
-    return assemble.finish(
+    notes = []
+    num_chains = min(int(w.shape[0]) for w in (w_f, w_r)) if not traced else None
+    for res, name in ((forward, "forward"), (reverse, "reverse")):
+        n = int(res.info["log_weights"].shape[0])
+        if n < 8:
+            notes.append(f"only {n} {name} chains: the stderr itself is very uncertain")
+    if not reverse.info.get("exact_start", True):
+        notes.append(
+            "reverse AIS started from approximate (long-chain) samples: the upper bound and "
+            "the BAR estimate are only approximate"
+        )
+    info = {
+        "gap": gap,
+        "bar_ess": (ess_f, ess_r),
+        "num_energy_evaluations": forward.info.get("num_energy_evaluations", 0)
+        + reverse.info.get("num_energy_evaluations", 0),
+        "stderr_source": BAR_STDERR_SOURCE,
+    }
+    if not traced:
+        info.update(
+            forward=forward,
+            reverse=reverse,
+            initial_samples=reverse.info.get("initial_samples", "user"),
+            num_chains=num_chains,
+        )
+    res = assemble.finish(
         -delta_f,
         stderr,
         method="bdmc",
         lower=forward.log_z,
         upper=reverse.log_z,
         checks=checks,
+        notes=notes,
         info=info,
     )
+    if not traced:
+        res.info["disagreement"] = not bool(gap <= assemble.CHECK_Z * sigma)
+    return res

@@ -91,7 +91,7 @@ def test_bar_stderr_calibrated_over_replicates():
     x1 = rng.normal(1.0, 0.5, (reps, n))
     u0 = lambda x: x**2 / 2  # noqa: E731
     u1 = lambda x: (x - 1.0) ** 2 / (2 * 0.25)  # noqa: E731
-    df, se, _ = jax.vmap(_bar_solve)(u1(x0) - u0(x0), u0(x1) - u1(x1))
+    df, se, *_ = jax.vmap(_bar_solve)(u1(x0) - u0(x0), u0(x1) - u1(x1))
     covered = int(np.sum(np.abs(np.asarray(df) + np.log(0.5)) <= 1.96 * np.asarray(se)))
     lo, hi = binom.ppf(ALPHA / 2, reps, 0.95), binom.ppf(1 - ALPHA / 2, reps, 0.95)
     assert lo <= covered <= hi, (covered, lo, hi)

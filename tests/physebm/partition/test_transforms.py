@@ -104,8 +104,8 @@ def test_real_valued_defaults_under_jit():
 
 
 def test_bdmc_vmaps_over_keys():
-    """Bidirectional MC under jit/vmap equals the eager call key by key (no non-finite works
-    here, so the traced BAR sees the same works)."""
+    """Bidirectional MC under jit/vmap equals the eager call key by key, reliability verdict
+    included (no non-finite works here, so the traced BAR sees the same works)."""
     from physebm.partition import bidirectional_ais
 
     def run(k):
@@ -119,3 +119,4 @@ def test_bdmc_vmaps_over_keys():
         np.testing.assert_allclose(res.log_z[i], one.log_z, rtol=1e-12)
         np.testing.assert_allclose(res.stderr[i], one.stderr, rtol=1e-9)
         np.testing.assert_allclose(res.upper[i], one.upper, rtol=1e-12)
+        assert bool(res.reliable[i]) == one.reliable, one.warnings  # the same checks
