@@ -31,6 +31,7 @@ from physebm.partition.result import LogZ
 __all__ = [
     "CHECK_ALPHA",
     "CHECK_Z",
+    "CHECK_Z_ONE_SIDED",
     "Check",
     "batch_agreement",
     "batch_check",
@@ -120,15 +121,28 @@ def weight_checks(
     what: str = "weights",
     max_pareto_k: float = W.MAX_RELIABLE_PARETO_K,
     annealed: bool = False,
+    pareto_k_bound: bool = False,
 ) -> list[Check]:
     """Checks on importance/AIS weights: none dropped (NaN/+inf), ESS ≥ ``MIN_RELIABLE_ESS``,
     Pareto k̂ ≤ ``max_pareto_k`` (default ``MAX_RELIABLE_PARETO_K``).
+
+    With ``pareto_k_bound=True`` the k̂ check asks for evidence instead: the one-sided
+    upper confidence bound k̂ + z (1 + k̂)/√M ≤ ``max_pareto_k``, z the one-sided normal
+    quantile at ``CHECK_ALPHA`` and (1 + k)²/M the asymptotic variance of the generalised
+    Pareto shape fitted to the M = ⌈min(N/5, 3√N)⌉ largest weights (Smith 1987; M as in
+    PSIS). A point threshold passes, among runs whose true k is above it, exactly those whose
+    sample tail looks light: they missed the largest weights and are low.
 
     With ``annealed=True`` the ESS checked is min(ESS, N e^{−σ̂²}): the sample ESS and the
     one of a log-normal fitted to the log-weights (see [`weights`][physebm.partition.weights]),
     which does not overstate the ESS of a run that missed the upper tail of w."""
     k, dropped = stats["pareto_k"], stats["num_dropped"]
     ess = jnp.minimum(stats["ess"], stats["ess_lognormal"]) if annealed else stats["ess"]
+    k_checked, k_name = k, "Pareto k-hat"
+    if pareto_k_bound:
+        tail = jnp.ceil(jnp.minimum(stats["num_valid"] / 5, 3 * jnp.sqrt(stats["num_valid"])))
+        k_checked = k + CHECK_Z_ONE_SIDED * (1 + k) / jnp.sqrt(jnp.maximum(tail, 1))
+        k_name = "the upper confidence bound of Pareto k-hat"
     return [
         Check(
             dropped > 0,
@@ -143,9 +157,9 @@ def weight_checks(
             ),
         ),
         Check(
-            jnp.isfinite(k) & (k > max_pareto_k),
+            jnp.isfinite(k) & (k_checked > max_pareto_k),
             lambda: (
-                f"Pareto k-hat {float(k):.2f} > {max_pareto_k:g}: the {what} are "
+                f"{k_name} {float(k_checked):.2f} > {max_pareto_k:g}: the {what} are "
                 "heavy-tailed, log Z-hat is likely biased low and its stderr too small (use a "
                 "better base or more temperatures)"
             ),
@@ -158,6 +172,8 @@ CHECK_ALPHA = 1e-3
 of a z check is then 3.29σ two-sided, 3.09σ one-sided)."""
 CHECK_Z = 3.2905267314918945
 """Two-sided standard-normal quantile at [`CHECK_ALPHA`][]."""
+CHECK_Z_ONE_SIDED = 3.090232306167813
+"""One-sided standard-normal quantile at [`CHECK_ALPHA`][]."""
 NUM_BATCHES = 4
 """Independent groups the chains (weights) are split into for the batch-agreement check."""
 MIN_BATCH_SIZE = 8
@@ -212,6 +228,7 @@ def from_log_weights(
     info: dict | None = None,
     max_pareto_k: float = W.MAX_RELIABLE_PARETO_K,
     annealed: bool = False,
+    pareto_k_bound: bool = False,
 ) -> LogZ:
     """A [`LogZ`][] from i.i.d. unbiased log-weights (E[w] = Z).
 
@@ -224,13 +241,16 @@ def from_log_weights(
     (``info["bias_estimate"]``). NaN/+∞ log-weights are dropped and counted, and outside a
     transformation an `EstimatorWarning` is raised for
     them. Checks: no dropped weights, ESS ≥ ``MIN_RELIABLE_ESS``, Pareto k̂ ≤
-    ``max_pareto_k``, batch agreement ([`batch_check`][]), and ``checks``.
+    ``max_pareto_k`` (its upper confidence bound with ``pareto_k_bound``, see
+    [`weight_checks`][]), batch agreement ([`batch_check`][]), and ``checks``.
     """
     log_w = jnp.asarray(log_w)
     stats = dict(W.weight_statistics(log_w))
     stats["pareto_k"] = W.pareto_k(log_w)
     n = int(log_w.shape[0])
-    on_weights = weight_checks(stats, n, max_pareto_k=max_pareto_k, annealed=annealed)
+    on_weights = weight_checks(
+        stats, n, max_pareto_k=max_pareto_k, annealed=annealed, pareto_k_bound=pareto_k_bound
+    )
     if not is_traced(log_w) and int(stats["num_dropped"]):  # never averaged in silently
         failed = [jnp.asarray(c.failed, bool) for c in on_weights]
         message = "; ".join(_failed_messages(on_weights, failed))
