@@ -322,51 +322,69 @@ def all_cells(budgets=BUDGETS) -> list[str]:
 
 
 def run_cell(cell: str, num_seeds: int, *, seed: int = 0, chunk: int | None = None) -> dict:
-    """Run ``cell`` over ``num_seeds`` keys; return its z-scores, flags, settings and times.
-
-    The estimator is jitted once as ``jax.vmap(lambda k: estimator(model, beta, key=k,
-    **settings))`` and applied to consecutive chunks of the keys
-    ``jax.random.split(jax.random.fold_in(key(seed), crc32(cell)), num_seeds)``.
-    """
+    """Run ``cell`` over ``num_seeds`` keys; return its z-scores, flags, settings and times
+    (the estimator's log Ẑ, stderr and ``reliable`` from :func:`cell_outputs`)."""
     name, estimator, budget = cell.split("/")
     prob = problem(name)
     settings = cell_settings(cell)
-    fn = RUNNERS[estimator]
-    accepted = inspect.signature(fn).parameters
-    common = {k: v for k, v in prob.common.items() if k in accepted}  # importance: base only
-    run = functools.partial(fn, prob.model, prob.beta, **common, **settings)
-    batched = jax.jit(jax.vmap(lambda k: _fields(run(key=k))))
-    if chunk is None:
-        width = settings[WIDTH_KEY[estimator]] * settings.get("num_replicas", 1)
-        chunk = int(np.clip(MEMORY_PER_CHUNK // (8 * width * prob.units), 1, 100))
-    chunk = min(chunk, num_seeds)
-    tag = zlib.crc32(cell.encode()) % 2**31
-    keys = jax.random.split(jax.random.fold_in(jax.random.key(seed), tag), num_seeds)
     out = dict(
         cell=cell,
         problem=prob.description,
         regime=HARD_FOR.get((name, estimator), prob.regime),
         budget=budget,
         settings=settings,
-        chunk=chunk,
+        chunk=chunk_size(cell, num_seeds) if chunk is None else min(chunk, num_seeds),
         exact=prob.log_z,
     )
-    t0, parts = time.perf_counter(), []
+    t0 = time.perf_counter()
     try:
-        for i in range(0, num_seeds, chunk):
-            part = keys[i : i + chunk]
-            if part.shape[0] < chunk:  # pad the last chunk: one compiled shape
-                part = jnp.concatenate([part, keys[: chunk - part.shape[0]]])
-            parts.append(jax.device_get(batched(part)))
+        log_z, stderr, reliable = cell_outputs(cell, num_seeds, _fields, seed=seed, chunk=chunk)
     except Exception as err:  # noqa: BLE001 - an estimator that cannot be vmapped is a finding
         return {**out, "error": f"{type(err).__name__}: {str(err).splitlines()[0]}"}
-    log_z, stderr, reliable = (np.concatenate(p)[:num_seeds] for p in zip(*parts, strict=True))
     return {
         **out,
         "z": (log_z - prob.log_z) / stderr,
         "reliable": reliable.astype(bool),
         "seconds": time.perf_counter() - t0,
     }
+
+
+def chunk_size(cell: str, num_seeds: int) -> int:
+    """Seeds per vmapped chunk: as many as :data:`MEMORY_PER_CHUNK` allows (1 to 100)."""
+    name, estimator, _ = cell.split("/")
+    settings = cell_settings(cell)
+    width = settings[WIDTH_KEY[estimator]] * settings.get("num_replicas", 1)
+    chunk = int(np.clip(MEMORY_PER_CHUNK // (8 * width * problem(name).units), 1, 100))
+    return min(chunk, num_seeds)
+
+
+def cell_outputs(
+    cell: str, num_seeds: int, fields: Callable, *, seed: int = 0, chunk: int | None = None
+) -> tuple[np.ndarray, ...]:
+    """``fields(result)`` of the estimator in ``cell`` over ``num_seeds`` keys, each output
+    stacked over the seeds.
+
+    The estimator is jitted once as ``jax.vmap(lambda k: fields(estimator(model, beta, key=k,
+    **settings)))`` and applied to consecutive chunks of the keys
+    ``jax.random.split(jax.random.fold_in(key(seed), crc32(cell)), num_seeds)``.
+    """
+    name, estimator, _ = cell.split("/")
+    prob = problem(name)
+    fn = RUNNERS[estimator]
+    accepted = inspect.signature(fn).parameters
+    common = {k: v for k, v in prob.common.items() if k in accepted}  # importance: base only
+    run = functools.partial(fn, prob.model, prob.beta, **common, **cell_settings(cell))
+    batched = jax.jit(jax.vmap(lambda k: fields(run(key=k))))
+    chunk = chunk_size(cell, num_seeds) if chunk is None else min(chunk, num_seeds)
+    tag = zlib.crc32(cell.encode()) % 2**31
+    keys = jax.random.split(jax.random.fold_in(jax.random.key(seed), tag), num_seeds)
+    parts = []
+    for i in range(0, num_seeds, chunk):
+        part = keys[i : i + chunk]
+        if part.shape[0] < chunk:  # pad the last chunk: one compiled shape
+            part = jnp.concatenate([part, keys[: chunk - part.shape[0]]])
+        parts.append(jax.device_get(batched(part)))
+    return tuple(np.concatenate(p)[:num_seeds] for p in zip(*parts, strict=True))
 
 
 def _fields(res):

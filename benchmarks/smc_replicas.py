@@ -18,14 +18,8 @@ Run: ``python benchmarks/smc_replicas.py`` (about 3 minutes on 2 CPU cores).
 
 from __future__ import annotations
 
-import functools
-import inspect
-import zlib
-
-import jax
-import jax.numpy as jnp
 import numpy as np
-from calibration import MEMORY_PER_CHUNK, RUNNERS, WIDTH_KEY, cell_settings, problem
+from calibration import cell_outputs, problem
 from scipy import stats
 from scipy.special import logsumexp
 
@@ -36,23 +30,8 @@ NUM_SEEDS = 500
 def replica_estimates(cell: str, num_seeds: int = NUM_SEEDS) -> tuple[np.ndarray, float]:
     """The (num_seeds, R) replica estimates log Ẑ_r of ``cell`` (keys as ``run_cell``'s) and
     the exact log Z."""
-    name, est, _ = cell.split("/")
-    prob, settings, fn = problem(name), cell_settings(cell), RUNNERS[est]
-    accepted = inspect.signature(fn).parameters
-    common = {k: v for k, v in prob.common.items() if k in accepted}
-    run = functools.partial(fn, prob.model, prob.beta, **common, **settings)
-    batched = jax.jit(jax.vmap(lambda k: run(key=k).info["replica_log_z"]))
-    width = settings[WIDTH_KEY[est]] * settings["num_replicas"]
-    chunk = min(int(np.clip(MEMORY_PER_CHUNK // (8 * width * prob.units), 1, 100)), num_seeds)
-    tag = zlib.crc32(cell.encode()) % 2**31
-    keys = jax.random.split(jax.random.fold_in(jax.random.key(0), tag), num_seeds)
-    parts = []
-    for i in range(0, num_seeds, chunk):
-        part = keys[i : i + chunk]
-        if part.shape[0] < chunk:
-            part = jnp.concatenate([part, keys[: chunk - part.shape[0]]])
-        parts.append(np.asarray(batched(part)))
-    return np.concatenate(parts)[:num_seeds], prob.log_z
+    (reps,) = cell_outputs(cell, num_seeds, lambda res: (res.info["replica_log_z"],))
+    return reps, problem(cell.split("/")[0]).log_z
 
 
 def lognormal_z(x: np.ndarray) -> np.ndarray:

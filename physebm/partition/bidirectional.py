@@ -132,14 +132,12 @@ def combine(forward: LogZ, reverse: LogZ) -> LogZ:
     delta_f, stderr, _, (ess_f, ess_r) = _bar_solve(w_f, w_r)
     gap = reverse.log_z - forward.log_z
     sigma = jnp.sqrt(_delta(forward) ** 2 + _delta(reverse) ** 2)
+    disagree = ~(gap <= assemble.CHECK_Z * sigma)
     dropped = forward.info["num_dropped"] + reverse.info["num_dropped"]
     ess = jnp.minimum(ess_f, ess_r)
     checks = [
         assemble.Check(dropped > 0, lambda: f"{int(dropped)} NaN/+inf log-weights were dropped"),
-        assemble.Check(
-            ~(gap <= assemble.CHECK_Z * sigma),
-            lambda: _disagreement_message(gap, assemble.CHECK_Z, sigma),
-        ),
+        assemble.Check(disagree, lambda: _disagreement_message(gap, assemble.CHECK_Z, sigma)),
         assemble.Check(
             ~(ess >= MIN_RELIABLE_ESS),
             lambda: (
@@ -154,9 +152,8 @@ def combine(forward: LogZ, reverse: LogZ) -> LogZ:
         ),
     ]
     notes = []
-    num_chains = min(int(w.shape[0]) for w in (w_f, w_r)) if not traced else None
-    for res, name in ((forward, "forward"), (reverse, "reverse")):
-        n = int(res.info["log_weights"].shape[0])
+    for one_way, name in ((forward, "forward"), (reverse, "reverse")):
+        n = int(one_way.info["log_weights"].shape[0])
         if n < 8:
             notes.append(f"only {n} {name} chains: the stderr itself is very uncertain")
     if not reverse.info.get("exact_start", True):
@@ -176,9 +173,9 @@ def combine(forward: LogZ, reverse: LogZ) -> LogZ:
             forward=forward,
             reverse=reverse,
             initial_samples=reverse.info.get("initial_samples", "user"),
-            num_chains=num_chains,
+            disagreement=bool(disagree),
         )
-    res = assemble.finish(
+    return assemble.finish(
         -delta_f,
         stderr,
         method="bdmc",
@@ -188,6 +185,3 @@ def combine(forward: LogZ, reverse: LogZ) -> LogZ:
         notes=notes,
         info=info,
     )
-    if not traced:
-        res.info["disagreement"] = not bool(gap <= assemble.CHECK_Z * sigma)
-    return res
