@@ -1,17 +1,21 @@
-"""Tempered sequential Monte Carlo estimate of log Z (blackjax adaptive tempered SMC).
+"""Tempered sequential Monte Carlo estimate of log Z along an annealing path.
 
-The SMC "prior" is the normalised base q₀ and the tempered "likelihood" is
+SMC runs on the paths of [`paths`][], the same as AIS and TI: from the normalised base
+f₀ = q₀ to f₁ = exp(−βE) through log f_λ(x) (the geometric path (1 − λ) log q₀ − λβE, or the
+model's own path: the RBM with one layer summed out, the periodic 2-D Ising lattice; see
+`physebm.partition.ais.build_path`). Step k reweights, resamples and moves the N particles:
 
-    ℓ(x) = −βE(x) − log q₀(x),   so that   q₀(x) exp(λ ℓ(x)) = f_λ(x)
+    log w_i = log f_{λ_k}(x_i) − log f_{λ_{k−1}}(x_i),    log Ẑ += log (1/N) Σ_i w_i,
 
-is the geometric path of [`paths`][] (λ = t). Each SMC step resamples, moves the particles
-with ``num_mcmc_steps`` of the transition at the current λ, and reweights by exp(Δλ ℓ); with
-adaptive tempering Δλ is chosen so that the ESS of the new weights is ``target_ess`` · N
-(blackjax's bisection; its sign bug blackjax#914 is fixed in the pinned version and the tests
-check that λ reaches 1 and log Z is right). The adaptive schedule comes from one pilot run,
-and the replicas follow it as a fixed schedule (`smc_core`), so that the sum of the log
-mean incremental weights (``log_likelihood_increment``) of each replica is the log of an
-unbiased estimate of Z.
+then draws N indices by systematic resampling (blackjax's ``resampling.systematic``) with
+probabilities ∝ w_i and applies ``num_mcmc_steps`` of the transition at f_{λ_k} to every
+particle ([`Move`][physebm.partition.paths.Move], with the optional step-size adaptation).
+Each replica's Ẑ is then an unbiased estimate of Z (Del Moral 2004) for any fixed schedule.
+
+Adaptive tempering (``schedule=None``) chooses λ_k by bisection so that the ESS
+(Σw)²/Σw² of the new weights is ``target_ess`` · N (λ_k = 1 when that already holds), in one
+pilot run; the replicas then follow the pilot's schedule as a fixed schedule (`smc_core`),
+so that every replica estimate stays unbiased.
 
 The error bar comes from ``num_replicas`` independent SMC runs (vmapped). By the log-normal
 central limit theorem for particle estimates of normalising constants (Bérard, Del Moral &
@@ -26,11 +30,11 @@ R = 16: runs that missed the upper tail came back low with a small stderr (on th
 benchmark's 10-D Gaussian, reliable runs had mean z −0.8 to −1.3). ``lower`` is m, a
 stochastic lower bound (E[log Ẑ_r] ≤ log Z).
 
-Known limit: at a few dozen particles the replica estimates are right-skewed (on the
-calibration benchmark's RBM skewness 1.2–1.5, excess kurtosis 6–8), a sample of 16 that
-missed their upper tail has both a low m and a low s², and ±3 stderr covers log Z in 97–98 %
-of runs instead of 99 %, the misses low (``benchmarks/smc_replicas.py``). More particles
-per replica move the estimates towards the normal limit.
+Known limit: with few particles and little mixing the replica estimates are right-skewed, a
+sample of 16 that missed their upper tail has both a low m and a low s², and ±3 stderr covers
+log Z less often than 99 %, the misses low (``benchmarks/smc_replicas.py``). More particles
+or MCMC steps per replica move the estimates towards the normal limit; on an RBM the
+marginal path (h summed out) removes most of the skew of the joint (v, h) path.
 """
 
 from __future__ import annotations
@@ -39,15 +43,13 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from blackjax.smc import adaptive_tempered, resampling, tempered
+from blackjax.smc import resampling
 from jax.scipy.special import logsumexp
 
-import samplers
 from physebm.partition import assemble
 from physebm.partition import schedules as S
-from physebm.partition._target import check_base, check_energy_output, default_base, resolve
-from physebm.partition.kernels import resolve_kernel
-from physebm.partition.paths import GeometricPath, choose_base
+from physebm.partition.ais import _evaluations, _num_units, build_path
+from physebm.partition.paths import GeometricPath, Move
 from physebm.partition.result import LogZ
 from physebm.validation import check_key
 from samplers.base import check_count as _check_count
@@ -60,18 +62,69 @@ MAX_REPLICA_SD = 1.0
 """Largest sd (nats) of the replica estimates log Ẑ_r for which the log-normal estimate is
 trusted: beyond it the correction s²/2 exceeds ½ nat and rests on the shape of the tail."""
 
+BISECTION_STEPS = 30
+"""Bisection steps of the adaptive λ (an interval of 2⁻³⁰ in λ, below float32 resolution)."""
 
-def _mcmc_fns(kernel: samplers.Kernel):
-    """blackjax's ``(mcmc_init_fn, mcmc_step_fn)`` for a samplers kernel (its parameters are
-    leaves of the kernel itself, so blackjax's ``mcmc_parameters`` stay empty)."""
 
-    def mcmc_init(position, logdensity_fn):
-        return kernel.init(position, logdensity_fn)
+def _move(config) -> Move:
+    return Move(config[2], config[4])
 
-    def mcmc_step(key, state, logdensity_fn, **unused):
-        return kernel.step(key, state, logdensity_fn)
 
-    return mcmc_init, mcmc_step
+def _increments(path, t0, t1, xs):
+    """log f_{t1}(x) − log f_{t0}(x) for every particle (NaN read as −∞: weight 0)."""
+    inc = jax.vmap(lambda x: path.increment(t0, t1, x))(xs)
+    return jnp.where(jnp.isnan(inc), -jnp.inf, inc)
+
+
+def _ess_fraction(inc):
+    """(Σw)²/Σw² / N of the weights w = exp(inc)."""
+    return jnp.exp(2 * logsumexp(inc) - logsumexp(2 * inc)) / inc.shape[0]
+
+
+def next_lambda(path, xs, t0, target_ess):
+    """The adaptive λ after ``t0``: 1 if the weights from t0 to 1 keep an ESS fraction ≥
+    ``target_ess``, else the bisection point (`BISECTION_STEPS` halvings of [t0, 1]) where
+    the ESS fraction crosses it, always above t0.
+
+    On a geometric path the increment is (t − t0) ℓ(x) with ℓ evaluated once; on another
+    path every bisection step evaluates the increments afresh."""
+    if isinstance(path, GeometricPath):
+        ell = jax.vmap(path.log_likelihood)(xs)
+        ell = jnp.where(jnp.isnan(ell), -jnp.inf, ell)
+
+        def ess(t):
+            return _ess_fraction(jnp.where(jnp.isfinite(ell), (t - t0) * ell, ell))
+    else:
+
+        def ess(t):
+            return _ess_fraction(_increments(path, t0, t, xs))
+
+    one = jnp.ones((), t0.dtype)
+
+    def halve(_, bounds):
+        lo, hi = bounds
+        mid = (lo + hi) / 2
+        ok = ess(mid) >= target_ess
+        return jnp.where(ok, mid, lo), jnp.where(ok, hi, mid)
+
+    lo, hi = jax.lax.fori_loop(0, BISECTION_STEPS, halve, (t0, one))
+    return jnp.where(ess(one) >= target_ess, one, jnp.where(lo > t0, lo, hi))
+
+
+def smc_step(path, move, kernel, key, xs, t0, t1, sharding=None):
+    """One SMC step from f_{t0} to f_{t1}: reweight, resample (systematic), move at f_{t1}.
+
+    Returns:
+        ``(xs, log mean weight, mean acceptance, kernel)``; log mean weight is
+        log (1/N) Σ_i f_{t1}(x_i)/f_{t0}(x_i), the step's factor of Ẑ.
+    """
+    inc = _increments(path, t0, t1, xs)
+    num = inc.shape[0]
+    k_resample, k_move = jax.random.split(key)
+    idx = resampling.systematic(k_resample, jax.nn.softmax(inc), num)
+    xs = constrain(jax.tree.map(lambda a: a[idx], xs), sharding)
+    xs, acc, kernel = move(k_move, xs, t1, path, kernel)
+    return constrain(xs, sharding), logsumexp(inc) - jnp.log(num), acc, kernel
 
 
 @eqx.filter_jit
@@ -91,63 +144,47 @@ def _smc_replica(path, kernel, key, config, lambdas=None, num_steps=None, shardi
 
 
 def _smc_start(path, kernel, key, config, lambdas, sharding):
-    """The loop carry before the first SMC step: ``(state, log Ẑ, kernel arrays, λ per step,
-    acceptance sum, i = 0)``; with ``lambdas`` None (adaptive) λ per step starts as NaN."""
+    """The loop carry before the first SMC step: ``(particles, λ, log Ẑ, kernel arrays,
+    λ per step, acceptance sum, i = 0)``; with ``lambdas`` None (adaptive) λ per step starts
+    as NaN."""
     num_particles, max_steps = config[0], config[3]
     k0, _ = jax.random.split(key)
-    state = tempered.init(constrain(path.sample_base(k0, num_particles), sharding))
-    state = tempered.TemperedSMCState(
-        state.particles, state.weights, jnp.asarray(0.0, dtype=params_dtype(path))
-    )
+    xs = constrain(path.sample_base(k0, num_particles), sharding)
+    dtype = params_dtype(path)
     if lambdas is None:
-        lambdas = jnp.full((max_steps,), jnp.nan, state.tempering_param.dtype)
-    zero = jnp.zeros((), lambdas.dtype)
-    return (state, zero, eqx.filter(kernel, eqx.is_array), lambdas, zero, jnp.asarray(0))
+        lambdas = jnp.full((max_steps,), jnp.nan, dtype)
+    lambdas = jnp.asarray(lambdas, dtype)
+    zero = jnp.zeros((), dtype)
+    return (xs, zero, zero, eqx.filter(kernel, eqx.is_array), lambdas, zero, jnp.asarray(0))
 
 
 def _smc_steps(path, kernel, key, config, carry, stop, adaptive: bool, sharding):
     """SMC steps from the carry's i until λ = 1 or step ``stop`` (a ``while_loop``; ``stop`` may
     be traced, so every segment of a run shares one compilation)."""
-    _, target_ess, num_mcmc_steps, _, target_acceptance = config
+    target_ess, move = config[1], _move(config)
     _, key = jax.random.split(key)
     static = eqx.filter(kernel, eqx.is_array, inverse=True)  # the loop carries arrays only
 
-    def smc_step(kernel, key, state, lam):
-        """One resample–move–reweight step with the current kernel, then its adaptation."""
-        mcmc_init, mcmc_step = _mcmc_fns(kernel)
-        args = (path.base.log_prob, path.log_likelihood, mcmc_step, mcmc_init)
-        if lam is None:
-            smc = adaptive_tempered.build_kernel(*args, resampling.systematic, target_ess)
-            state, info = smc(key, state, num_mcmc_steps, {})
-        else:
-            smc = tempered.build_kernel(*args, resampling.systematic)
-            state, info = smc(key, state, num_mcmc_steps, lam, {})
-        acc = jnp.mean(info.update_info.acceptance_rate)
-        if target_acceptance is not None:
-            kernel = samplers.adapt_step_size(kernel, acc, target_acceptance)
-        return kernel, state, info.log_likelihood_increment, acc
-
     def cond(c):
-        state, *_, i = c
-        return (state.tempering_param < 1.0) & (i < stop)
+        _, lam, *_, i = c
+        return (lam < 1.0) & (i < stop)
 
     def body(c):
-        state, log_z, arrays, lambdas, acc_sum, i = c
+        xs, lam, log_z, arrays, lambdas, acc_sum, i = c
         kernel = eqx.combine(arrays, static)
-        lam = None if adaptive else lambdas[i]
-        kernel, state, inc, acc = smc_step(kernel, jax.random.fold_in(key, i), state, lam)
-        particles, weights = constrain((state.particles, state.weights), sharding)
-        state = state._replace(particles=particles, weights=weights)
-        lambdas = lambdas.at[i].set(state.tempering_param)
+        new = next_lambda(path, xs, lam, target_ess) if adaptive else lambdas[i]
+        step_key = jax.random.fold_in(key, i)
+        xs, inc, acc, kernel = smc_step(path, move, kernel, step_key, xs, lam, new, sharding)
+        lambdas = lambdas.at[i].set(new)
         arrays = eqx.filter(kernel, eqx.is_array)
-        return state, log_z + inc, arrays, lambdas, acc_sum + acc, i + 1
+        return xs, new, log_z + inc, arrays, lambdas, acc_sum + acc, i + 1
 
     return jax.lax.while_loop(cond, body, carry)
 
 
 def _smc_outputs(carry):
-    state, log_z, _, lambdas, acc_sum, n = carry
-    return log_z, state.tempering_param, lambdas, n, acc_sum / jnp.maximum(n, 1)
+    _, lam, log_z, _, lambdas, acc_sum, n = carry
+    return log_z, lam, lambdas, n, acc_sum / jnp.maximum(n, 1)
 
 
 @eqx.filter_jit
@@ -187,7 +224,8 @@ def smc(
     axis_name: str | None = None,
     progress: bool | None = False,
 ) -> LogZ:
-    """log Z(β) by tempered SMC (blackjax), adaptive unless a schedule is given.
+    """log Z(β) by tempered SMC along the path [`ais`][physebm.partition.ais.ais] would anneal,
+    adaptive unless a schedule is given (module docstring).
 
     Args:
         model_or_gibbs: a physebm model, a [`Gibbs`][] or an energy callable.
@@ -198,8 +236,11 @@ def smc(
             stderr whose ±3σ covers ≥ 99 %: z follows roughly Student's t with R − 1 degrees
             of freedom).
         kernel: a [`samplers.Kernel`][] or a blackjax factory, as for
-            [`ais`][physebm.partition.ais.ais] (default as for AIS on the joint state; an RBM
-            is sampled on (v, h)).
+            [`ais`][physebm.partition.ais.ais]. None (the default) takes the path and
+            kernel AIS takes: an RBM with a factorised base runs on its smaller layer with the
+            other summed out (exact block Gibbs), a periodic 2-D Ising model from uniform
+            spins on the lattice path (checkerboard sweeps); another model on the geometric
+            path with its default kernel. ``info["transition"]`` names the choice.
         base: normalised base q₀ (the SMC prior).
         target_ess: fraction of N kept as ESS by adaptive tempering, in (0, 1).
         num_mcmc_steps: transition steps per SMC step.
@@ -226,17 +267,23 @@ def smc(
         replica estimates (a stochastic lower bound); diagnostics ``replica_log_z``,
         ``replica_log_z_sd``, ``lognormal_correction`` (s²/2), ``log_mean_exp`` (of the
         replica estimates, for comparison), ``final_tempering_param`` (must be 1), ``num_steps``,
-        ``tempering_schedule`` (first replica), ``acceptance_rate``, ``warnings``.
+        ``tempering_schedule`` (first replica), ``acceptance_rate``, ``transition`` (the path
+        and kernel), ``warnings``.
     """
     key = check_key(key)
-    target = resolve(model_or_gibbs, beta)
-    base = choose_base(target.energy, None if base is None else check_base(base), data)
-    base = default_base(target.energy) if base is None else base
-    check_energy_output(target.energy, base)
+    num_mcmc_steps = _check_count(num_mcmc_steps, "num_mcmc_steps")
+    path, move, kernel, desc = build_path(
+        model_or_gibbs,
+        beta,
+        kernel=kernel,
+        base=base,
+        num_steps=num_mcmc_steps,
+        target_acceptance=target_acceptance,
+        data=data,
+    )
     num_particles = _check_count(num_particles, "num_particles", 2)
     sharding = batch_sharding(mesh, axis_name, num_particles, "num_particles")
     num_replicas = _check_count(num_replicas, "num_replicas", 2)
-    num_mcmc_steps = _check_count(num_mcmc_steps, "num_mcmc_steps")
     max_steps = _check_count(max_steps, "max_steps")
     if not (0.0 < target_ess < 1.0):
         raise ValueError(f"target_ess must be in (0, 1), got {target_ess}")
@@ -244,23 +291,17 @@ def smc(
         if num_temperatures is None and isinstance(schedule, str):
             raise ValueError("a named schedule needs num_temperatures")
         schedule = jnp.asarray(S.get(schedule, num_temperatures or 1))
-    kernel, target_acceptance = resolve_kernel(kernel, target.energy, base, target_acceptance)
-    path = GeometricPath(target.energy, target.beta, base)
-    config = (
-        num_particles,
-        float(target_ess),
-        num_mcmc_steps,
-        max_steps,
-        None if target_acceptance is None else float(target_acceptance),
-    )
+    config = (num_particles, float(target_ess), move.num_steps, max_steps, move.target_acceptance)
+    units = _num_units(jax.eval_shape(lambda k: path.sample_base(k, 1), key))
+    per_step = _evaluations(path, move, kernel, units, num_particles, 1)
     context, (key, path, kernel, schedule) = enter(sharding, (key, path, kernel, schedule))
     with context:
         out = smc_core(key, path, kernel, config, num_replicas, schedule, sharding, progress)
         log_z_r, final_lambda, lambdas, n_steps, acc = out
         pilot = schedule is None
-        per_step = num_particles * (num_mcmc_steps * 2 + 1)
         evals = jnp.sum(n_steps) * (1 + pilot / num_replicas) * per_step
-        res = _smc_result(log_z_r, final_lambda, lambdas, n_steps, acc, num_particles, evals)
+        out = (log_z_r, final_lambda, lambdas, n_steps, acc)
+        res = _smc_result(*out, num_particles, evals, desc)
     return restore(res, mesh, sharding)
 
 
@@ -295,24 +336,22 @@ def smc_core(
     else:
         lambdas, num_steps = schedule[1:], schedule.shape[0] - 1
     keys = jax.random.split(k_run, num_replicas)
+    carries = _replicas_start(path, kernel, keys, config, lambdas, sharding)
+
+    def segment(carries, start, stop):
+        stop = jnp.asarray(stop)
+        return _replicas_segment(path, kernel, keys, config, carries, stop, sharding)
+
     if show_progress(progress) and not is_traced((path, kernel, key, lambdas, num_steps)):
-        carries = _replicas_start(path, kernel, keys, config, lambdas, sharding)
-
-        def segment(carries, start, stop):
-            stop = jnp.asarray(stop)
-            return _replicas_segment(path, kernel, keys, config, carries, stop, sharding)
-
-        total = int(num_steps)
-        carries = run_segments(segment, carries, total, desc="smc", unit="temperature")
-        return jax.vmap(_smc_outputs)(carries)
-
-    def replica(k):
-        return _smc_replica(path, kernel, k, config, lambdas, num_steps, sharding)
-
-    return jax.vmap(replica)(keys)
+        carries = run_segments(segment, carries, int(num_steps), desc="smc", unit="temperature")
+    else:  # the same compiled segment, once: bit-identical to the run with a bar
+        carries = segment(carries, 0, num_steps)
+    return jax.vmap(_smc_outputs)(carries)
 
 
-def _smc_result(log_z_r, final_lambda, lambdas, n_steps, acc, num_particles, evals) -> LogZ:
+def _smc_result(
+    log_z_r, final_lambda, lambdas, n_steps, acc, num_particles, evals, transition
+) -> LogZ:
     """log Ẑ = m + s²/2 from the replica estimates (module docstring), with the checks."""
     num_replicas = log_z_r.shape[0]
     valid = jnp.isfinite(log_z_r)
@@ -360,6 +399,7 @@ def _smc_result(log_z_r, final_lambda, lambdas, n_steps, acc, num_particles, eva
         num_particles=num_particles,
         num_replicas=num_replicas,
         num_energy_evaluations=evals,
+        transition=transition,
         stderr_source=(
             f"log-normal CLT across {num_replicas} independent replicas: s²/R + s⁴/(2(R − 1))"
         ),

@@ -112,3 +112,38 @@ def test_clear_errors(gaussian):
         blackjax.hmc, step_size=0.1, inverse_mass_matrix=jnp.ones(2), num_integration_steps=3
     )
     assert set(hmc.params) == {"step_size", "inverse_mass_matrix", "num_integration_steps"}
+
+
+def test_a_kernel_moves_blackjax_adaptive_tempered_smc():
+    """A ``samplers.Kernel`` is the (mcmc_init_fn, mcmc_step_fn) pair of blackjax's own tempered
+    SMC (its target log density given at call time): the tempering reaches λ = 1 and every
+    particle moves (deterministic checks; no statistical one)."""
+    from blackjax.smc import resampling
+
+    kernel = samplers.MALA(0.3)
+
+    def prior(x):
+        return -0.5 * jnp.sum(x**2)
+
+    def likelihood(x):
+        return -2.0 * jnp.sum((x - 1.0) ** 2)
+
+    algo = blackjax.adaptive_tempered_smc(
+        prior,
+        likelihood,
+        lambda key, state, logdensity_fn, **_: kernel.step(key, state, logdensity_fn),
+        lambda position, logdensity_fn: kernel.init(position, logdensity_fn),
+        {},
+        resampling.systematic,
+        0.5,
+        num_mcmc_steps=2,
+    )
+    x0 = jax.random.normal(jax.random.key(0), (64, 2))
+    state, step = algo.init(x0), jax.jit(algo.step)
+    for i in range(50):
+        if float(state.tempering_param) >= 1.0:
+            break
+        state, info = step(jax.random.fold_in(KEY, i), state)
+    assert float(state.tempering_param) == 1.0 and i > 1
+    assert np.all(np.isfinite(np.asarray(state.particles)))
+    assert 0.0 < float(jnp.mean(info.update_info.acceptance_rate)) <= 1.0
