@@ -9,7 +9,7 @@ model's own path: the RBM with one layer summed out, the periodic 2-D Ising latt
 
 then draws N indices by systematic resampling (blackjax's ``resampling.systematic``) with
 probabilities ∝ w_i and applies ``num_mcmc_steps`` of the transition at f_{λ_k} to every
-particle ([`Move`][physebm.partition.paths.Move], with the optional step-size adaptation).
+particle (`Move` of `physebm.partition.paths`, with the optional step-size adaptation).
 Each replica's Ẑ is then an unbiased estimate of Z (Del Moral 2004) for any fixed schedule.
 
 Adaptive tempering (``schedule=None``) chooses λ_k by bisection so that the ESS
