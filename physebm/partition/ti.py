@@ -31,6 +31,14 @@ removes the loop's own noise), added to the between-chain variance of the averag
 
 The loop is also t-tested (C − 1 degrees of freedom, false-alarm rate ``CHECK_ALPHA``): a
 significant one is reported as unreliable.
+
+Sweep speed (also with ``check=True``; +50 % more): when the backward sweep cannot start from
+exact samples, both sweeps can lag the same way (at a critical point the forward chains end
+out of equilibrium and the backward ones start from them) and the loop stays small. A third,
+forward sweep visits every other grid point only, half as slowly; the integrals of the full
+and the halved sweep on that coarse grid (same quadrature rule) differ by the change of the
+lag bias with speed, ≈ the full sweep's own lag bias (`sweep_speed_check`), and a significant
+difference is reported as unreliable. The estimate and stderr are unchanged by it.
 """
 
 from __future__ import annotations
@@ -183,10 +191,11 @@ def thermodynamic_integration(
 ) -> LogZ:
     """log Z(β) by thermodynamic integration from a normalised base.
 
-    With ``check=True`` (default) a backward sweep runs too (module docstring), the estimate is
-    the mean over chains of (I_c^→ + I_c^←)/2, the stderr carries the forward–backward loop
-    and the loop is tested; with
-    ``check=False`` only the forward sweep runs (half the cost) and log Ẑ = mean_c I_c^→.
+    With ``check=True`` (default) a backward sweep and a forward sweep on the halved grid run
+    too (module docstring; 2.5× the compute of one sweep), the estimate is the mean over
+    chains of (I_c^→ + I_c^←)/2, the stderr carries the forward–backward loop, and the loop
+    and the dependence on the sweep speed are tested; with ``check=False`` only the forward
+    sweep runs and log Ẑ = mean_c I_c^→.
 
     Args:
         model_or_gibbs: a physebm model, a [`Gibbs`][] or an energy callable.
@@ -200,7 +209,7 @@ def thermodynamic_integration(
         kernel, base, num_steps, target_acceptance, data: as for
             [`ais`][physebm.partition.ais.ais]
             (the step size adapts during burn-in only).
-        check: run the backward sweep and the hysteresis test.
+        check: run the backward and the halved-grid sweeps and their tests.
         progress: a tqdm bar per sweep over the grid points; the sweep is then a few calls of
             one compiled segment, with the same result. ``None`` shows it only on a terminal
             without ``CI`` set; never inside ``jit``/``vmap``.
@@ -214,7 +223,8 @@ def thermodynamic_integration(
         ``stderr_pointwise`` (ignoring grid correlations), ``acceptance_rate``,
         ``num_energy_evaluations``, ``warnings``; with ``check``: ``log_z_forward``,
         ``log_z_backward``, ``hysteresis`` (mean_c D_c), ``hysteresis_stderr``,
-        ``hysteresis_systematic``, ``stderr_statistical`` and ``reverse_start``.
+        ``hysteresis_systematic``, ``stderr_statistical``, ``reverse_start``,
+        ``log_z_halved_grid``, ``sweep_speed_lag`` and ``sweep_speed_lag_stderr``.
     """
     key = check_key(key)
     path, move, kernel, desc = build_path(
@@ -236,13 +246,18 @@ def thermodynamic_integration(
     k_fwd, k_bwd = jax.random.split(key)
     run = (path, move, kernel, jnp.asarray(grid), num_chains, num_burnin, num_samples)
     forward = ti_core(k_fwd, *run, progress=progress)
-    backward, start = None, None
+    backward, start, halved = None, None, None
     if check:
         target = resolve(model_or_gibbs, beta)
         backward, start = ti_reverse_core(k_bwd, target, forward, *run, progress=progress)
+        k_init, k_run = jax.random.split(jax.random.fold_in(key, 2))
+        x0 = sample_base(path, k_init, num_chains)
+        coarse = jnp.asarray(grid[coarse_points(len(grid) - 1)])
+        sizes = (num_burnin, num_samples, progress, "ti: halved grid")
+        halved = _ti_run(path, move, kernel, coarse, x0, k_run, *sizes)
     move_cost = getattr(move, "num_steps", 1)
-    sweeps = 1 + check
-    evaluations = sweeps * len(grid) * (num_burnin + num_samples) * num_chains * (move_cost + 1)
+    points = len(grid) * (1 + check) + (len(coarse_points(len(grid) - 1)) if check else 0)
+    evaluations = points * (num_burnin + num_samples) * num_chains * (move_cost + 1)
     info = {
         "transition": desc,
         "num_energy_evaluations": int(evaluations),
@@ -251,7 +266,12 @@ def thermodynamic_integration(
     }
     if start is not None:
         info["reverse_start"] = start
-    return _ti_result(forward, backward, np.asarray(grid), info)
+    return _ti_result(forward, backward, np.asarray(grid), info, halved)
+
+
+def coarse_points(num_temperatures: int) -> np.ndarray:
+    """Indices of the grid with every other point, ends kept: 0, 2, 4, …, and K."""
+    return np.r_[np.arange(0, num_temperatures, 2), num_temperatures]
 
 
 def ti_core(
@@ -457,11 +477,56 @@ def hysteresis_check(forward_integrals, backward_integrals) -> tuple[list, dict]
     return [check], info
 
 
-def _ti_result(forward: TISweep, backward: TISweep | None, grid: np.ndarray, info: dict) -> LogZ:
+def sweep_speed_check(forward: TISweep, halved: TISweep, grid: np.ndarray) -> tuple[list, dict]:
+    """Does the forward integral depend on how fast the sweep runs? (the K vs K/2 check)
+
+    Both integrals are taken on the coarse grid (every other point, `coarse_points`) with the
+    same trapezoid weights: A_c from the full forward sweep's averages at those points, B_c
+    from a separate forward sweep that visits only them (half the moves between them). The
+    quadrature rule is the same, so L = mean_c A_c − mean_c B_c measures only lag: chains that
+    fall behind the path bias a sweep by an amount that grows as it speeds up (≈ 1/K when
+    slow), so L ≈ the lag bias of the full sweep. L is t-tested against
+    √(var_c A/C + var_c B/C) (independent chains; 2(C − 1) degrees of freedom, Welch's for
+    equal sizes and variances) at ``CHECK_ALPHA``, two-sided.
+
+    Returns:
+        ``(checks, info)`` with info ``log_z_halved_grid`` (mean_c B_c), ``sweep_speed_lag``
+        (L) and ``sweep_speed_lag_stderr``.
+    """
+    from scipy.stats import t as student_t
+
+    coarse = coarse_points(len(grid) - 1)
+    w = jnp.asarray(trapezoid_weights(grid[coarse]))
+    a, b = w @ forward.means[coarse], w @ halved.means
+    num = a.shape[0]
+    lag = jnp.mean(a) - jnp.mean(b)
+    se = jnp.sqrt((jnp.var(a, ddof=1) + jnp.var(b, ddof=1)) / num)
+    crit = float(student_t.isf(assemble.CHECK_ALPHA / 2, 2 * (num - 1)))
+    check = assemble.Check(
+        ~(jnp.abs(lag) <= crit * se),
+        lambda: (
+            f"the integral changes by {float(lag):.3g} nats (t = {float(lag / se):.1f}) when the "
+            "sweep visits every other grid point: the chains lag behind the path, so the "
+            "estimate is biased; raise num_burnin, num_samples or num_temperatures, or use a "
+            "better kernel"
+        ),
+    )
+    info = {"log_z_halved_grid": jnp.mean(b), "sweep_speed_lag": lag, "sweep_speed_lag_stderr": se}
+    return [check], info
+
+
+def _ti_result(
+    forward: TISweep,
+    backward: TISweep | None,
+    grid: np.ndarray,
+    info: dict,
+    halved: TISweep | None = None,
+) -> LogZ:
     """Trapezoid integral per chain (the mean of both sweeps' when there is a backward one),
     its between-chain stderr, the Richardson quadrature-error estimate (I_h − I_{2h})/3, and the
     checks (finite integrand, quadrature error ≤ stderr, no drift while recording:
-    `drift_checks`, no forward–backward loop: `hysteresis_check`)."""
+    `drift_checks`, no forward–backward loop: `hysteresis_check`, no dependence on the sweep
+    speed: `sweep_speed_check`)."""
     w = jnp.asarray(trapezoid_weights(grid))
     sweeps = [forward] if backward is None else [forward, backward]
     means = sum(sw.means for sw in sweeps) / len(sweeps)
@@ -474,7 +539,7 @@ def _ti_result(forward: TISweep, backward: TISweep | None, grid: np.ndarray, inf
         info = {**loop_info, "stderr_statistical": stderr, **info}
         stderr = jnp.sqrt(stderr**2 + loop_info["hysteresis_systematic"] ** 2)
     mcse = jnp.std(means, axis=1, ddof=1) / jnp.sqrt(num_chains)
-    coarse = np.r_[np.arange(0, len(grid) - 1, 2), len(grid) - 1]
+    coarse = coarse_points(len(grid) - 1)
     coarse_integral = jnp.asarray(trapezoid_weights(grid[coarse])) @ means[coarse].mean(1)
     disc = (log_z - coarse_integral) / 3.0
     checks = [
@@ -496,6 +561,10 @@ def _ti_result(forward: TISweep, backward: TISweep | None, grid: np.ndarray, inf
         checks += drift_checks(drift, w, name) + mixing_check(sw.means, drift, name)
     if backward is not None:
         checks += loop_checks
+    if halved is not None:
+        speed_checks, speed_info = sweep_speed_check(forward, halved, grid)
+        checks += speed_checks
+        info = {**info, **speed_info}
     notes = _design_notes(len(grid) - 1, info.get("num_samples"), info.get("num_burnin"))
     if num_chains < 8:
         notes.append(f"only {num_chains} chains: the stderr itself is very uncertain")

@@ -79,7 +79,10 @@ def test_ti_without_check_runs_the_forward_sweep_only():
     plain = thermodynamic_integration(model, beta, key=key, check=False, **settings)
     checked = thermodynamic_integration(model, beta, key=key, **settings)
     assert "hysteresis" not in plain.info and "hysteresis" in checked.info
-    assert checked.info["num_energy_evaluations"] == 2 * plain.info["num_energy_evaluations"]
+    assert "sweep_speed_lag" not in plain.info and "sweep_speed_lag" in checked.info
+    # forward and backward over the 9 grid points, and the halved sweep over 5 of them
+    per_point = plain.info["num_energy_evaluations"] // 9
+    assert checked.info["num_energy_evaluations"] == (2 * 9 + 5) * per_point
     with pytest.raises(TypeError, match="check"):
         thermodynamic_integration(model, beta, key=key, check="yes", **settings)
 
@@ -131,3 +134,21 @@ def test_mixing_check_passes_agreeing_chains_and_fails_split_ones():
     split[-1, :8] += 1.0  # half of the chains in another mode at the last point
     (check,) = mixing_check(jnp.asarray(split), jnp.asarray(drift))
     assert bool(check.failed) and "grid point 8 of 9" in check.message()
+
+
+def test_sweep_speed_check_sees_a_lag_that_grows_with_speed():
+    """Deterministic: chains whose integrand lags by a constant on the halved sweep fail the
+    K vs K/2 check; the same averages pass it."""
+    from physebm.partition.ti import TISweep, coarse_points, sweep_speed_check
+
+    grid = np.linspace(0.0, 1.0, 9)
+    noise = np.random.default_rng(0).normal(size=(9, 16)) * 0.1
+    full = TISweep(jnp.asarray(1.0 + noise), None, None, None, None)
+    coarse = coarse_points(8)
+    same = TISweep(jnp.asarray(1.0 + noise[coarse][:, ::-1]), None, None, None, None)
+    lagging = TISweep(same.means - 0.5, None, None, None, None)
+    (ok,), info = sweep_speed_check(full, same, grid)
+    assert not bool(ok.failed) and abs(float(info["sweep_speed_lag"])) < 0.1
+    (bad,), info = sweep_speed_check(full, lagging, grid)
+    assert bool(bad.failed) and float(info["sweep_speed_lag"]) == pytest.approx(0.5, abs=0.1)
+    assert "every other grid point" in bad.message()
