@@ -381,7 +381,7 @@ def ais(
 def _forward_result(log_w, info: AISInfo, sched, path, move, desc) -> LogZ:
     num_chains, k = log_w.shape[0], sched.shape[0] - 1
     notes = []
-    if num_chains < 8:
+    if num_chains < assemble.MIN_INDEPENDENT_RUNS:
         notes.append(f"only {num_chains} chains: the stderr itself is very uncertain")
     res = log_z_from_log_weights(
         log_w,

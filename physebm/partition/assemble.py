@@ -178,6 +178,10 @@ NUM_BATCHES = 4
 """Independent groups the chains (weights) are split into for the batch-agreement check."""
 MIN_BATCH_SIZE = 8
 
+MIN_INDEPENDENT_RUNS = 8
+"""Fewest independent chains/replicas an estimator calls reliable: below it the spread their
+stderr comes from is itself too uncertain (at 8, ±3 sd of Student's t₇ covers 98 %)."""
+
 
 def batch_agreement(log_w, num_batches: int = NUM_BATCHES):
     """χ² of the log Ẑ of ``num_batches`` equal groups of the weights around their

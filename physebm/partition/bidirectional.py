@@ -154,7 +154,7 @@ def combine(forward: LogZ, reverse: LogZ) -> LogZ:
     notes = []
     for one_way, name in ((forward, "forward"), (reverse, "reverse")):
         n = int(one_way.info["log_weights"].shape[0])
-        if n < 8:
+        if n < assemble.MIN_INDEPENDENT_RUNS:
             notes.append(f"only {n} {name} chains: the stderr itself is very uncertain")
     if not reverse.info.get("exact_start", True):
         notes.append(

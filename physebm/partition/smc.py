@@ -384,7 +384,7 @@ def _smc_result(
         ),
     ]
     notes = []
-    if num_replicas < 8:
+    if num_replicas < assemble.MIN_INDEPENDENT_RUNS:
         notes.append(f"only {num_replicas} replicas: the stderr itself is very uncertain")
     info = dict(
         replica_log_z=log_z_r,

@@ -566,7 +566,7 @@ def _ti_result(
         checks += speed_checks
         info = {**info, **speed_info}
     notes = _design_notes(len(grid) - 1, info.get("num_samples"), info.get("num_burnin"))
-    if num_chains < 8:
+    if num_chains < assemble.MIN_INDEPENDENT_RUNS:
         notes.append(f"only {num_chains} chains: the stderr itself is very uncertain")
     source = f"between-chain spread of {num_chains} per-chain integrals"
     info = {
