@@ -297,10 +297,9 @@ def smc(
     context, (key, path, kernel, schedule) = enter(sharding, (key, path, kernel, schedule))
     with context:
         out = smc_core(key, path, kernel, config, num_replicas, schedule, sharding, progress)
-        log_z_r, final_lambda, lambdas, n_steps, acc = out
+        num_steps = out[3]
         pilot = schedule is None
-        evals = jnp.sum(n_steps) * (1 + pilot / num_replicas) * per_step
-        out = (log_z_r, final_lambda, lambdas, n_steps, acc)
+        evals = jnp.sum(num_steps) * (1 + pilot / num_replicas) * per_step
         res = _smc_result(*out, num_particles, evals, desc)
     return restore(res, mesh, sharding)
 

@@ -247,16 +247,16 @@ def thermodynamic_integration(
     run = (path, move, kernel, jnp.asarray(grid), num_chains, num_burnin, num_samples)
     forward = ti_core(k_fwd, *run, progress=progress)
     backward, start, halved = None, None, None
+    points = len(grid)  # grid points visited by all sweeps
     if check:
         target = resolve(model_or_gibbs, beta)
         backward, start = ti_reverse_core(k_bwd, target, forward, *run, progress=progress)
-        k_init, k_run = jax.random.split(jax.random.fold_in(key, 2))
-        x0 = sample_base(path, k_init, num_chains)
         coarse = jnp.asarray(grid[coarse_points(len(grid) - 1)])
-        sizes = (num_burnin, num_samples, progress, "ti: halved grid")
-        halved = _ti_run(path, move, kernel, coarse, x0, k_run, *sizes)
+        halved_run = (path, move, kernel, coarse, num_chains, num_burnin, num_samples)
+        k_half = jax.random.fold_in(key, 2)
+        halved = ti_core(k_half, *halved_run, progress=progress, desc="ti: halved grid")
+        points += len(grid) + coarse.shape[0]
     move_cost = getattr(move, "num_steps", 1)
-    points = len(grid) * (1 + check) + (len(coarse_points(len(grid) - 1)) if check else 0)
     evaluations = points * (num_burnin + num_samples) * num_chains * (move_cost + 1)
     info = {
         "transition": desc,
@@ -284,9 +284,10 @@ def ti_core(
     num_burnin: int,
     num_samples: int,
     progress: bool | None = False,
+    desc: str = "ti",
 ):
     """The pure core of TI: one forward sweep from ``num_chains`` base draws along ``grid``
-    (``progress``: a bar, as in [`thermodynamic_integration`][]).
+    (``progress``: a bar labelled ``desc``, as in [`thermodynamic_integration`][]).
 
     Returns:
         a `TISweep` (integrand means and drifts per grid point and chain, acceptance,
@@ -294,7 +295,7 @@ def ti_core(
     """
     k_init, k_run = jax.random.split(key)
     x0 = sample_base(path, k_init, num_chains)
-    return _ti_run(path, move, kernel, grid, x0, k_run, num_burnin, num_samples, progress, "ti")
+    return _ti_run(path, move, kernel, grid, x0, k_run, num_burnin, num_samples, progress, desc)
 
 
 def ti_reverse_core(
