@@ -18,7 +18,8 @@ and never imports ``physebm``.
 Kernels. Continuous: [`ULA`][], [`MALA`][], [`HMC`][], [`NUTS`][] (blackjax's
 kernels). Any log density of ±1 spins / {0,1} bits: [`FlipMetropolis`][],
 [`HeatBath`][], [`GibbsWithGradients`][]. Structured targets ([`samplers.targets`][],
-callable log densities carrying structure): [`Checkerboard`][] on [`PeriodicIsing2D`][],
+callable log densities carrying structure): [`Checkerboard`][] and [`SwendsenWang`][]
+(cluster moves) on [`PeriodicIsing2D`][],
 [`ColoredGibbs`][] and [`ColoredMetropolis`][] on [`PairwiseBinary`][],
 [`BlockGibbs`][] on [`BernoulliRBM`][] or [`GaussianBernoulliRBM`][]. Composite:
 [`ReplicaExchange`][] (target ``beta -> logdensity_fn``, e.g. [`Tempered`][]; swap
@@ -34,12 +35,14 @@ Constructors that bind a target (each returns a ``SamplingAlgorithm`` whose ``in
 ``rng_key=None``): [`ula`][] ([`ula_from_energy`][], [`ula_from_noise`][],
 [`effective_beta`][]), [`mala`][samplers.mala.mala], [`hmc`][samplers.hmc.hmc], [`nuts`][],
 [`metropolis`][samplers.metropolis.metropolis], [`gibbs_with_gradients`][],
-[`ising_checkerboard`][], and, from closures, [`colored_gibbs`][], [`colored_metropolis`][] (a
+[`ising_checkerboard`][], [`ising_swendsen_wang`][], and, from closures, [`colored_gibbs`][],
+[`colored_metropolis`][] (a
 local-field function), [`block_gibbs`][] ([`bernoulli_rbm_conditionals`][]), [`replica_exchange`][].
 Persistent chains: [`init_buffer`][], [`advance`][]. Driver: [`run`][samplers.run.run] (compiled
 once for a Kernel with ``logdensity_fn=`` or a [`BoundKernel`][]), [`run_states`][].
 """
 
+from samplers import cluster as _cluster
 from samplers import gibbs as _gibbs
 from samplers import hmc as _hmc
 from samplers import langevin as _langevin
@@ -49,6 +52,7 @@ from samplers import metropolis as _metropolis
 from samplers import tempering as _tempering
 from samplers.adaptation import adapt_step_size, window_adaptation
 from samplers.base import SamplingAlgorithm
+from samplers.cluster import SwendsenWang, ising_swendsen_wang
 from samplers.coloring import checkerboard_colors, greedy_coloring
 from samplers.flips import HeatBath, HeatBathInfo, HeatBathState
 from samplers.gaussian_rbm import GaussianBernoulliRBM
@@ -96,6 +100,7 @@ _attach(nuts, _hmc.init, _hmc.build_nuts_kernel)
 _attach(colored_gibbs, _gibbs.init, _gibbs.build_colored_kernel)
 _attach(block_gibbs, _gibbs.init, _gibbs.build_block_kernel)
 _attach(ising_checkerboard, _lattice.init, _lattice.build_kernel)
+_attach(ising_swendsen_wang, _cluster.init, _cluster.build_kernel)
 _attach(metropolis, _metropolis.init, _metropolis.build_kernel)
 _attach(colored_metropolis, _gibbs.init, _metropolis.build_colored_kernel)
 _attach(gibbs_with_gradients, _metropolis._gwg_init, _metropolis.build_gwg_kernel)
@@ -128,6 +133,7 @@ __all__ = [
     "ReplicaExchangeReport",
     "RunResult",
     "SamplingAlgorithm",
+    "SwendsenWang",
     "Tempered",
     "adapt_step_size",
     "advance",
@@ -144,6 +150,7 @@ __all__ = [
     "hmc",
     "init_buffer",
     "ising_checkerboard",
+    "ising_swendsen_wang",
     "mala",
     "metropolis",
     "nuts",

@@ -112,6 +112,14 @@ CASES = [
         at(lambda t: t.coupling, 0.5),
     ),
     (
+        "SwendsenWang",
+        samplers.SwendsenWang(),
+        targets.PeriodicIsing2D(0.3, 0.1),
+        jnp.ones((4, 4)),
+        None,
+        at(lambda t: t.coupling, 0.5),
+    ),
+    (
         "BlockGibbs",
         samplers.BlockGibbs(),
         targets.BernoulliRBM(jnp.ones((3, 2)) * 0.3, jnp.zeros(3), jnp.full(2, 0.1)),

@@ -2,7 +2,7 @@
 
 Method and tolerance as in test_discrete_exact.py (whose checker is reused): NUM_CHAINS
 independent chains, fixed keys, the final states χ²-tested at level ALPHA = 2e-5 (the
-false-failure rate of each parametrised case; 16 cases, one χ² check each); two β per kernel,
+false-failure rate of each parametrised case; 20 cases, one χ² check each); two β per kernel,
 a weakly coupled one from uniform starts (convergence) and a strongly coupled one from exact
 draws (invariance, with the check that chains move). Targets absorb β: W → βW, b → βb,
 coupling → βJ, field → βh.
@@ -80,6 +80,18 @@ def test_checkerboard_class_2x4_torus(beta, start):
     W = lattice_couplings((2, 4), periodic=True)
     alg = samplers.Checkerboard()(targets.PeriodicIsing2D(beta * 1.0, beta * h))
     x = check_kernel(alg, W, np.full(8, h), beta, "spin", (2, 4), start, 30)
+    assert x.dtype == np.int8 and set(np.unique(x)) <= {-1, 1}
+
+
+@pytest.mark.parametrize(("beta", "start"), [(0.3, "uniform"), (0.7, "exact")])
+@pytest.mark.parametrize(("shape", "J"), [((2, 4), 1.0), ((3, 3), -0.8)])
+def test_swendsen_wang_class_on_tori(beta, start, shape, J):
+    """Cluster moves: a ferromagnet with a field, and a frustrated antiferromagnet (odd sides);
+    few moves (they mix fast)."""
+    h = 0.2
+    W = J * lattice_couplings(shape, periodic=True)
+    alg = samplers.SwendsenWang()(targets.PeriodicIsing2D(beta * J, beta * h))
+    x = check_kernel(alg, W, np.full(W.shape[0], h), beta, "spin", shape, start, 8)
     assert x.dtype == np.int8 and set(np.unique(x)) <= {-1, 1}
 
 
