@@ -65,11 +65,34 @@ def test_ti_flags_the_hysteresis_loop_of_a_metastable_model():
     assert info["reverse_start"] == "exact samples (magnetization)"
     assert not res.reliable
     assert any("forward and backward sweeps disagree" in w for w in res.warnings)
-    # the estimate is the mean of both sweeps, and the stderr carries the loop
+    # the estimate is the mean of both sweeps, and the stderr carries its lag bias estimate
     assert res.log_z == pytest.approx(0.5 * (info["log_z_forward"] + info["log_z_backward"]))
-    loop_sys = np.sqrt(max(info["hysteresis"] ** 2 - info["hysteresis_stderr"] ** 2, 0) / 12)
-    assert res.stderr == pytest.approx(np.hypot(info["stderr_statistical"], loop_sys))
-    assert res.stderr > abs(info["hysteresis"]) / 4
+    lag_sys = np.sqrt(max(info["lag_bias_estimate"] ** 2 - info["lag_bias_stderr"] ** 2, 0))
+    assert info["lag_bias_systematic"] == pytest.approx(lag_sys)
+    assert res.stderr == pytest.approx(np.hypot(info["stderr_statistical"], lag_sys))
+
+
+def test_lag_bias_is_the_second_order_term_of_the_sweep_rate():
+    """Synthetic sweeps with integrals I − a r + b r² (forward), I + a r + b r² (backward) and
+    I − 2a r + 4b r² (halved forward, on the coarse grid), plus a per-chain offset shared by all
+    three: Δ = b r² exactly, with no spread."""
+    from physebm.partition.ti import TISweep, coarse_points, lag_bias
+
+    grid = np.linspace(0.0, 1.0, 9)
+    offset = np.linspace(-0.3, 0.4, 6)  # per chain
+    I, a, b, r = 2.0, 1.5, 0.8, 0.25
+
+    def sweep(value, points):  # a constant integrand: its trapezoid integral over [0, 1]
+        means = jnp.asarray(np.tile(value + offset, (points, 1)))
+        return TISweep(means, jnp.zeros_like(means), jnp.ones(points), None, None)
+
+    forward = sweep(I - a * r + b * r**2, 9)
+    backward = sweep(I + a * r + b * r**2, 9)
+    halved = sweep(I - 2 * a * r + 4 * b * r**2, len(coarse_points(8)))
+    info = lag_bias(forward, backward, halved, grid)
+    assert float(info["lag_bias_estimate"]) == pytest.approx(b * r**2, abs=1e-12)
+    assert float(info["lag_bias_stderr"]) == pytest.approx(0.0, abs=1e-12)
+    assert float(info["lag_bias_systematic"]) == pytest.approx(b * r**2, abs=1e-12)
 
 
 def test_ti_without_check_runs_the_forward_sweep_only():
