@@ -19,7 +19,7 @@ Kernels. Continuous: [`ULA`][], [`MALA`][], [`HMC`][], [`NUTS`][] (blackjax's
 kernels). Any log density of ±1 spins / {0,1} bits: [`FlipMetropolis`][],
 [`HeatBath`][], [`GibbsWithGradients`][]. Structured targets ([`samplers.targets`][],
 callable log densities carrying structure): [`Checkerboard`][] and [`SwendsenWang`][]
-(cluster moves) on [`PeriodicIsing2D`][],
+(cluster moves) on [`PeriodicIsing2D`][] ([`ising_target`][] from β, J, h),
 [`ColoredGibbs`][] and [`ColoredMetropolis`][] on [`PairwiseBinary`][],
 [`BlockGibbs`][] on [`BernoulliRBM`][] or [`GaussianBernoulliRBM`][]. Composite:
 [`ReplicaExchange`][] (target ``beta -> logdensity_fn``, e.g. [`Tempered`][]; swap
@@ -83,7 +83,7 @@ from samplers.round_trips import (
     replica_exchange_report,
 )
 from samplers.run import BoundKernel, RunResult, run, run_states
-from samplers.targets import BernoulliRBM, PairwiseBinary, PeriodicIsing2D
+from samplers.targets import BernoulliRBM, PairwiseBinary, PeriodicIsing2D, ising_target
 from samplers.tempering import ReplicaExchange, Tempered, replica_exchange
 
 
@@ -151,6 +151,7 @@ __all__ = [
     "init_buffer",
     "ising_checkerboard",
     "ising_swendsen_wang",
+    "ising_target",
     "mala",
     "metropolis",
     "nuts",

@@ -17,8 +17,9 @@ The joint law of (s, bonds) has p(s) as its s-marginal, and steps 1 and 3 are it
 conditionals, so the move leaves p invariant. Near and below the critical coupling a move
 changes O(N) spins at once: the dynamic exponent of the energy's autocorrelation time is
 z ≈ 0.2–0.3 in 2-D (Swendsen & Wang 1987), against z ≈ 2.17 for single-spin sweeps
-([`Checkerboard`][]), so a 32×32 lattice at β_c equilibrates in tens of moves instead of
-thousands of sweeps. A move costs a few checkerboard sweeps (the labelling iterates).
+([`Checkerboard`][]). On CPU a move costs about 100 checkerboard sweeps on a 32×32 lattice
+(the labelling iterates), so it pays where sweeps are slow to decorrelate, not per sample at
+small L (``benchmarks/bench_samplers.py`` times both).
 
 Labelling: every site starts with its own index; each iteration takes the minimum over its
 occupied bonds (min-label propagation) and then follows the labels once (pointer jumping,
@@ -37,10 +38,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from samplers.base import SamplingAlgorithm, check_beta
+from samplers.base import SamplingAlgorithm
 from samplers.gibbs import gibbs_info
 from samplers.kernel import Kernel
-from samplers.targets import PeriodicIsing2D, require_target
+from samplers.targets import PeriodicIsing2D, ising_target, require_target
 
 __all__ = [
     "ClusterState",
@@ -183,8 +184,7 @@ class SwendsenWang(Kernel):
             "SwendsenWang",
             "use HeatBath or FlipMetropolis for an arbitrary log density",
         )
-        s = swendsen_wang_move(key, state.position, target.coupling, target.field)
-        return ClusterState(s), gibbs_info()
+        return build_kernel()(key, state, 1.0, target.coupling, target.field)
 
 
 def ising_swendsen_wang(beta, J=1.0, h=0.0) -> SamplingAlgorithm:
@@ -199,8 +199,4 @@ def ising_swendsen_wang(beta, J=1.0, h=0.0) -> SamplingAlgorithm:
         ``SwendsenWang()(PeriodicIsing2D(β J, β h))``; ``init`` takes an (M, N) lattice of ±1
         spins, one ``step`` is one cluster move, and ``state.position`` is the ``int8`` lattice.
     """
-    beta = check_beta(beta)
-    J, h = jnp.asarray(J, jnp.result_type(float)), jnp.asarray(h, jnp.result_type(float))
-    if J.shape != () or h.shape != ():
-        raise ValueError(f"J and h must be scalars, got shapes {J.shape} and {h.shape}")
-    return SwendsenWang()(PeriodicIsing2D(beta * J, beta * h))
+    return SwendsenWang()(ising_target(beta, J, h))

@@ -45,10 +45,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from samplers.base import SamplingAlgorithm, check_beta
+from samplers.base import SamplingAlgorithm
 from samplers.gibbs import gibbs_info
 from samplers.kernel import Kernel
-from samplers.targets import PeriodicIsing2D, require_target
+from samplers.targets import PeriodicIsing2D, ising_target, require_target
 
 __all__ = [
     "Checkerboard",
@@ -242,8 +242,4 @@ def ising_checkerboard(beta, J=1.0, h=0.0) -> SamplingAlgorithm:
         spins, one ``step`` is one sweep of all M·N spins, and ``state.position`` is the
         ``int8`` lattice.
     """
-    beta = check_beta(beta)
-    J, h = jnp.asarray(J, jnp.result_type(float)), jnp.asarray(h, jnp.result_type(float))
-    if J.shape != () or h.shape != ():
-        raise ValueError(f"J and h must be scalars, got shapes {J.shape} and {h.shape}")
-    return Checkerboard()(PeriodicIsing2D(beta * J, beta * h))
+    return Checkerboard()(ising_target(beta, J, h))

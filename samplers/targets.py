@@ -3,7 +3,8 @@ need. Each is an equinox Module and a callable ``x -> log p(x)`` (up to a consta
 kernels (Metropolis, heat-bath flips, MALA on a relaxation) accept them like any function, while
 the specialised kernels read their parameters:
 
-* [`PeriodicIsing2D`][] for [`samplers.Checkerboard`][];
+* [`PeriodicIsing2D`][] for [`samplers.Checkerboard`][] and [`samplers.SwendsenWang`][]
+  ([`ising_target`][] builds one from β, J and h);
 * [`PairwiseBinary`][] (its [`local_field`][PairwiseBinary.local_field]) for
   [`samplers.ColoredGibbs`][] and [`samplers.ColoredMetropolis`][];
 * [`BernoulliRBM`][] (its two conditional samplers) for [`samplers.BlockGibbs`][].
@@ -18,9 +19,15 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from samplers.base import check_domain
+from samplers.base import check_beta, check_domain
 
-__all__ = ["BernoulliRBM", "PairwiseBinary", "PeriodicIsing2D", "bernoulli_from_logit"]
+__all__ = [
+    "BernoulliRBM",
+    "PairwiseBinary",
+    "PeriodicIsing2D",
+    "bernoulli_from_logit",
+    "ising_target",
+]
 
 
 def bernoulli_from_logit(key, logit, domain: str, dtype):
@@ -73,6 +80,16 @@ class PeriodicIsing2D(eqx.Module):
             raise ValueError(f"position must be an (M, N) lattice of ±1 spins, got {s.shape}")
         bonds = s * (jnp.roll(s, -1, axis=0) + jnp.roll(s, -1, axis=1))
         return self.coupling * jnp.sum(bonds) + self.field * jnp.sum(s)
+
+
+def ising_target(beta, J=1.0, h=0.0) -> PeriodicIsing2D:
+    """``PeriodicIsing2D(β J, β h)`` for E(s) = −J Σ s_i s_j − h Σ s_i at β (β > 0; J and h
+    scalars), the target of the lattice samplers' constructors."""
+    beta = check_beta(beta)
+    J, h = jnp.asarray(J, jnp.result_type(float)), jnp.asarray(h, jnp.result_type(float))
+    if J.shape != () or h.shape != ():
+        raise ValueError(f"J and h must be scalars, got shapes {J.shape} and {h.shape}")
+    return PeriodicIsing2D(beta * J, beta * h)
 
 
 class PairwiseBinary(eqx.Module):

@@ -122,16 +122,8 @@ class IsingLatticePath(GeometricPath):
         chain in ``xs`` at the target f_1: near-equilibrium samples where single-spin sweeps
         are slow (at and below the critical point, whose cluster moves decorrelate in a few
         moves)."""
-        target = self.target(jnp.ones((), self.beta.dtype))
-        kernel = samplers.SwendsenWang()
-
-        def one(k, x):
-            state = kernel.init(x, target)
-            body = lambda st, kk: (kernel.step(kk, st, target)[0], None)  # noqa: E731
-            state, _ = jax.lax.scan(body, state, jax.random.split(k, num_moves))
-            return state.position.astype(x.dtype)
-
-        return jax.vmap(one)(jax.random.split(key, xs.shape[0]), xs)
+        t = jnp.ones((), self.beta.dtype)
+        return Move(num_moves)(key, xs, t, self, samplers.SwendsenWang())[0]
 
 
 class RBMMarginalPath(eqx.Module):

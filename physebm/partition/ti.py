@@ -76,6 +76,7 @@ from samplers.progress import is_traced, run_segments, show_progress
 __all__ = [
     "TISweep",
     "lag_bias",
+    "start_moves",
     "thermodynamic_integration",
     "ti_core",
     "ti_reverse_core",
@@ -274,8 +275,8 @@ def thermodynamic_integration(
         points += len(grid) + coarse.shape[0]
     move_cost = getattr(move, "num_steps", 1)
     evaluations = points * (num_burnin + num_samples) * num_chains * (move_cost + 1)
-    if start is not None and start.endswith("moves at the target"):
-        evaluations += EQUILIBRATION_MOVES * num_chains  # one lattice pass each
+    if check:
+        evaluations += start_moves(target, path) * num_chains  # one lattice pass each
     info = {
         "transition": desc,
         "num_energy_evaluations": int(evaluations),
@@ -321,6 +322,15 @@ EQUILIBRATION_MOVES = 16
 no exact sampler (the periodic 2-D Ising lattice: Swendsen–Wang, `IsingLatticePath.equilibrate`)."""
 
 
+def start_moves(target, path) -> int:
+    """Moves `ti_reverse_core` makes at the target before the backward sweep:
+    ``EQUILIBRATION_MOVES`` where ``target`` has no exact sampler and ``path`` can equilibrate,
+    else 0."""
+    if exact_sampler_name(target.energy) is None and hasattr(path, "equilibrate"):
+        return EQUILIBRATION_MOVES
+    return 0
+
+
 @eqx.filter_jit
 def _equilibrate(path, key, xs, num_moves: int):
     """``path.equilibrate``, compiled once per path structure and ``num_moves``."""
@@ -331,8 +341,9 @@ def ti_reverse_core(
     key, target, forward: TISweep, path, move, kernel, grid, *sizes, progress: bool | None = False
 ):
     """The backward sweep of TI along ``grid[::-1]``, from exact samples of ``target`` where
-    it has an exact sampler, else from ``forward``'s final states, with ``forward``'s adapted
-    kernel; ``sizes`` = (num_chains, num_burnin, num_samples).
+    it has an exact sampler, else from ``forward``'s final states (after `start_moves` cluster
+    moves at the target where the path has them), with ``forward``'s adapted kernel;
+    ``sizes`` = (num_chains, num_burnin, num_samples).
 
     Returns:
         ``(TISweep with its arrays back in ascending-grid order, start description)``.
@@ -340,12 +351,10 @@ def ti_reverse_core(
     num_chains, num_burnin, num_samples = sizes
     name = exact_sampler_name(target.energy)
     k_start, k_run = jax.random.split(key)
-    if name is None and hasattr(path, "equilibrate"):
-        x0 = _equilibrate(path, k_start, forward.final_samples, EQUILIBRATION_MOVES)
-        start = (
-            f"the forward chains' final states after {EQUILIBRATION_MOVES} Swendsen–Wang moves "
-            "at the target"
-        )
+    moves = start_moves(target, path)
+    if moves:
+        x0 = _equilibrate(path, k_start, forward.final_samples, moves)
+        start = f"the forward chains' final states after {moves} Swendsen–Wang moves at the target"
     elif name is None:
         x0, start = forward.final_samples, "the forward chains' final states"
     else:
