@@ -20,8 +20,11 @@ log-weights inside Tukey's lower fence, see `weights`). A run that has not sampl
 tail of w has a small sample sd(w) and a low log Ẑ together; σ̂² does not depend on the tail,
 so the second term keeps its z from being over-dispersed on the low side. The bias estimate
 is E[log Ẑ] − log Z ≈ −stderr²/2. Heavy tails beyond that are flagged by the reliability
-checks (ESS on the sample and on N e^{−σ̂²}, Pareto k̂, batch agreement, a halved schedule, a
-reverse run from exact samples), not absorbed into the error bar. The
+checks (ESS, Pareto k̂, batch agreement, a halved schedule, a reverse run from exact samples),
+not absorbed into the error bar. With the checks on, the ESS is the log-normal N e^{−v/2}
+predicted from the halved run's log-weight variance v (`predicted_variance`): a gate on the
+run's own weights would pass, among runs whose true ESS is near the threshold, those that
+missed the upper tail of w. The
 mean log-weight E[log w] = log Z − KL ≈ log Z − Var[log w]/2 is a looser lower bound;
 Var[log w] and this Jensen gap both fall like 1/K.
 
@@ -68,6 +71,8 @@ __all__ = [
     "ais",
     "ais_core",
     "halved",
+    "halving_check",
+    "predicted_variance",
     "anneal",
     "build_path",
     "reverse_ais",
@@ -343,7 +348,9 @@ def ais(
         lower bound: E[log Ẑ] ≤ log Z), ``upper`` the reverse-AIS estimate where exact target
         samples exist and ``check`` is on (a stochastic upper bound), else +∞.
         ``reliable`` is False when a check fails: dropped (NaN) weights, weight ESS < 10
-        (the sample ESS or the log-normal N e^{−σ̂²}),
+        (with ``check``, the log-normal ESS predicted from the independent halved run,
+        ``predicted_variance``; without, the
+        sample ESS or the log-normal N e^{−σ̂²} of the run's own weights),
         Pareto k̂ > 0.7, batch disagreement of 4 groups of chains, log Ẑ moving under a
         halved schedule, or a forward/reverse gap (see
         [`physebm.partition.assemble.from_log_weights`][]); each check has a false-alarm
@@ -371,14 +378,31 @@ def ais(
         log_w, info = ais_core(
             key, path, move, kernel, sched, num_chains, progress, "ais", sharding
         )
-        res = _forward_result(log_w, info, sched, path, move, desc)
+        half = None
+        if check:  # AIS with every other temperature on fresh chains
+            log_w_half, _ = ais_core(
+                jax.random.fold_in(key, 1), path, move, kernel, halved(sched), num_chains,
+                progress, "ais check: halved schedule", sharding,
+            )  # fmt: skip
+            half = weight_statistics(log_w_half)
+        res = _forward_result(log_w, info, sched, path, move, desc, half)
         if check:
             target = resolve(model_or_gibbs, beta)
-            res = _check_forward(res, key, path, move, kernel, sched, target, progress, sharding)
+            res = _check_forward(
+                res, half, key, path, move, kernel, sched, target, progress, sharding
+            )
     return restore(res, mesh, sharding)
 
 
-def _forward_result(log_w, info: AISInfo, sched, path, move, desc) -> LogZ:
+def predicted_variance(half: dict | None):
+    """The log-weight variance of a K-step anneal predicted from its K/2-step run: σ̂²_{K/2}/2
+    (σ² falls like 1/K as the anneal approaches the quasi-static limit), σ̂² the fenced
+    variance of [`weight_statistics`][physebm.partition.weights.weight_statistics]; None
+    without a halved run."""
+    return None if half is None else 0.5 * half["fenced_log_weight_variance"]
+
+
+def _forward_result(log_w, info: AISInfo, sched, path, move, desc, half=None) -> LogZ:
     num_chains, k = log_w.shape[0], sched.shape[0] - 1
     notes = []
     if num_chains < assemble.MIN_INDEPENDENT_RUNS:
@@ -403,6 +427,7 @@ def _forward_result(log_w, info: AISInfo, sched, path, move, desc) -> LogZ:
             "Bustamante 2003)"
         ),
         annealed=True,
+        predicted_variance=predicted_variance(half),
         warnings=tuple(notes),
     )
     res.info["jensen_gap_estimate"] = 0.5 * res.info["log_weight_variance"]
@@ -415,39 +440,43 @@ def halved(schedule) -> jax.Array:
     return schedule[np.r_[np.arange(0, k, 2), k]]
 
 
+def halving_check(log_z, stderr, half: dict, direction: str) -> assemble.Check:
+    """log Ẑ_K − log Ẑ_{K/2} within ``CHECK_Z`` combined stderrs of 0.
+
+    The halved run (every other temperature, fresh chains) has about twice the full run's
+    bias (the bias falls like 1/K), so the difference estimates the bias left in log Ẑ_K.
+    ``direction``: the sign of that bias in words ("low" for forward AIS, "high" for
+    reverse AIS).
+    """
+    half_log_z = half["log_z"] if direction == "low" else -half["log_z"]
+    diff = log_z - half_log_z
+    sigma = jnp.sqrt(stderr**2 + annealed_stderr(half) ** 2)
+    return assemble.Check(
+        ~(jnp.abs(diff) <= assemble.CHECK_Z * sigma),
+        lambda: (
+            f"halving the temperatures moves log Z by {float(diff):.3g} "
+            f"({float(diff / sigma):.1f} combined stderr): the anneal has not converged "
+            f"and log Z is likely biased {direction}; use more temperatures"
+        ),
+    )
+
+
 def _check_forward(
-    res: LogZ, key, path, move, kernel, sched, target, progress=False, sharding=None
+    res: LogZ, half, key, path, move, kernel, sched, target, progress=False, sharding=None
 ) -> LogZ:
     """Add the schedule-halving check and, where exact target samples exist, the BDMC gap.
 
-    * Halving: AIS with every other temperature on fresh chains. Its bias is about twice the
-      full run's (the bias falls like 1/K), so log Ẑ_K − log Ẑ_{K/2} estimates the bias left
-      in log Ẑ_K; it must be within ``CHECK_Z`` combined stderrs of 0.
+    * Halving (``halving_check``): ``half``, the
+      statistics of AIS with every other temperature on fresh chains, whose log Ẑ must be
+      within ``CHECK_Z`` combined stderrs of log Ẑ_K.
     * BDMC: reverse AIS along the same schedule from exact samples of p_β gives a stochastic
       upper bound (``upper``); the gap upper − log Ẑ, which is ≥ 0 in expectation and shrinks
       to 0 as the anneal converges, must be within ``CHECK_Z`` combined delta-method stderrs
       (one-sided; the rule of [`bidirectional_ais`][physebm.partition.bidirectional_ais]).
     """
     num_chains = res.info["log_weights"].shape[0]
-    log_w_half, _ = ais_core(
-        jax.random.fold_in(key, 1), path, move, kernel, halved(sched), num_chains, progress,
-        "ais check: halved schedule", sharding,
-    )  # fmt: skip
-    half = weight_statistics(log_w_half)
-    half_stderr = annealed_stderr(half)
-    diff = res.log_z - half["log_z"]
-    sigma = jnp.sqrt(res.stderr**2 + half_stderr**2)
-    checks = [
-        assemble.Check(
-            ~(jnp.abs(diff) <= assemble.CHECK_Z * sigma),
-            lambda: (
-                f"halving the temperatures moves log Z by {float(diff):.3g} "
-                f"({float(diff / sigma):.1f} combined stderr): the anneal has not converged "
-                "and log Z is likely biased low; use more temperatures"
-            ),
-        )
-    ]
-    info = {"log_z_half_schedule": half["log_z"], "stderr_half_schedule": half_stderr}
+    checks = [halving_check(res.log_z, res.stderr, half, "low")]
+    info = _half_info(half["log_z"], half)
     upper = res.upper
     name = exact_sampler_name(target.energy)
     if name is not None:
@@ -476,6 +505,14 @@ def _check_forward(
         )
         info.update(upper_source=f"reverse AIS from exact samples ({name})", bdmc_gap=gap)
     return assemble.with_checks(res, checks, upper=upper, info=info)
+
+
+def _half_info(log_z_half, half: dict) -> dict:
+    return {
+        "log_z_half_schedule": log_z_half,
+        "stderr_half_schedule": annealed_stderr(half),
+        "log_weight_variance_half_schedule": half["fenced_log_weight_variance"],
+    }
 
 
 def _reverse_start(path, move, kernel, target, key, num_chains, samples, num_equilibration):
@@ -516,6 +553,7 @@ def reverse_ais(
     num_equilibration: int = 2000,
     target_acceptance="default",
     data=None,
+    check: bool = True,
 ) -> LogZ:
     """Stochastic upper bound on log Z by AIS run from the target back to the base.
 
@@ -526,8 +564,17 @@ def reverse_ais(
     of a long slow anneal (``num_equilibration`` linear steps) — then the bound is only
     approximate. ``diagnostics["initial_samples"]`` says which.
 
+    The stderr is that of [`ais`][] on the reverse weights; ``reliable`` is False when a check
+    fails: dropped weights, Pareto k̂ > 0.7, batch disagreement, and with ``check`` (+50 %:
+    a reverse run with every other temperature, from fresh exact samples where they exist,
+    else from the same start) the halved run moving log Z_rev beyond ``CHECK_Z`` combined
+    stderrs, or an ESS below 10 predicted from the halved run's log-weight variance
+    (``predicted_variance``); without ``check``
+    the ESS checked is that of the run's own weights, min(ESS, N e^{−σ̂²}).
+
     Returns:
-        [`LogZ`][] (method ``"reverse_ais"``) with ``upper`` = log Z_rev.
+        [`LogZ`][] (method ``"reverse_ais"``) with ``upper`` = log Z_rev; info as for
+        [`ais`][] (``log_z_half_schedule`` with ``check``), ``initial_samples``.
     """
     key = check_key(key)
     path, move, kernel, desc = build_path(
@@ -548,7 +595,17 @@ def reverse_ais(
         path, move, kernel, target, k_init, num_chains, samples, num_equilibration
     )
     num_chains = jax.tree.leaves(x_start)[0].shape[0]
-    x, log_w_rev, kernel, acc, var_inc = anneal(path, move, kernel, sched[::-1], x_start, k_run)
+    x, log_w_rev, kernel_end, acc, var_inc = anneal(path, move, kernel, sched[::-1], x_start, k_run)
+    half = None
+    if check:
+        k_start, k_half = jax.random.split(jax.random.fold_in(key, 1))
+        x_half = x_start
+        if how.startswith("exact"):  # fresh samples: the halved run is independent
+            x_half = path.from_sample(
+                exact_samples(target.energy, target.beta, k_start, num_chains)
+            )
+        _, log_w_half, *_ = anneal(path, move, kernel, halved(sched)[::-1], x_half, k_half)
+        half = weight_statistics(log_w_half)
     info = {
         "initial_samples": how,
         "num_chains": num_chains,
@@ -558,21 +615,25 @@ def reverse_ais(
         "increment_variance": var_inc[::-1],
         "schedule": sched,
         "num_energy_evaluations": _evaluations(
-            path, move, kernel, _num_units(x), num_chains, sched.shape[0] - 1
+            path, move, kernel_end, _num_units(x), num_chains, sched.shape[0] - 1
         ),
     }
-    return _reverse_result(log_w_rev, info, exact_start=how.startswith(("exact", "user")))
+    return _reverse_result(
+        log_w_rev, info, exact_start=how.startswith(("exact", "user")), half=half
+    )
 
 
-def _reverse_result(log_w_rev, info: dict, exact_start: bool) -> LogZ:
+def _reverse_result(log_w_rev, info: dict, exact_start: bool, half=None) -> LogZ:
     """log Z_rev = −log mean(w_rev) with the forward run's stderr rule (max of the delta
     method and its log-normal form, on the reverse weights); its bias is +stderr²/2
-    (the mirror of the forward estimate's), and it bounds log Z from above in expectation."""
+    (the mirror of the forward estimate's), and it bounds log Z from above in expectation.
+    ``half``: the weight statistics of the halved reverse run (its checks), or None."""
     inner = log_z_from_log_weights(
         log_w_rev,
         "reverse_ais",
         stderr_source="max of the delta method and the log-normal error on the reverse weights",
         annealed=True,
+        predicted_variance=predicted_variance(half),
         exact_start=exact_start,
         **info,
     )
@@ -580,6 +641,13 @@ def _reverse_result(log_w_rev, info: dict, exact_start: bool) -> LogZ:
     inner.info["bias_estimate"] = -inner.info["bias_estimate"]
     log_z = -inner.log_z
     res = inner.replace(log_z=log_z, lower=-jnp.inf, upper=log_z)
+    if half is not None:
+        res = assemble.with_checks(
+            res,
+            [halving_check(log_z, res.stderr, half, "high")],
+            upper=log_z,
+            info=_half_info(-half["log_z"], half),
+        )
     if not exact_start:
         res = assemble.with_notes(
             res,

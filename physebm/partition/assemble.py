@@ -122,6 +122,7 @@ def weight_checks(
     max_pareto_k: float = W.MAX_RELIABLE_PARETO_K,
     annealed: bool = False,
     pareto_k_bound: bool = False,
+    predicted_variance=None,
 ) -> list[Check]:
     """Checks on importance/AIS weights: none dropped (NaN/+inf), ESS ≥ ``MIN_RELIABLE_ESS``,
     Pareto k̂ ≤ ``max_pareto_k`` (default ``MAX_RELIABLE_PARETO_K``).
@@ -135,9 +136,23 @@ def weight_checks(
 
     With ``annealed=True`` the ESS checked is min(ESS, N e^{−σ̂²}): the sample ESS and the
     one of a log-normal fitted to the log-weights (see [`weights`][physebm.partition.weights]),
-    which does not overstate the ESS of a run that missed the upper tail of w."""
+    which does not overstate the ESS of a run that missed the upper tail of w.
+
+    With ``predicted_variance`` v (the log-weight variance this run should have, measured on an
+    independent run: AIS's halved schedule) the ESS checked is the log-normal N e^{−v} alone.
+    Any gate on the run's own weights selects: among runs whose true ESS is near the
+    threshold it passes those whose sample missed the upper tail of w, whose log Ẑ and stderr
+    are both low (``python benchmarks/independent_ess_gate.py``); a gate from an independent
+    run passes runs whatever their own sample did."""
     k, dropped = stats["pareto_k"], stats["num_dropped"]
-    ess = jnp.minimum(stats["ess"], stats["ess_lognormal"]) if annealed else stats["ess"]
+    ess_name = "effective sample size"
+    if predicted_variance is not None:
+        ess = stats["num_valid"] * jnp.exp(-predicted_variance)
+        ess_name = "effective sample size predicted from the halved schedule"
+    elif annealed:
+        ess = jnp.minimum(stats["ess"], stats["ess_lognormal"])
+    else:
+        ess = stats["ess"]
     k_checked, k_name = k, "Pareto k-hat"
     if pareto_k_bound:
         tail = jnp.ceil(jnp.minimum(stats["num_valid"] / 5, 3 * jnp.sqrt(stats["num_valid"])))
@@ -151,7 +166,7 @@ def weight_checks(
         Check(
             ~(ess >= W.MIN_RELIABLE_ESS),
             lambda: (
-                f"effective sample size {float(ess):.3g} < {W.MIN_RELIABLE_ESS:g}: the {what} "
+                f"{ess_name} {float(ess):.3g} < {W.MIN_RELIABLE_ESS:g}: the {what} "
                 "are dominated by a few samples and the stderr is unreliable (use more "
                 "samples/temperatures)"
             ),
@@ -233,6 +248,7 @@ def from_log_weights(
     max_pareto_k: float = W.MAX_RELIABLE_PARETO_K,
     annealed: bool = False,
     pareto_k_bound: bool = False,
+    predicted_variance=None,
 ) -> LogZ:
     """A [`LogZ`][] from i.i.d. unbiased log-weights (E[w] = Z).
 
@@ -246,14 +262,21 @@ def from_log_weights(
     transformation an `EstimatorWarning` is raised for
     them. Checks: no dropped weights, ESS ≥ ``MIN_RELIABLE_ESS``, Pareto k̂ ≤
     ``max_pareto_k`` (its upper confidence bound with ``pareto_k_bound``, see
-    [`weight_checks`][]), batch agreement ([`batch_check`][]), and ``checks``.
+    [`weight_checks`][]), batch agreement ([`batch_check`][]), and ``checks``;
+    ``predicted_variance`` moves the ESS check onto an independent run (see
+    [`weight_checks`][]).
     """
     log_w = jnp.asarray(log_w)
     stats = dict(W.weight_statistics(log_w))
     stats["pareto_k"] = W.pareto_k(log_w)
     n = int(log_w.shape[0])
     on_weights = weight_checks(
-        stats, n, max_pareto_k=max_pareto_k, annealed=annealed, pareto_k_bound=pareto_k_bound
+        stats,
+        n,
+        max_pareto_k=max_pareto_k,
+        annealed=annealed,
+        pareto_k_bound=pareto_k_bound,
+        predicted_variance=predicted_variance,
     )
     if not is_traced(log_w) and int(stats["num_dropped"]):  # never averaged in silently
         failed = [jnp.asarray(c.failed, bool) for c in on_weights]

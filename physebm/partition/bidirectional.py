@@ -98,6 +98,7 @@ def bidirectional_ais(
         key=k_r,
         samples=samples,
         num_equilibration=num_equilibration,
+        check=False,
         **common,
     )
     return combine(fwd, rev)

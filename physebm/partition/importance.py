@@ -45,12 +45,20 @@ def log_z_from_log_weights(log_w, method: str = "importance", **extra) -> LogZ:
     stderr, ESS, Pareto k̂ and batch-agreement checks (see
     [`physebm.partition.assemble.from_log_weights`][]; ``extra`` goes to ``info``, an
     ``extra["warnings"]`` tuple to the result's notes, ``extra["checks"]`` to its checks;
-    ``extra["annealed"]`` selects the AIS stderr)."""
+    ``extra["annealed"]`` selects the AIS stderr, ``extra["predicted_variance"]`` the ESS
+    check of an independent run)."""
     notes = tuple(extra.pop("warnings", ()))
     checks = list(extra.pop("checks", ()))
     annealed = bool(extra.pop("annealed", False))
+    predicted = extra.pop("predicted_variance", None)
     return assemble.from_log_weights(
-        log_w, method, notes=notes, checks=checks, info=extra, annealed=annealed
+        log_w,
+        method,
+        notes=notes,
+        checks=checks,
+        info=extra,
+        annealed=annealed,
+        predicted_variance=predicted,
     )
 
 

@@ -175,3 +175,41 @@ def test_sweep_speed_check_sees_a_lag_that_grows_with_speed():
     (bad,), info = sweep_speed_check(full, lagging, grid)
     assert bool(bad.failed) and float(info["sweep_speed_lag"]) == pytest.approx(0.5, abs=0.1)
     assert "every other grid point" in bad.message()
+
+
+def test_the_ess_gate_of_annealed_weights_comes_from_the_independent_run():
+    """Deterministic: with a predicted log-weight variance v the ESS checked is N e^{-v} alone,
+    whatever the run's own weights say; without one, min(ESS, N e^{-sigma^2})."""
+    from physebm.partition import assemble
+
+    stats = {"pareto_k": 0.1, "num_dropped": 0, "num_valid": 32, "ess": 5.0, "ess_lognormal": 5.0}
+
+    def ess_failed(**kw):
+        checks = assemble.weight_checks(stats, 32, annealed=True, **kw)
+        return [bool(c.failed) for c in checks if "effective sample size" in c.message()]
+
+    assert ess_failed() == [True]
+    assert ess_failed(predicted_variance=0.5) == [False]  # 32 e^-0.5 = 19.4
+    assert ess_failed(predicted_variance=2.0) == [True]  # 32 e^-2 = 4.3
+
+
+def test_reverse_ais_halving_check_sees_a_reverse_estimate_that_moves():
+    """Deterministic: a halved reverse run 14 combined stderr higher fails the check (reverse
+    AIS is biased high, and more so with fewer temperatures); one within its errors passes."""
+    from physebm.partition.ais import halving_check
+
+    half = {"log_z": jnp.asarray(-12.0), "stderr": jnp.asarray(0.1), "stderr_lognormal": 0.1}
+    moved = halving_check(jnp.asarray(10.0), jnp.asarray(0.1), half, "high")
+    assert bool(moved.failed) and "biased high" in moved.message()
+    still = halving_check(jnp.asarray(11.9), jnp.asarray(0.1), half, "high")
+    assert not bool(still.failed)
+
+
+def test_reverse_ais_check_runs_the_halved_schedule():
+    model, beta = Ising((3, 3)), 0.4
+    on = reverse_ais(model, beta, key=jax.random.key(0), num_temperatures=20, num_chains=32)
+    off = reverse_ais(
+        model, beta, key=jax.random.key(0), num_temperatures=20, num_chains=32, check=False
+    )
+    assert "log_z_half_schedule" in on.info and "log_z_half_schedule" not in off.info
+    assert on.log_z == off.log_z  # the same reverse run; the check only adds a second one
