@@ -440,17 +440,17 @@ def halved(schedule) -> jax.Array:
     return schedule[np.r_[np.arange(0, k, 2), k]]
 
 
-def halving_check(log_z, stderr, half: dict, direction: str) -> assemble.Check:
+def halving_check(log_z, stderr, half_log_z, half_stderr, direction: str) -> assemble.Check:
     """log Ẑ_K − log Ẑ_{K/2} within ``CHECK_Z`` combined stderrs of 0.
 
     The halved run (every other temperature, fresh chains) has about twice the full run's
     bias (the bias falls like 1/K), so the difference estimates the bias left in log Ẑ_K.
-    ``direction``: the sign of that bias in words ("low" for forward AIS, "high" for
-    reverse AIS).
+    ``half_log_z``, ``half_stderr``: the halved run's estimate of log Z (for reverse AIS
+    −log mean(w_rev)) and its stderr; ``direction``: the sign of the bias in words ("low" for
+    forward AIS, "high" for reverse AIS).
     """
-    half_log_z = half["log_z"] if direction == "low" else -half["log_z"]
     diff = log_z - half_log_z
-    sigma = jnp.sqrt(stderr**2 + annealed_stderr(half) ** 2)
+    sigma = jnp.sqrt(stderr**2 + half_stderr**2)
     return assemble.Check(
         ~(jnp.abs(diff) <= assemble.CHECK_Z * sigma),
         lambda: (
@@ -475,8 +475,9 @@ def _check_forward(
       (one-sided; the rule of [`bidirectional_ais`][physebm.partition.bidirectional_ais]).
     """
     num_chains = res.info["log_weights"].shape[0]
-    checks = [halving_check(res.log_z, res.stderr, half, "low")]
-    info = _half_info(half["log_z"], half)
+    half_log_z, half_stderr = half["log_z"], annealed_stderr(half)
+    checks = [halving_check(res.log_z, res.stderr, half_log_z, half_stderr, "low")]
+    info = _half_info(half_log_z, half_stderr, half)
     upper = res.upper
     name = exact_sampler_name(target.energy)
     if name is not None:
@@ -507,10 +508,10 @@ def _check_forward(
     return assemble.with_checks(res, checks, upper=upper, info=info)
 
 
-def _half_info(log_z_half, half: dict) -> dict:
+def _half_info(half_log_z, half_stderr, half: dict) -> dict:
     return {
-        "log_z_half_schedule": log_z_half,
-        "stderr_half_schedule": annealed_stderr(half),
+        "log_z_half_schedule": half_log_z,
+        "stderr_half_schedule": half_stderr,
         "log_weight_variance_half_schedule": half["fenced_log_weight_variance"],
     }
 
@@ -642,11 +643,12 @@ def _reverse_result(log_w_rev, info: dict, exact_start: bool, half=None) -> LogZ
     log_z = -inner.log_z
     res = inner.replace(log_z=log_z, lower=-jnp.inf, upper=log_z)
     if half is not None:
+        half_log_z, half_stderr = -half["log_z"], annealed_stderr(half)
         res = assemble.with_checks(
             res,
-            [halving_check(log_z, res.stderr, half, "high")],
+            [halving_check(log_z, res.stderr, half_log_z, half_stderr, "high")],
             upper=log_z,
-            info=_half_info(-half["log_z"], half),
+            info=_half_info(half_log_z, half_stderr, half),
         )
     if not exact_start:
         res = assemble.with_notes(

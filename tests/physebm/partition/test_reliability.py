@@ -198,10 +198,10 @@ def test_reverse_ais_halving_check_sees_a_reverse_estimate_that_moves():
     AIS is biased high, and more so with fewer temperatures); one within its errors passes."""
     from physebm.partition.ais import halving_check
 
-    half = {"log_z": jnp.asarray(-12.0), "stderr": jnp.asarray(0.1), "stderr_lognormal": 0.1}
-    moved = halving_check(jnp.asarray(10.0), jnp.asarray(0.1), half, "high")
+    half_log_z, half_stderr = jnp.asarray(12.0), jnp.asarray(0.1)
+    moved = halving_check(jnp.asarray(10.0), jnp.asarray(0.1), half_log_z, half_stderr, "high")
     assert bool(moved.failed) and "biased high" in moved.message()
-    still = halving_check(jnp.asarray(11.9), jnp.asarray(0.1), half, "high")
+    still = halving_check(jnp.asarray(11.9), jnp.asarray(0.1), half_log_z, half_stderr, "high")
     assert not bool(still.failed)
 
 
