@@ -19,6 +19,14 @@ def is_concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
+def check_flag(value, name: str) -> bool:
+    """Return ``value`` if it is ``True`` or ``False``; raise a TypeError naming ``name``
+    otherwise (a truthy string or array would silently pick a branch)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def check_beta(beta, name: str = "beta", allow_inf: bool = False, scalar: bool = False):
     """Return ``beta`` as an array, raising if a concrete value is not positive and finite.
 

@@ -60,7 +60,7 @@ from physebm.partition.kernels import resolve_kernel
 from physebm.partition.paths import GeometricPath, Move, choose_base, default_path
 from physebm.partition.result import LogZ
 from physebm.partition.weights import annealed_stderr, weight_statistics
-from physebm.validation import check_key
+from physebm.validation import check_flag, check_key
 from samplers.base import check_count as _check_count
 from samplers.progress import is_traced, run_segments, show_progress
 from samplers.sharding import batch_sharding, constrain, enter, replicate, restore
@@ -361,6 +361,7 @@ def ais(
         ``num_energy_evaluations``, ``final_samples``.
     """
     key = check_key(key)
+    check = check_flag(check, "check")
     path, move, kernel, desc = build_path(
         model_or_gibbs,
         beta,
@@ -578,6 +579,7 @@ def reverse_ais(
         [`ais`][] (``log_z_half_schedule`` with ``check``), ``initial_samples``.
     """
     key = check_key(key)
+    check = check_flag(check, "check")
     path, move, kernel, desc = build_path(
         model_or_gibbs,
         beta,

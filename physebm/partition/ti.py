@@ -69,7 +69,7 @@ from physebm.partition import schedules as S
 from physebm.partition._target import exact_sampler_name, exact_samples, resolve
 from physebm.partition.ais import build_path, sample_base
 from physebm.partition.result import LogZ
-from physebm.validation import check_key
+from physebm.validation import check_flag, check_key
 from samplers.base import check_count as _check_count
 from samplers.progress import is_traced, run_segments, show_progress
 
@@ -257,8 +257,7 @@ def thermodynamic_integration(
     num_samples = _check_count(num_samples, "num_samples")
     if isinstance(num_burnin, bool) or not isinstance(num_burnin, int) or num_burnin < 0:
         raise ValueError(f"num_burnin must be a non-negative integer, got {num_burnin!r}")
-    if not isinstance(check, bool):
-        raise TypeError(f"check must be True or False, got {check!r}")
+    check = check_flag(check, "check")
     grid = S.get(schedule, _check_count(num_temperatures, "num_temperatures", 2))
     k_fwd, k_bwd = jax.random.split(key)
     run = (path, move, kernel, jnp.asarray(grid), num_chains, num_burnin, num_samples)

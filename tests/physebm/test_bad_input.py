@@ -283,6 +283,12 @@ def test_key_must_be_a_prng_key(fn, key):
         call(key=BAD_KEYS[key])
 
 
+@pytest.mark.parametrize("fn", [ais, reverse_ais, thermodynamic_integration])
+def test_check_must_be_a_bool(fn):
+    with raises(TypeError, "check", "True or False"):
+        fn(GAUSS, 1.0, key=KEY, check="no")
+
+
 def test_key_array_is_not_one_key():
     with raises(ValueError, "key", "single"):
         ais(GAUSS, 1.0, key=jax.random.split(KEY, 3))
