@@ -7,8 +7,10 @@ and scores log Ẑ = log mean(w) by z = (log Ẑ − log Z)/stderr, stderr the l
 
 * ``own``: min(ESS, N e^{−σ̂²}) ≥ 10 on the run's own weights (``ais(check=False)``);
 * ``independent``: N e^{−v/2} ≥ 10, v the fenced log-weight variance of an independent run
-  with half the temperatures (log-weight variance 2σ², the 1/K law), what ``ais`` and
-  ``reverse_ais`` do with ``check=True`` (``ais.predicted_variance``);
+  with half the temperatures (log-weight variance 2σ², the 1/K law): a gate independent of the
+  run's own sample, as that of ``ais`` and ``reverse_ais`` with ``check=True`` is
+  (``ais.predicted_variance``, which takes N e^{−v}: a fast anneal's variance falls more
+  slowly than 1/K);
 * ``none``: every run.
 
 Where the true ESS N e^{−σ²} is near the threshold the own-sample gate passes the runs whose

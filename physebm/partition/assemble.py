@@ -198,12 +198,20 @@ MIN_INDEPENDENT_RUNS = 8
 stderr comes from is itself too uncertain (at 8, ±3 sd of Student's t₇ covers 98 %)."""
 
 
-def batch_agreement(log_w, num_batches: int = NUM_BATCHES):
+def batch_agreement(log_w, num_batches: int = NUM_BATCHES, annealed: bool = False):
     """χ² of the log Ẑ of ``num_batches`` equal groups of the weights around their
-    inverse-variance mean, Σ_b (L_b − L̄)²/s_b² with s_b the group's delta-method stderr.
+    inverse-variance mean, Σ_b (L_b − L̄)²/s_b², with s_b the group's delta-method stderr or,
+    with ``annealed=True``, the larger of it and the log-normal error of a group of n_b
+    weights from the pooled (Tukey-fenced) log-weight variance σ̂²,
+
+        s_b² = max(δ_b², log(1 + (e^{σ̂²} − 1)/n_b)).
 
     For i.i.d. weights of finite variance this is ≈ χ²_{B−1}; heavy tails (a few weights that
-    dominate one group) or a stderr that understates the spread make it large.
+    dominate one group) or a stderr that understates the spread make it large. The delta
+    method alone understates the spread of small groups of log-normal weights (a group that
+    missed the upper tail reports a small δ_b), so for annealed weights — log w a sum of many
+    increments — the log-normal floor keeps the false-alarm rate at or below its nominal level
+    (``benchmarks/bench_batch_check.py``).
 
     Returns:
         ``(chi2, threshold)``, the threshold being the χ²_{B−1} quantile at 1 − CHECK_ALPHA.
@@ -213,18 +221,22 @@ def batch_agreement(log_w, num_batches: int = NUM_BATCHES):
     n = log_w.shape[0] // num_batches * num_batches
     groups = jnp.reshape(log_w[:n], (num_batches, -1))
     stats = jax.vmap(W.weight_statistics)(groups)
-    var = jnp.maximum(stats["stderr"] ** 2, 1e-300)
+    var = stats["stderr"] ** 2
+    if annealed:
+        pooled = W.weight_statistics(log_w)["fenced_log_weight_variance"]
+        var = jnp.maximum(var, W.lognormal_mean_variance(pooled, groups.shape[1]))
+    var = jnp.maximum(var, 1e-300)
     mean = jnp.sum(stats["log_z"] / var) / jnp.sum(1.0 / var)
     statistic = jnp.sum((stats["log_z"] - mean) ** 2 / var)
     return statistic, float(_chi2.isf(CHECK_ALPHA, num_batches - 1))
 
 
-def batch_check(log_w, what: str = "weights") -> list[Check]:
+def batch_check(log_w, what: str = "weights", annealed: bool = False) -> list[Check]:
     """The batch-agreement check ([`batch_agreement`][]), when there are enough weights for
     `NUM_BATCHES` groups of at least `MIN_BATCH_SIZE`."""
     if log_w.shape[0] < NUM_BATCHES * MIN_BATCH_SIZE:
         return []
-    statistic, threshold = batch_agreement(log_w)
+    statistic, threshold = batch_agreement(log_w, annealed=annealed)
     return [
         Check(
             ~(statistic <= threshold),
@@ -282,7 +294,7 @@ def from_log_weights(
         failed = [jnp.asarray(c.failed, bool) for c in on_weights]
         message = "; ".join(_failed_messages(on_weights, failed))
         warnings.warn(message, W.EstimatorWarning, stacklevel=2)
-    all_checks = on_weights + batch_check(log_w) + list(checks)
+    all_checks = on_weights + batch_check(log_w, annealed=annealed) + list(checks)
     stderr = W.annealed_stderr(stats) if annealed else stats["stderr"]
     extras = {k: v for k, v in stats.items() if k not in ("log_z", "stderr")}
     extras.update(

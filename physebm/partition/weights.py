@@ -98,12 +98,16 @@ def _weight_statistics(log_w) -> dict:
         "log_weight_variance": var_lw,
         "fenced_log_weight_variance": var_in,
         "max_normalized_weight": jnp.exp(jnp.max(lw) - lse),
-        # log(1 + (e^v − 1)/N) as softplus(log(e^v − 1) − log N): no overflow for large v
-        "stderr_lognormal": jnp.sqrt(
-            jnp.logaddexp(0.0, var_in + jnp.log(-jnp.expm1(-var_in)) - jnp.log(n))
-        ),
+        "stderr_lognormal": jnp.sqrt(lognormal_mean_variance(var_in, n)),
         "ess_lognormal": n * jnp.exp(-var_in),
     }
+
+
+def lognormal_mean_variance(log_weight_variance, n):
+    """Var(log of the mean of n log-normal weights) ≈ log(1 + (e^{σ²} − 1)/n) (Fenton 1960),
+    computed as softplus(log(e^{σ²} − 1) − log n): no overflow for large σ²."""
+    v = log_weight_variance
+    return jnp.logaddexp(0.0, v + jnp.log(-jnp.expm1(-v)) - jnp.log(n))
 
 
 def annealed_stderr(stats: dict):

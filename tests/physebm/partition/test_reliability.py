@@ -213,3 +213,54 @@ def test_reverse_ais_check_runs_the_halved_schedule():
     )
     assert "log_z_half_schedule" in on.info and "log_z_half_schedule" not in off.info
     assert on.log_z == off.log_z  # the same reverse run; the check only adds a second one
+
+
+def test_the_batch_check_of_annealed_weights_floors_each_group_at_the_lognormal_error():
+    """Deterministic: Σ_b (L_b − L̄)²/s_b² by hand. Four groups of 8 weights, each group's
+    log-weights a fixed pattern shifted by c_b: the delta-method s_b is the same in every group,
+    and with ``annealed=True`` s_b² = max(δ_b², log(1 + (e^{σ̂²} − 1)/8)), σ̂² the pooled fenced
+    variance."""
+    from physebm.partition import assemble, weights
+
+    pattern = jnp.linspace(-1.0, 1.0, 8)
+    shifts = jnp.asarray([0.0, 0.3, -0.2, 0.5])
+    log_w = (shifts[:, None] + pattern[None, :]).reshape(-1)
+    group = weights.weight_statistics(pattern)
+    log_z_b = shifts + group["log_z"]
+
+    def by_hand(var):
+        mean = jnp.sum(log_z_b / var) / jnp.sum(1.0 / var)
+        return float(jnp.sum((log_z_b - mean) ** 2 / var))
+
+    delta_var = jnp.full(4, group["stderr"] ** 2)
+    chi2, threshold = assemble.batch_agreement(log_w)
+    assert float(chi2) == pytest.approx(by_hand(delta_var), rel=1e-5)
+    pooled = weights.weight_statistics(log_w)["fenced_log_weight_variance"]
+    floor = jnp.log1p(jnp.expm1(pooled) / 8)
+    assert float(floor) > float(delta_var[0])  # the floor is what binds here
+    chi2_annealed, _ = assemble.batch_agreement(log_w, annealed=True)
+    assert float(chi2_annealed) == pytest.approx(by_hand(jnp.maximum(delta_var, floor)), rel=1e-5)
+    assert threshold == pytest.approx(16.266, abs=1e-3)  # χ²₃ at 1 − 1e-3
+
+
+def test_lognormal_mean_variance_is_fentons_formula_without_overflow():
+    from physebm.partition.weights import lognormal_mean_variance
+
+    for v, n in [(0.1, 8), (1.0, 32), (4.0, 100)]:
+        expected = np.log1p(np.expm1(v) / n)
+        assert float(lognormal_mean_variance(jnp.asarray(v), n)) == pytest.approx(
+            expected, rel=1e-5
+        )
+    big = float(lognormal_mean_variance(jnp.asarray(2000.0), 32))  # e^2000 overflows
+    assert big == pytest.approx(2000.0 - np.log(32), rel=1e-6)
+
+
+def test_the_predicted_variance_is_the_halved_runs():
+    """The K-step run's log-weight variance is predicted by the K/2-step run's, not halved by
+    the 1/K law (a fast anneal's variance falls more slowly)."""
+    from physebm.partition.ais import predicted_variance
+
+    assert predicted_variance(None) is None
+    assert float(
+        predicted_variance({"fenced_log_weight_variance": jnp.asarray(1.7)})
+    ) == pytest.approx(1.7)
