@@ -211,7 +211,9 @@ def batch_agreement(log_w, num_batches: int = NUM_BATCHES, annealed: bool = Fals
     method alone understates the spread of small groups of log-normal weights (a group that
     missed the upper tail reports a small δ_b), so for annealed weights — log w a sum of many
     increments — the log-normal floor keeps the false-alarm rate at or below its nominal level
-    (``benchmarks/bench_batch_check.py``).
+    (``benchmarks/bench_batch_check.py``). Every s_b is at least the rounding error of a
+    group's log-sum-exp, eps (n_b + max |log w|) (eps of the weights' float type): weights
+    equal up to rounding (a base that is the target) agree.
 
     Returns:
         ``(chi2, threshold)``, the threshold being the χ²_{B−1} quantile at 1 − CHECK_ALPHA.
@@ -225,7 +227,11 @@ def batch_agreement(log_w, num_batches: int = NUM_BATCHES, annealed: bool = Fals
     if annealed:
         pooled = W.weight_statistics(log_w)["fenced_log_weight_variance"]
         var = jnp.maximum(var, W.lognormal_mean_variance(pooled, groups.shape[1]))
-    var = jnp.maximum(var, 1e-300)
+    # a group's log Ẑ carries the rounding of a log-sum-exp: ≲ eps (n_b + max |log w|)
+    size = groups.shape[1]
+    top = jnp.max(jnp.where(jnp.isfinite(groups), jnp.abs(groups), 0.0))
+    rounding = jnp.finfo(stats["log_z"].dtype).eps * (size + top)
+    var = jnp.maximum(var, rounding**2)
     mean = jnp.sum(stats["log_z"] / var) / jnp.sum(1.0 / var)
     statistic = jnp.sum((stats["log_z"] - mean) ** 2 / var)
     return statistic, float(_chi2.isf(CHECK_ALPHA, num_batches - 1))

@@ -264,3 +264,22 @@ def test_the_predicted_variance_is_the_halved_runs():
     assert float(
         predicted_variance({"fenced_log_weight_variance": jnp.asarray(1.7)})
     ) == pytest.approx(1.7)
+
+
+def test_the_batch_check_passes_weights_equal_up_to_rounding():
+    """Deterministic: log-weights 50 + O(5e-6) noise in float32 (a base that is the target):
+    the groups' delta-method stderrs are below the rounding of their log-sum-exp, and without
+    the rounding floor χ² was 140 (threshold 16.3). A shift of 1 nat in one group of
+    N(0, 0.25) log-weights is still seen."""
+    from physebm.partition import assemble
+
+    rng = np.random.default_rng(0)
+    rng.normal(0, 1, 256)
+    equal = jnp.asarray(50.0 + rng.normal(0, 1, 256) * 5e-6, jnp.float32)
+    for annealed in (False, True):
+        chi2, threshold = assemble.batch_agreement(equal, annealed=annealed)
+        assert float(chi2) < 1.0 < threshold
+    shifted = jnp.asarray(rng.normal(0, 0.5, 256), jnp.float32).at[:64].add(1.0)
+    for annealed in (False, True):
+        chi2, threshold = assemble.batch_agreement(shifted, annealed=annealed)
+        assert float(chi2) > 3 * threshold
