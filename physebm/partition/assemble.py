@@ -198,7 +198,9 @@ MIN_INDEPENDENT_RUNS = 8
 stderr comes from is itself too uncertain (at 8, ±3 sd of Student's t₇ covers 98 %)."""
 
 
-def batch_agreement(log_w, num_batches: int = NUM_BATCHES, annealed: bool = False):
+def batch_agreement(
+    log_w, num_batches: int = NUM_BATCHES, annealed: bool = False, pooled_variance=None
+):
     """χ² of the log Ẑ of ``num_batches`` equal groups of the weights around their
     inverse-variance mean, Σ_b (L_b − L̄)²/s_b², with s_b the group's delta-method stderr or,
     with ``annealed=True``, the larger of it and the log-normal error of a group of n_b
@@ -213,7 +215,8 @@ def batch_agreement(log_w, num_batches: int = NUM_BATCHES, annealed: bool = Fals
     increments — the log-normal floor keeps the false-alarm rate at or below its nominal level
     (``benchmarks/bench_batch_check.py``). Every s_b is at least the rounding error of a
     group's log-sum-exp, eps (n_b + max |log w|) (eps of the weights' float type): weights
-    equal up to rounding (a base that is the target) agree.
+    equal up to rounding (a base that is the target) agree. ``pooled_variance``: σ̂² when the
+    caller has already computed it (``weight_statistics(log_w)["fenced_log_weight_variance"]``).
 
     Returns:
         ``(chi2, threshold)``, the threshold being the χ²_{B−1} quantile at 1 − CHECK_ALPHA.
@@ -222,13 +225,14 @@ def batch_agreement(log_w, num_batches: int = NUM_BATCHES, annealed: bool = Fals
 
     n = log_w.shape[0] // num_batches * num_batches
     groups = jnp.reshape(log_w[:n], (num_batches, -1))
+    size = groups.shape[1]
     stats = jax.vmap(W.weight_statistics)(groups)
     var = stats["stderr"] ** 2
     if annealed:
-        pooled = W.weight_statistics(log_w)["fenced_log_weight_variance"]
-        var = jnp.maximum(var, W.lognormal_mean_variance(pooled, groups.shape[1]))
+        if pooled_variance is None:
+            pooled_variance = W.weight_statistics(log_w)["fenced_log_weight_variance"]
+        var = jnp.maximum(var, W.lognormal_mean_variance(pooled_variance, size))
     # a group's log Ẑ carries the rounding of a log-sum-exp: ≲ eps (n_b + max |log w|)
-    size = groups.shape[1]
     top = jnp.max(jnp.where(jnp.isfinite(groups), jnp.abs(groups), 0.0))
     rounding = jnp.finfo(stats["log_z"].dtype).eps * (size + top)
     var = jnp.maximum(var, rounding**2)
@@ -237,12 +241,16 @@ def batch_agreement(log_w, num_batches: int = NUM_BATCHES, annealed: bool = Fals
     return statistic, float(_chi2.isf(CHECK_ALPHA, num_batches - 1))
 
 
-def batch_check(log_w, what: str = "weights", annealed: bool = False) -> list[Check]:
+def batch_check(
+    log_w, what: str = "weights", annealed: bool = False, pooled_variance=None
+) -> list[Check]:
     """The batch-agreement check ([`batch_agreement`][]), when there are enough weights for
     `NUM_BATCHES` groups of at least `MIN_BATCH_SIZE`."""
     if log_w.shape[0] < NUM_BATCHES * MIN_BATCH_SIZE:
         return []
-    statistic, threshold = batch_agreement(log_w, annealed=annealed)
+    statistic, threshold = batch_agreement(
+        log_w, annealed=annealed, pooled_variance=pooled_variance
+    )
     return [
         Check(
             ~(statistic <= threshold),
@@ -300,7 +308,9 @@ def from_log_weights(
         failed = [jnp.asarray(c.failed, bool) for c in on_weights]
         message = "; ".join(_failed_messages(on_weights, failed))
         warnings.warn(message, W.EstimatorWarning, stacklevel=2)
-    all_checks = on_weights + batch_check(log_w, annealed=annealed) + list(checks)
+    pooled = stats["fenced_log_weight_variance"]  # the batch check's log-normal floor
+    batch = batch_check(log_w, annealed=annealed, pooled_variance=pooled)
+    all_checks = on_weights + batch + list(checks)
     stderr = W.annealed_stderr(stats) if annealed else stats["stderr"]
     extras = {k: v for k, v in stats.items() if k not in ("log_z", "stderr")}
     extras.update(
